@@ -1,0 +1,148 @@
+use std::sync::Arc;
+
+use axum::Router;
+use connectrpc_axum::prelude::{ConnectRequest, ConnectResponse};
+use platform_kernel::error::into_connect_error;
+use platform_proto::identity::v1::{self as pb, identity_service_connect as connect};
+
+use crate::error::Result;
+use crate::service::IdentityService;
+use crate::service::users::UpdateUserInput;
+
+/// A handler closure for one unary method: decode, call `$f`, convert the error once.
+macro_rules! unary {
+    ($svc:ident, $f:ident, $Req:ty) => {{
+        let svc = $svc.clone();
+        move |ConnectRequest(req): ConnectRequest<$Req>| {
+            let svc = svc.clone();
+            async move {
+                $f(&svc, req)
+                    .await
+                    .map(ConnectResponse::new)
+                    .map_err(into_connect_error)
+            }
+        }
+    }};
+}
+
+/// The Connect router and the gRPC service of `IdentityService`.
+pub fn rpc(
+    svc: Arc<IdentityService>,
+) -> (
+    Router,
+    pb::identity_service_server::IdentityServiceServer<pb::IdentityTonicService>,
+) {
+    connect::IdentityServiceTonicCompatibleBuilder::new()
+        .get_user(unary!(svc, get_user, pb::GetUserRequest))
+        .get_user_by_email(unary!(svc, get_user_by_email, pb::GetUserByEmailRequest))
+        .create_user(unary!(svc, create_user, pb::CreateUserRequest))
+        .update_user(unary!(svc, update_user, pb::UpdateUserRequest))
+        .delete_user(unary!(svc, delete_user, pb::DeleteUserRequest))
+        .list_users(unary!(svc, list_users, pb::ListUsersRequest))
+        .verify_email(unary!(svc, verify_email, pb::VerifyEmailRequest))
+        .request_password_reset(unary!(
+            svc,
+            request_password_reset,
+            pb::RequestPasswordResetRequest
+        ))
+        .reset_password(unary!(svc, reset_password, pb::ResetPasswordRequest))
+        .verify_password(unary!(svc, verify_password, pb::VerifyPasswordRequest))
+        .build()
+}
+
+async fn get_user(s: &IdentityService, r: pb::GetUserRequest) -> Result<pb::GetUserResponse> {
+    let user = s.get_user(&r.id).await?;
+    Ok(pb::GetUserResponse {
+        user: Some(user.into()),
+    })
+}
+
+async fn get_user_by_email(
+    s: &IdentityService,
+    r: pb::GetUserByEmailRequest,
+) -> Result<pb::GetUserByEmailResponse> {
+    let user = s.get_user_by_email(&r.email).await?;
+    Ok(pb::GetUserByEmailResponse {
+        user: Some(user.into()),
+    })
+}
+
+async fn create_user(
+    s: &IdentityService,
+    r: pb::CreateUserRequest,
+) -> Result<pb::CreateUserResponse> {
+    let user = s.create_user(&r.email, &r.password, &r.display_name).await?;
+    Ok(pb::CreateUserResponse {
+        user: Some(user.into()),
+    })
+}
+
+async fn update_user(
+    s: &IdentityService,
+    r: pb::UpdateUserRequest,
+) -> Result<pb::UpdateUserResponse> {
+    let input = UpdateUserInput {
+        display_name: r.display_name.as_deref(),
+        email: r.email.as_deref(),
+        disabled: r.disabled,
+        expected_version: r.expected_version,
+    };
+    let user = s.update_user(&r.id, input).await?;
+    Ok(pb::UpdateUserResponse {
+        user: Some(user.into()),
+    })
+}
+
+async fn delete_user(
+    s: &IdentityService,
+    r: pb::DeleteUserRequest,
+) -> Result<pb::DeleteUserResponse> {
+    s.delete_user(&r.id).await?;
+    Ok(pb::DeleteUserResponse {})
+}
+
+async fn list_users(s: &IdentityService, r: pb::ListUsersRequest) -> Result<pb::ListUsersResponse> {
+    let (users, next) = s
+        .list_users(r.page_size, &r.page_token, &r.email_prefix)
+        .await?;
+    Ok(pb::ListUsersResponse {
+        users: users.into_iter().map(Into::into).collect(),
+        next_page_token: next.unwrap_or_default(),
+    })
+}
+
+async fn verify_email(
+    s: &IdentityService,
+    r: pb::VerifyEmailRequest,
+) -> Result<pb::VerifyEmailResponse> {
+    let user = s.verify_email(&r.token).await?;
+    Ok(pb::VerifyEmailResponse {
+        user: Some(user.into()),
+    })
+}
+
+async fn request_password_reset(
+    s: &IdentityService,
+    r: pb::RequestPasswordResetRequest,
+) -> Result<pb::RequestPasswordResetResponse> {
+    s.request_password_reset(&r.email).await?;
+    Ok(pb::RequestPasswordResetResponse {})
+}
+
+async fn reset_password(
+    s: &IdentityService,
+    r: pb::ResetPasswordRequest,
+) -> Result<pb::ResetPasswordResponse> {
+    s.reset_password(&r.token, &r.new_password).await?;
+    Ok(pb::ResetPasswordResponse {})
+}
+
+async fn verify_password(
+    s: &IdentityService,
+    r: pb::VerifyPasswordRequest,
+) -> Result<pb::VerifyPasswordResponse> {
+    let user = s.verify_password(&r.email, &r.password).await?;
+    Ok(pb::VerifyPasswordResponse {
+        user: Some(user.into()),
+    })
+}

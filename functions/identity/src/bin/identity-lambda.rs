@@ -1,0 +1,14 @@
+//! The identity service as an AWS Lambda function (API Gateway / function URL events).
+//! Configuration comes from the environment only; set `PLATFORM_DATA_DIR=/tmp/platform`
+//! (or `DATABASE_URL`) since the package directory is read-only on Lambda.
+
+use identity::IdentityConfig;
+use platform_kernel::{config, server, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let config: IdentityConfig = config::load("identity")?;
+    let _telemetry = telemetry::init("identity", &config.telemetry)?;
+    let app = identity::build(&config).await?;
+    server::run_lambda(app.router).await
+}

@@ -1,0 +1,89 @@
+//! What the core needs from the outside world, as traits. Adapters live in `store` and
+//! `mail`; tests use the in-memory ones in `service::testing`.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Email, PageRequest, TokenKind, User, UserId};
+use crate::error::Result;
+
+/// A single-use token as stored: only its hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredToken {
+    pub hash: String,
+    pub user_id: UserId,
+    pub kind: TokenKind,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait::async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Fails with `EmailTaken` if an active user has the email.
+    async fn insert(&self, user: &User) -> Result<()>;
+    /// Active (not deleted) users only.
+    async fn find(&self, id: UserId) -> Result<Option<User>>;
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>>;
+    /// Stores `user` if the stored row is still at `user.version - 1` and not deleted.
+    /// Returns false when it is not (changed concurrently, or gone). `EmailTaken` when the new
+    /// email belongs to another active user.
+    async fn update(&self, user: &User) -> Result<bool>;
+    /// Active users after `page.after`, by id, at most `page.size + 1` (the extra one tells
+    /// whether there is another page). `email_prefix` is lower-case.
+    async fn list(&self, page: &PageRequest, email_prefix: Option<&str>) -> Result<Vec<User>>;
+    async fn insert_token(&self, token: &StoredToken) -> Result<()>;
+    /// Marks the token used and returns its user, if it exists, is of `kind`, is unused and
+    /// has not expired at `now`. At most one caller ever gets `Some` for a token.
+    async fn consume_token(
+        &self,
+        hash: &str,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>>;
+    /// Marks every unused token of `kind` for the user as used.
+    async fn retire_tokens(&self, user: UserId, kind: TokenKind, now: DateTime<Utc>) -> Result<()>;
+    async fn ping(&self) -> Result<()>;
+}
+
+/// A message to one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    pub to: Email,
+    pub subject: String,
+    pub body: String,
+}
+
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    async fn send(&self, mail: OutgoingMail) -> anyhow::Result<()>;
+}
+
+/// Something that happened to a user, for other services (auth revokes sessions on
+/// `user.password_reset`, `user.deleted`, `user.disabled`; audit records all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainEvent {
+    pub id: uuid::Uuid,
+    /// `user.created`, `user.updated`, `user.disabled`, `user.deleted`, `user.email_verified`,
+    /// `user.password_reset`.
+    pub kind: &'static str,
+    pub subject: UserId,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[async_trait::async_trait]
+pub trait EventSink: Send + Sync + 'static {
+    async fn publish(&self, event: DomainEvent) -> anyhow::Result<()>;
+}
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        // Stored with microsecond precision; keep the in-memory value identical.
+        let now = Utc::now();
+        DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+    }
+}

@@ -1,0 +1,259 @@
+//! In-memory ports for the core's unit tests.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::password::HashParams;
+use crate::domain::{Email, PageRequest, PasswordHasher, TokenKind, User, UserId};
+use crate::error::{IdentityError, Result};
+use crate::ports::{Clock, DomainEvent, EventSink, Mailer, OutgoingMail, StoredToken, UserStore};
+
+use super::{IdentityService, Ports, Settings};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    users: Mutex<Vec<User>>,
+    tokens: Mutex<Vec<(StoredToken, Option<DateTime<Utc>>)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[async_trait::async_trait]
+impl UserStore for MemoryStore {
+    async fn insert(&self, user: &User) -> Result<()> {
+        let mut users = lock(&self.users);
+        if users.iter().any(|u| u.deleted_at.is_none() && u.email == user.email) {
+            return Err(IdentityError::EmailTaken);
+        }
+        users.push(user.clone());
+        Ok(())
+    }
+
+    async fn find(&self, id: UserId) -> Result<Option<User>> {
+        Ok(lock(&self.users)
+            .iter()
+            .find(|u| u.id == id && u.deleted_at.is_none())
+            .cloned())
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>> {
+        Ok(lock(&self.users)
+            .iter()
+            .find(|u| &u.email == email && u.deleted_at.is_none())
+            .cloned())
+    }
+
+    async fn update(&self, user: &User) -> Result<bool> {
+        let mut users = lock(&self.users);
+        if users
+            .iter()
+            .any(|u| u.id != user.id && u.deleted_at.is_none() && u.email == user.email)
+        {
+            return Err(IdentityError::EmailTaken);
+        }
+        match users
+            .iter_mut()
+            .find(|u| u.id == user.id && u.deleted_at.is_none() && u.version == user.version - 1)
+        {
+            Some(slot) => {
+                *slot = user.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn list(&self, page: &PageRequest, email_prefix: Option<&str>) -> Result<Vec<User>> {
+        let mut users: Vec<User> = lock(&self.users)
+            .iter()
+            .filter(|u| u.deleted_at.is_none())
+            .filter(|u| page.after.is_none_or(|a| u.id.0 > a))
+            .filter(|u| email_prefix.is_none_or(|p| u.email.as_str().starts_with(p)))
+            .cloned()
+            .collect();
+        users.sort_by_key(|u| u.id);
+        users.truncate(page.size as usize + 1);
+        Ok(users)
+    }
+
+    async fn insert_token(&self, token: &StoredToken) -> Result<()> {
+        lock(&self.tokens).push((token.clone(), None));
+        Ok(())
+    }
+
+    async fn consume_token(
+        &self,
+        hash: &str,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>> {
+        let mut tokens = lock(&self.tokens);
+        let found = tokens
+            .iter_mut()
+            .find(|(t, used)| t.hash == hash && t.kind == kind && used.is_none() && t.expires_at > now);
+        Ok(found.map(|(t, used)| {
+            *used = Some(now);
+            t.user_id
+        }))
+    }
+
+    async fn retire_tokens(&self, user: UserId, kind: TokenKind, now: DateTime<Utc>) -> Result<()> {
+        for (t, used) in lock(&self.tokens).iter_mut() {
+            if t.user_id == user && t.kind == kind && used.is_none() {
+                *used = Some(now);
+            }
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct RecordingMailer(Mutex<Vec<OutgoingMail>>);
+
+impl RecordingMailer {
+    pub fn last(&self) -> Option<OutgoingMail> {
+        lock(&self.0).last().cloned()
+    }
+
+    /// The `token=` parameter of the link in the last mail.
+    pub fn last_token(&self) -> Option<String> {
+        let mail = self.last()?;
+        let start = mail.body.find("token=")? + "token=".len();
+        Some(
+            mail.body[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect(),
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for RecordingMailer {
+    async fn send(&self, mail: OutgoingMail) -> anyhow::Result<()> {
+        lock(&self.0).push(mail);
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct RecordingEvents(Mutex<Vec<DomainEvent>>);
+
+impl RecordingEvents {
+    pub fn kinds(&self) -> Vec<&'static str> {
+        lock(&self.0).iter().map(|e| e.kind).collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl EventSink for RecordingEvents {
+    async fn publish(&self, event: DomainEvent) -> anyhow::Result<()> {
+        lock(&self.0).push(event);
+        Ok(())
+    }
+}
+
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn advance(&self, by: Duration) {
+        *lock(&self.0) += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *lock(&self.0)
+    }
+}
+
+pub struct Harness {
+    pub service: IdentityService,
+    pub store: Arc<MemoryStore>,
+    pub mailer: Arc<RecordingMailer>,
+    pub events: Arc<RecordingEvents>,
+    pub clock: Arc<ManualClock>,
+}
+
+impl Harness {
+    pub const PASSWORD: &'static str = "correct horse battery";
+
+    /// Cheap hash parameters: these tests are about behaviour, not cost.
+    pub fn new() -> Self {
+        Self::with_params(HashParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        })
+    }
+
+    pub fn with_params(params: HashParams) -> Self {
+        let store = Arc::new(MemoryStore::default());
+        let mailer = Arc::new(RecordingMailer::default());
+        let events = Arc::new(RecordingEvents::default());
+        let start = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let clock = Arc::new(ManualClock(Mutex::new(start)));
+        Self::assemble(store, mailer, events, clock, params)
+    }
+
+    /// The same state behind a service with other hash parameters (a redeploy).
+    pub fn rebuild_with_params(self, params: HashParams) -> Self {
+        Self::assemble(self.store, self.mailer, self.events, self.clock, params)
+    }
+
+    fn assemble(
+        store: Arc<MemoryStore>,
+        mailer: Arc<RecordingMailer>,
+        events: Arc<RecordingEvents>,
+        clock: Arc<ManualClock>,
+        params: HashParams,
+    ) -> Self {
+        let service = IdentityService::new(
+            Ports {
+                store: store.clone(),
+                mailer: mailer.clone(),
+                events: events.clone(),
+                clock: clock.clone(),
+            },
+            PasswordHasher::new(params).expect("hash params"),
+            Settings::default(),
+        );
+        Self {
+            service,
+            store,
+            mailer,
+            events,
+            clock,
+        }
+    }
+
+    pub async fn user(&self, email: &str) -> User {
+        self.service
+            .create_user(email, Self::PASSWORD, "")
+            .await
+            .expect("user created")
+    }
+
+    pub async fn verified_user(&self, email: &str) -> User {
+        self.user(email).await;
+        let token = self.mailer.last_token().expect("token");
+        self.service.verify_email(&token).await.expect("verified")
+    }
+
+    pub async fn stored_hash(&self, email: &str) -> String {
+        let email = Email::parse(email).expect("email");
+        self.store
+            .find_by_email(&email)
+            .await
+            .expect("store")
+            .expect("user")
+            .password_hash
+    }
+}

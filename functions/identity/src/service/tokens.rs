@@ -1,0 +1,220 @@
+//! VerifyEmail, RequestPasswordReset, ResetPassword, and the emails that carry the tokens.
+
+use crate::domain::{Email, Password, TokenKind, TokenSecret, User};
+use crate::error::{IdentityError, Result};
+use crate::ports::{OutgoingMail, StoredToken};
+
+use super::IdentityService;
+
+impl IdentityService {
+    pub async fn verify_email(&self, token: &str) -> Result<User> {
+        let user_id = self.consume(token, TokenKind::EmailVerification).await?;
+        let user = self.modify(user_id, |u| u.email_verified = true).await?;
+        self.publish("user.email_verified", user.id).await;
+        Ok(user)
+    }
+
+    /// Answers the same whether or not the email belongs to a user, so it cannot be used to
+    /// find out who has an account. A malformed email is still `invalid_argument`.
+    pub async fn request_password_reset(&self, email: &str) -> Result<()> {
+        let email = Email::parse(email)?;
+        let Some(user) = self.store.find_by_email(&email).await? else {
+            tracing::info!("password reset requested for an unknown email");
+            return Ok(());
+        };
+        let token = self.issue(&user, TokenKind::PasswordReset).await?;
+        let link = self.link("reset-password", token.as_str());
+        self.mail(OutgoingMail {
+            to: user.email.clone(),
+            subject: "Reset your password".to_owned(),
+            body: format!(
+                "Someone asked to reset the password of your account.\n\n\
+                 To choose a new password, open this link within {} minutes:\n\n{link}\n\n\
+                 If it was not you, ignore this message; your password stays as it is.\n",
+                self.settings.reset_ttl.num_minutes()
+            ),
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Sets a new password. Every other outstanding reset token of the user stops working,
+    /// and `password_changed_at` moves so that sessions begun before it can be ended.
+    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<()> {
+        // Check the password before burning the token, so a rejected password can be retried.
+        let password = Password::parse("new_password", new_password)?;
+        let user_id = self.consume(token, TokenKind::PasswordReset).await?;
+        let hash = self.hasher.hash(&password).await?;
+        let now = self.clock.now();
+        self.modify(user_id, |u| {
+            u.password_hash = hash.clone();
+            u.password_changed_at = now;
+        })
+        .await?;
+        self.store
+            .retire_tokens(user_id, TokenKind::PasswordReset, now)
+            .await?;
+        self.publish("user.password_reset", user_id).await;
+        Ok(())
+    }
+
+    pub(super) async fn send_verification(&self, user: &User) -> Result<()> {
+        let token = self.issue(user, TokenKind::EmailVerification).await?;
+        let link = self.link("verify-email", token.as_str());
+        self.mail(OutgoingMail {
+            to: user.email.clone(),
+            subject: "Confirm your email address".to_owned(),
+            body: format!(
+                "Welcome{}!\n\nTo confirm that this is your email address, open this link \
+                 within {} hours:\n\n{link}\n",
+                if user.display_name.as_str().is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", user.display_name.as_str())
+                },
+                self.settings.verification_ttl.num_hours()
+            ),
+        })
+        .await;
+        Ok(())
+    }
+
+    async fn issue(&self, user: &User, kind: TokenKind) -> Result<TokenSecret> {
+        let secret = TokenSecret::generate();
+        let now = self.clock.now();
+        let ttl = match kind {
+            TokenKind::EmailVerification => self.settings.verification_ttl,
+            TokenKind::PasswordReset => self.settings.reset_ttl,
+        };
+        self.store
+            .insert_token(&StoredToken {
+                hash: secret.hash(),
+                user_id: user.id,
+                kind,
+                created_at: now,
+                expires_at: now + ttl,
+            })
+            .await?;
+        Ok(secret)
+    }
+
+    async fn consume(&self, token: &str, kind: TokenKind) -> Result<crate::domain::UserId> {
+        if token.trim().is_empty() {
+            return Err(IdentityError::invalid("token", "is required"));
+        }
+        let secret = TokenSecret::from_user(token);
+        self.store
+            .consume_token(&secret.hash(), kind, self.clock.now())
+            .await?
+            .ok_or(IdentityError::InvalidToken)
+    }
+
+    /// Mail failures do not fail the request (the change is made; the user can ask again).
+    async fn mail(&self, mail: OutgoingMail) {
+        let to = mail.to.to_string();
+        if let Err(e) = self.mailer.send(mail).await {
+            tracing::error!(error = %e, %to, "sending mail failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use crate::error::IdentityError;
+    use crate::service::testing::Harness;
+
+    #[tokio::test]
+    async fn the_link_in_the_welcome_mail_verifies_the_email_once() {
+        let h = Harness::new();
+        let user = h.user("ada@example.com").await;
+        let token = h.mailer.last_token().expect("token in mail");
+        let verified = h.service.verify_email(&token).await.expect("verified");
+        assert!(verified.email_verified);
+        assert_eq!(verified.id, user.id);
+        let again = h.service.verify_email(&token).await.expect_err("single use");
+        assert!(matches!(again, IdentityError::InvalidToken));
+    }
+
+    #[tokio::test]
+    async fn an_expired_verification_token_is_refused() {
+        let h = Harness::new();
+        h.user("ada@example.com").await;
+        let token = h.mailer.last_token().expect("token");
+        h.clock.advance(Duration::hours(24) + Duration::seconds(1));
+        let err = h.service.verify_email(&token).await.expect_err("expired");
+        assert!(matches!(err, IdentityError::InvalidToken));
+    }
+
+    #[tokio::test]
+    async fn a_reset_token_is_not_a_verification_token() {
+        let h = Harness::new();
+        h.user("ada@example.com").await;
+        h.service.request_password_reset("ada@example.com").await.expect("ok");
+        let reset = h.mailer.last_token().expect("token");
+        assert!(h.service.verify_email(&reset).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn resetting_the_password_changes_it_and_records_when() {
+        let h = Harness::new();
+        let user = h.user("ada@example.com").await;
+        h.clock.advance(Duration::minutes(5));
+        h.service.request_password_reset(" ADA@example.com").await.expect("ok");
+        let first = h.mailer.last_token().expect("token");
+        h.service.request_password_reset("ada@example.com").await.expect("ok");
+        let second = h.mailer.last_token().expect("token");
+        h.service
+            .reset_password(&second, "a brand new passphrase")
+            .await
+            .expect("reset");
+        let after = h
+            .service
+            .verify_password("ada@example.com", "a brand new passphrase")
+            .await
+            .expect("new password works");
+        assert!(after.password_changed_at > user.password_changed_at);
+        assert!(h.service.verify_password("ada@example.com", Harness::PASSWORD).await.is_err());
+        // The other outstanding token died with the reset, and the used one is spent.
+        for token in [first, second] {
+            let err = h.service.reset_password(&token, "yet another passphrase").await;
+            assert!(matches!(err, Err(IdentityError::InvalidToken)));
+        }
+        assert!(h.events.kinds().contains(&"user.password_reset"));
+    }
+
+    #[tokio::test]
+    async fn a_reset_token_expires_after_an_hour() {
+        let h = Harness::new();
+        h.user("ada@example.com").await;
+        h.service.request_password_reset("ada@example.com").await.expect("ok");
+        let token = h.mailer.last_token().expect("token");
+        h.clock.advance(Duration::minutes(61));
+        let err = h.service.reset_password(&token, "a brand new passphrase").await;
+        assert!(matches!(err, Err(IdentityError::InvalidToken)));
+    }
+
+    #[tokio::test]
+    async fn a_weak_new_password_keeps_the_token_usable() {
+        let h = Harness::new();
+        h.user("ada@example.com").await;
+        h.service.request_password_reset("ada@example.com").await.expect("ok");
+        let token = h.mailer.last_token().expect("token");
+        assert!(h.service.reset_password(&token, "short").await.is_err());
+        h.service
+            .reset_password(&token, "a brand new passphrase")
+            .await
+            .expect("token still valid");
+    }
+
+    #[tokio::test]
+    async fn reset_requests_answer_alike_for_unknown_emails_and_send_nothing() {
+        let h = Harness::new();
+        h.service
+            .request_password_reset("nobody@example.com")
+            .await
+            .expect("same answer");
+        assert!(h.mailer.last().is_none());
+    }
+}

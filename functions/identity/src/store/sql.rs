@@ -1,0 +1,212 @@
+//! One set of queries for both backends (sqlx `Any`). Placeholders are `$n`, which both
+//! PostgreSQL and SQLite accept; each is used once, in order.
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use platform_kernel::database::{Database, get_bool, is_unique_violation};
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use crate::domain::{DisplayName, Email, PageRequest, TokenKind, User, UserId};
+use crate::error::{IdentityError, Result};
+use crate::ports::{StoredToken, UserStore};
+
+const USER_COLUMNS: &str = "id, email, display_name, password_hash, email_verified, disabled, \
+     password_changed_at, created_at, updated_at, deleted_at, version";
+
+#[derive(Clone)]
+pub struct SqlUserStore {
+    db: Database,
+}
+
+impl SqlUserStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn instant(us: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| IdentityError::Internal(anyhow::anyhow!("stored instant {us} out of range")))
+}
+
+fn user_from(row: &AnyRow) -> Result<User> {
+    let id: String = row.try_get("id")?;
+    let deleted_at: Option<i64> = row.try_get("deleted_at")?;
+    Ok(User {
+        id: UserId(Uuid::parse_str(&id).with_context(|| format!("stored user id {id}"))?),
+        email: Email::from_trusted(row.try_get("email")?),
+        display_name: DisplayName::from_trusted(row.try_get("display_name")?),
+        password_hash: row.try_get("password_hash")?,
+        email_verified: get_bool(row, "email_verified")?,
+        disabled: get_bool(row, "disabled")?,
+        password_changed_at: instant(row.try_get("password_changed_at")?)?,
+        created_at: instant(row.try_get("created_at")?)?,
+        updated_at: instant(row.try_get("updated_at")?)?,
+        deleted_at: deleted_at.map(instant).transpose()?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn email_conflict(err: sqlx::Error) -> IdentityError {
+    if is_unique_violation(&err) {
+        IdentityError::EmailTaken
+    } else {
+        err.into()
+    }
+}
+
+#[async_trait::async_trait]
+impl UserStore for SqlUserStore {
+    async fn insert(&self, user: &User) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO users ({USER_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(user.id.to_string())
+        .bind(user.email.as_str())
+        .bind(user.display_name.as_str())
+        .bind(&user.password_hash)
+        .bind(user.email_verified)
+        .bind(user.disabled)
+        .bind(micros(user.password_changed_at))
+        .bind(micros(user.created_at))
+        .bind(micros(user.updated_at))
+        .bind(user.deleted_at.map(micros))
+        .bind(user.version)
+        .execute(&self.db.pool)
+        .await
+        .map_err(email_conflict)?;
+        Ok(())
+    }
+
+    async fn find(&self, id: UserId) -> Result<Option<User>> {
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.db.pool)
+        .await?
+        .as_ref()
+        .map(user_from)
+        .transpose()
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>> {
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.db.pool)
+        .await?
+        .as_ref()
+        .map(user_from)
+        .transpose()
+    }
+
+    async fn update(&self, user: &User) -> Result<bool> {
+        let result = sqlx::query(
+            "UPDATE users SET email = $1, display_name = $2, password_hash = $3, \
+             email_verified = $4, disabled = $5, password_changed_at = $6, updated_at = $7, \
+             deleted_at = $8, version = $9 \
+             WHERE id = $10 AND version = $11 AND deleted_at IS NULL",
+        )
+        .bind(user.email.as_str())
+        .bind(user.display_name.as_str())
+        .bind(&user.password_hash)
+        .bind(user.email_verified)
+        .bind(user.disabled)
+        .bind(micros(user.password_changed_at))
+        .bind(micros(user.updated_at))
+        .bind(user.deleted_at.map(micros))
+        .bind(user.version)
+        .bind(user.id.to_string())
+        .bind(user.version - 1)
+        .execute(&self.db.pool)
+        .await
+        .map_err(email_conflict)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn list(&self, page: &PageRequest, email_prefix: Option<&str>) -> Result<Vec<User>> {
+        // Empty strings stand for "no bound": every id sorts after '' and every email starts
+        // with ''. UUID strings of one version sort like the UUIDs themselves.
+        let after = page.after.map(|a| a.to_string()).unwrap_or_default();
+        let prefix = email_prefix.unwrap_or_default();
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users \
+             WHERE deleted_at IS NULL AND id > $1 AND substr(email, 1, length($2)) = $3 \
+             ORDER BY id LIMIT $4"
+        ))
+        .bind(after)
+        .bind(prefix)
+        .bind(prefix)
+        .bind(i64::from(page.size) + 1)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter().map(user_from).collect()
+    }
+
+    async fn insert_token(&self, token: &StoredToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tokens (hash, user_id, kind, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&token.hash)
+        .bind(token.user_id.to_string())
+        .bind(token.kind.as_str())
+        .bind(micros(token.created_at))
+        .bind(micros(token.expires_at))
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn consume_token(
+        &self,
+        hash: &str,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>> {
+        // One conditional UPDATE: of two concurrent consumers, exactly one matches the row.
+        let row = sqlx::query(
+            "UPDATE tokens SET used_at = $1 \
+             WHERE hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $4 \
+             RETURNING user_id",
+        )
+        .bind(micros(now))
+        .bind(hash)
+        .bind(kind.as_str())
+        .bind(micros(now))
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.map(|r| {
+            let id: String = r.try_get("user_id")?;
+            Ok(UserId(
+                Uuid::parse_str(&id).with_context(|| format!("stored token user {id}"))?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn retire_tokens(&self, user: UserId, kind: TokenKind, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE tokens SET used_at = $1 WHERE user_id = $2 AND kind = $3 AND used_at IS NULL",
+        )
+        .bind(micros(now))
+        .bind(user.to_string())
+        .bind(kind.as_str())
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.db.ping().await.map_err(IdentityError::Internal)
+    }
+}

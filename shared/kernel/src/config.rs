@@ -1,0 +1,288 @@
+//! Typed, layered configuration: built-in defaults → optional YAML file → environment.
+//!
+//! Layers, later ones winning:
+//! 1. the `Default` of the binary's config type (every struct is `#[serde(default)]`);
+//! 2. the YAML file named by `PLATFORM_CONFIG`, if set: its section named after the service
+//!    (one file can configure the whole stack);
+//! 3. the conventional variables of the platform (`PORT`, `DATABASE_URL`,
+//!    `PLATFORM_DATA_DIR`, `RUST_LOG`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `PLATFORM_LOG_FORMAT`);
+//! 4. service-prefixed variables with `__` as the separator, e.g.
+//!    `IDENTITY__SERVER__PORT=9000` or `IDENTITY__TOKENS__RESET_TTL_SECS=600`.
+//!
+//! Unknown keys are rejected (a typo must not silently fall back to a default), and every
+//! error names the key and where its value came from.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Yaml};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// The conventional variables and the key each one sets.
+const CONVENTIONAL: [(&str, &str); 6] = [
+    ("PORT", "server.port"),
+    ("DATABASE_URL", "database.url"),
+    ("PLATFORM_DATA_DIR", "data_dir"),
+    ("RUST_LOG", "telemetry.log_filter"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "telemetry.otlp_endpoint"),
+    ("PLATFORM_LOG_FORMAT", "telemetry.log_format"),
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// Cross-field checks a config type runs after loading.
+pub trait Validate {
+    fn validate(&self) -> Result<(), ConfigError> {
+        Ok(())
+    }
+}
+
+/// Loads the configuration of `service` (`identity`, `auth`, …) from every layer.
+pub fn load<T: DeserializeOwned + Validate>(service: &str) -> Result<T, ConfigError> {
+    // Environment layers are `global` so they beat the file's (selected) profile.
+    let mut figment = Figment::new().select(service);
+    if let Ok(path) = std::env::var("PLATFORM_CONFIG") {
+        if !std::path::Path::new(&path).is_file() {
+            return Err(ConfigError(format!(
+                "PLATFORM_CONFIG points to {path}, which is not a readable file"
+            )));
+        }
+        figment = figment.merge(Yaml::file(&path).nested());
+    }
+    let conventional = Env::raw().filter_map(|key| {
+        CONVENTIONAL
+            .iter()
+            .find(|(var, _)| key.as_str().eq_ignore_ascii_case(var))
+            .map(|(_, path)| (*path).into())
+    })
+    .global();
+    let prefix = format!("{}__", service.to_ascii_uppercase());
+    let config: T = figment
+        .merge(conventional)
+        .merge(Env::prefixed(&prefix).split("__").global())
+        .extract()
+        .map_err(|e| ConfigError(describe(e)))?;
+    config.validate()?;
+    Ok(config)
+}
+
+fn describe(err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("key `{}`: ", e.path.join("."))
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| {
+                    let name = m.name.to_string();
+                    match e.path.last() {
+                        Some(_) if name.contains("environment") => {
+                            format!(" (from {})", env_var_for(&e.path.join(".")).unwrap_or(name))
+                        }
+                        _ => format!(" (from {name})"),
+                    }
+                })
+                .unwrap_or_default();
+            format!("{key}{}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The variable a key came from, when it is a conventional one and set.
+fn env_var_for(path: &str) -> Option<String> {
+    CONVENTIONAL
+        .iter()
+        .find(|(var, key)| *key == path && std::env::var_os(var).is_some())
+        .map(|(var, _)| format!("environment variable {var}"))
+}
+
+/// Where a binary listens and how it stops.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub host: IpAddr,
+    pub port: u16,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+    /// Largest accepted request message.
+    pub max_request_bytes: usize,
+}
+
+impl ServerConfig {
+    pub fn with_port(port: u16) -> Self {
+        Self {
+            port,
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            shutdown_grace_secs: 20,
+            max_request_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// The service's database. No URL selects the embedded SQLite file in the data dir.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// `RUST_LOG` syntax.
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    /// OTLP/gRPC endpoint for traces, e.g. `http://127.0.0.1:4317`.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_filter: "info".to_owned(),
+            log_format: LogFormat::Human,
+            otlp_endpoint: None,
+        }
+    }
+}
+
+/// The default data directory (`./.platform`).
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from(".platform")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Sample {
+        server: ServerConfig,
+        database: DatabaseConfig,
+        data_dir: PathBuf,
+        telemetry: TelemetryConfig,
+        greeting: String,
+    }
+
+    impl Default for Sample {
+        fn default() -> Self {
+            Self {
+                server: ServerConfig::with_port(8081),
+                database: DatabaseConfig::default(),
+                data_dir: default_data_dir(),
+                telemetry: TelemetryConfig::default(),
+                greeting: "hello".into(),
+            }
+        }
+    }
+
+    impl Validate for Sample {}
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        figment::Jail::expect_with(|_jail| {
+            let c: Sample = load("sample").map_err(|e| e.to_string())?;
+            assert_eq!(c.server.port, 8081);
+            assert!(c.database.url.is_none());
+            assert_eq!(c.data_dir, PathBuf::from(".platform"));
+            assert_eq!(c.greeting, "hello");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_conventional_then_prefixed_variables_win_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "platform.yaml",
+                "sample:\n  greeting: from-file\n  server:\n    port: 7000\nother:\n  greeting: not-mine\n",
+            )?;
+            jail.set_env("PLATFORM_CONFIG", "platform.yaml");
+            let c: Sample = load("sample").map_err(|e| e.to_string())?;
+            assert_eq!((c.greeting.as_str(), c.server.port), ("from-file", 7000));
+
+            jail.set_env("PORT", "7100");
+            jail.set_env("DATABASE_URL", "postgres://db/x");
+            jail.set_env("PLATFORM_DATA_DIR", "/tmp/p");
+            let c: Sample = load("sample").map_err(|e| e.to_string())?;
+            assert_eq!(c.server.port, 7100);
+            assert!(c.database.url.is_some());
+            assert_eq!(c.data_dir, PathBuf::from("/tmp/p"));
+
+            jail.set_env("SAMPLE__SERVER__PORT", "7200");
+            jail.set_env("SAMPLE__GREETING", "from-env");
+            let c: Sample = load("sample").map_err(|e| e.to_string())?;
+            assert_eq!((c.greeting.as_str(), c.server.port), ("from-env", 7200));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_and_the_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PORT", "eighty");
+            let err = load::<Sample>("sample").expect_err("must fail").to_string();
+            assert!(err.contains("server.port"), "{err}");
+            assert!(err.contains("PORT"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_is_rejected_by_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SAMPLE__SERVER__PROT", "1");
+            let err = load::<Sample>("sample").expect_err("must fail").to_string();
+            assert!(err.contains("prot"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PLATFORM_CONFIG", "nope.yaml");
+            let err = load::<Sample>("sample").expect_err("must fail").to_string();
+            assert!(err.contains("nope.yaml"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,17 @@
+//! The platform kernel: everything a service needs that is not its own business.
+//!
+//! A service's `app::build` composes these pieces; its two binaries only load the
+//! configuration, initialise telemetry and hand the router to [`server::serve`] or
+//! [`server::run_lambda`].
+
+pub mod config;
+pub mod database;
+pub mod error;
+pub mod grpc_web;
+pub mod health;
+pub mod metrics;
+pub mod rpc;
+pub mod server;
+pub mod telemetry;
+
+pub use error::ErrorCode;

@@ -1,0 +1,102 @@
+//! Composes a service's whole HTTP surface on one router: its Connect handlers and gRPC
+//! service (plus gRPC-Web), the health service, `/healthz`, `/readyz`, `/metrics`, and the
+//! cross-cutting layers (request id, tracing with W3C trace context, metrics).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use connectrpc_axum::MakeServiceBuilder;
+use http::{HeaderName, Request};
+use tonic::server::NamedService;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::config::ServerConfig;
+use crate::grpc_web::GrpcWeb;
+use crate::health::{self, Readiness};
+use crate::metrics;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// One service's RPC surface.
+pub struct ServiceRpc<G> {
+    /// Full proto service name, e.g. `platform.identity.v1.IdentityService`.
+    pub name: &'static [&'static str],
+    /// The Connect router from `<Service>TonicCompatibleBuilder::build()`.
+    pub connect: Router,
+    /// The tonic server from the same builder.
+    pub grpc: G,
+}
+
+/// The router every binary (standalone, Lambda) and every test serves.
+pub fn router<G>(rpc: ServiceRpc<G>, readiness: Arc<dyn Readiness>, server: &ServerConfig) -> Router
+where
+    G: tower::Service<Request<tonic::body::Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    G::Response: IntoResponse,
+    G::Future: Send + 'static,
+    GrpcWeb<G>: tower::Service<Request<tonic::body::Body>, Error = Infallible> + Clone + Send + Sync,
+    <GrpcWeb<G> as tower::Service<Request<tonic::body::Body>>>::Response: IntoResponse,
+    <GrpcWeb<G> as tower::Service<Request<tonic::body::Body>>>::Future: Send + 'static,
+{
+    let (health_connect, health_grpc) = health::grpc_health(readiness.clone(), rpc.name);
+    let protocols = MakeServiceBuilder::new()
+        .receive_max_bytes(server.max_request_bytes)
+        .add_router(rpc.connect)
+        .add_router(health_connect)
+        .add_grpc_service(GrpcWeb::new(rpc.grpc))
+        .add_grpc_service(GrpcWeb::new(health_grpc))
+        .build();
+    Router::new()
+        .merge(health::routes(readiness))
+        .route("/metrics", get(metrics::render))
+        .fallback_service(protocols)
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
+                let request_id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                let span = tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id,
+                );
+                let parent = opentelemetry::global::get_text_map_propagator(|p| {
+                    p.extract(&opentelemetry_http_headers(req.headers()))
+                });
+                let _ = span.set_parent(parent);
+                span
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Reads W3C trace context from HTTP headers.
+fn opentelemetry_http_headers(headers: &http::HeaderMap) -> HeaderExtractor<'_> {
+    HeaderExtractor(headers)
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}

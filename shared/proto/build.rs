@@ -1,0 +1,22 @@
+//! Generates the contracts from `../../proto` with the vendored protoc binary, so a machine
+//! without a system `protoc` builds.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    set_protoc(&protoc);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    println!("cargo:rerun-if-changed={}", root.display());
+    connectrpc_axum_build::compile_dir(&root)
+        .with_tonic()
+        .with_tonic_client()
+        .compile()?;
+    Ok(())
+}
+
+#[allow(unsafe_code)]
+fn set_protoc(path: &std::path::Path) {
+    // SAFETY: the build script has one thread; nothing else reads the environment concurrently.
+    unsafe { std::env::set_var("PROTOC", path) };
+}
