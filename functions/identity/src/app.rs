@@ -81,7 +81,10 @@ struct Ready(Arc<IdentityService>);
 #[async_trait::async_trait]
 impl Readiness for Ready {
     async fn check(&self) -> Result<(), String> {
-        self.0.ready().await.map_err(|_| "database unreachable".to_owned())
+        self.0
+            .ready()
+            .await
+            .map_err(|_| "database unreachable".to_owned())
     }
 }
 

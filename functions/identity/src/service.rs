@@ -2,10 +2,10 @@
 //! domain types), talk to the ports, and return domain values or an [`IdentityError`].
 
 mod credentials;
-mod tokens;
-pub mod users;
 #[cfg(test)]
 pub(crate) mod testing;
+mod tokens;
+pub mod users;
 
 use std::sync::Arc;
 

@@ -54,13 +54,14 @@ pub fn load<T: DeserializeOwned + Validate>(service: &str) -> Result<T, ConfigEr
         }
         figment = figment.merge(Yaml::file(&path).nested());
     }
-    let conventional = Env::raw().filter_map(|key| {
-        CONVENTIONAL
-            .iter()
-            .find(|(var, _)| key.as_str().eq_ignore_ascii_case(var))
-            .map(|(_, path)| (*path).into())
-    })
-    .global();
+    let conventional = Env::raw()
+        .filter_map(|key| {
+            CONVENTIONAL
+                .iter()
+                .find(|(var, _)| key.as_str().eq_ignore_ascii_case(var))
+                .map(|(_, path)| (*path).into())
+        })
+        .global();
     let prefix = format!("{}__", service.to_ascii_uppercase());
     let config: T = figment
         .merge(conventional)

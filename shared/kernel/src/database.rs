@@ -7,7 +7,8 @@
 //! own file `<data dir>/<schema>.db`.
 //!
 //! Portable column types follow from `Any`: ids are TEXT (UUID strings), instants are BIGINT
-//! microseconds since the Unix epoch, flags are BOOLEAN (read with [`get_bool`]).
+//! microseconds since the Unix epoch, flags are BOOLEAN, selected through [`bool_column`]
+//! (the Any driver cannot decode SQLite's BOOLEAN) and read with [`get_bool`].
 
 use std::path::Path;
 use std::time::Duration;
@@ -126,12 +127,14 @@ impl Database {
     }
 }
 
-/// Reads a BOOLEAN column on either backend (SQLite may report it as an integer).
+/// The select-list expression for a BOOLEAN column, as a BIGINT 0/1 under its own name.
+pub fn bool_column(name: &str) -> String {
+    format!("CAST(CASE WHEN {name} THEN 1 ELSE 0 END AS BIGINT) AS {name}")
+}
+
+/// Reads a column selected with [`bool_column`].
 pub fn get_bool(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
-    match row.try_get::<bool, _>(column) {
-        Ok(b) => Ok(b),
-        Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
-    }
+    Ok(row.try_get::<i64, _>(column)? != 0)
 }
 
 /// Whether an error is a unique-constraint violation (on either backend).

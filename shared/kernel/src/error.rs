@@ -152,7 +152,10 @@ pub trait ServiceError: std::error::Error {
 pub fn into_connect_error<E: ServiceError>(err: E) -> ConnectError {
     let code = err.code();
     crate::metrics::record_error_code(code);
-    if matches!(code, ErrorCode::Internal | ErrorCode::Unknown | ErrorCode::DataLoss) {
+    if matches!(
+        code,
+        ErrorCode::Internal | ErrorCode::Unknown | ErrorCode::DataLoss
+    ) {
         tracing::error!(error = %ErrorChain(&err), "request failed");
     }
     ConnectError::new(code.to_connect_code(), err.public_message())

@@ -26,7 +26,10 @@ pub trait Readiness: Send + Sync + 'static {
 /// `/healthz` and `/readyz`.
 pub fn routes(readiness: Arc<dyn Readiness>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
         .route(
             "/readyz",
             get(move || {
@@ -57,23 +60,25 @@ pub fn grpc_health(
     services: &'static [&'static str],
 ) -> (Router, HealthServer<HealthTonicService>) {
     HealthServiceTonicCompatibleBuilder::new()
-        .check(move |ConnectRequest(req): ConnectRequest<HealthCheckRequest>| {
-            let readiness = readiness.clone();
-            async move {
-                if !req.service.is_empty() && !services.contains(&req.service.as_str()) {
-                    return Err(ConnectError::new_not_found(format!(
-                        "unknown service {}",
-                        req.service
-                    )));
+        .check(
+            move |ConnectRequest(req): ConnectRequest<HealthCheckRequest>| {
+                let readiness = readiness.clone();
+                async move {
+                    if !req.service.is_empty() && !services.contains(&req.service.as_str()) {
+                        return Err(ConnectError::new_not_found(format!(
+                            "unknown service {}",
+                            req.service
+                        )));
+                    }
+                    let status = match readiness.check().await {
+                        Ok(()) => ServingStatus::Serving,
+                        Err(_) => ServingStatus::NotServing,
+                    };
+                    Ok(ConnectResponse::new(HealthCheckResponse {
+                        status: status as i32,
+                    }))
                 }
-                let status = match readiness.check().await {
-                    Ok(()) => ServingStatus::Serving,
-                    Err(_) => ServingStatus::NotServing,
-                };
-                Ok(ConnectResponse::new(HealthCheckResponse {
-                    status: status as i32,
-                }))
-            }
-        })
+            },
+        )
         .build()
 }

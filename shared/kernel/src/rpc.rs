@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use connectrpc_axum::MakeServiceBuilder;
 use http::{HeaderName, Request};
@@ -15,6 +15,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use crate::ErrorCode;
 use crate::config::ServerConfig;
 use crate::grpc_web::GrpcWeb;
 use crate::health::{self, Readiness};
@@ -43,7 +44,8 @@ where
         + 'static,
     G::Response: IntoResponse,
     G::Future: Send + 'static,
-    GrpcWeb<G>: tower::Service<Request<tonic::body::Body>, Error = Infallible> + Clone + Send + Sync,
+    GrpcWeb<G>:
+        tower::Service<Request<tonic::body::Body>, Error = Infallible> + Clone + Send + Sync,
     <GrpcWeb<G> as tower::Service<Request<tonic::body::Body>>>::Response: IntoResponse,
     <GrpcWeb<G> as tower::Service<Request<tonic::body::Body>>>::Future: Send + 'static,
 {
@@ -59,6 +61,7 @@ where
         .merge(health::routes(readiness))
         .route("/metrics", get(metrics::render))
         .fallback_service(protocols)
+        .layer(axum::middleware::from_fn(unknown_method))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
@@ -82,6 +85,31 @@ where
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Gives the bare 404 of an unknown path a Connect error body (gRPC callers already get
+/// `unimplemented` from tonic), so every client sees a code and a message.
+async fn unknown_method(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let grpc = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let response = next.run(req).await;
+    if grpc
+        || response.status() != http::StatusCode::NOT_FOUND
+        || http_body::Body::size_hint(response.body()).exact() != Some(0)
+    {
+        return response;
+    }
+    (
+        http::StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({
+            "code": ErrorCode::Unimplemented.as_str(),
+            "message": format!("no method {path} on this server"),
+        })),
+    )
+        .into_response()
 }
 
 /// Reads W3C trace context from HTTP headers.

@@ -32,7 +32,7 @@ pub fn rpc(
     Router,
     pb::identity_service_server::IdentityServiceServer<pb::IdentityTonicService>,
 ) {
-    connect::IdentityServiceTonicCompatibleBuilder::new()
+    let (router, grpc) = connect::IdentityServiceTonicCompatibleBuilder::new()
         .get_user(unary!(svc, get_user, pb::GetUserRequest))
         .get_user_by_email(unary!(svc, get_user_by_email, pb::GetUserByEmailRequest))
         .create_user(unary!(svc, create_user, pb::CreateUserRequest))
@@ -47,7 +47,39 @@ pub fn rpc(
         ))
         .reset_password(unary!(svc, reset_password, pb::ResetPasswordRequest))
         .verify_password(unary!(svc, verify_password, pb::VerifyPasswordRequest))
-        .build()
+        .build();
+    (router.merge(get_routes(svc)), grpc)
+}
+
+/// Connect GET (cacheable, `?encoding=json&message=…`) for the methods marked
+/// `NO_SIDE_EFFECTS`; the tonic-compatible builder registers POST only.
+fn get_routes(svc: Arc<IdentityService>) -> Router {
+    use connectrpc_axum::handler::get_connect;
+    Router::new()
+        .route(
+            "/platform.identity.v1.IdentityService/GetUser",
+            get_connect::<_, _, (), pb::GetUserRequest, pb::GetUserResponse>(unary!(
+                svc,
+                get_user,
+                pb::GetUserRequest
+            )),
+        )
+        .route(
+            "/platform.identity.v1.IdentityService/GetUserByEmail",
+            get_connect::<_, _, (), pb::GetUserByEmailRequest, pb::GetUserByEmailResponse>(unary!(
+                svc,
+                get_user_by_email,
+                pb::GetUserByEmailRequest
+            )),
+        )
+        .route(
+            "/platform.identity.v1.IdentityService/ListUsers",
+            get_connect::<_, _, (), pb::ListUsersRequest, pb::ListUsersResponse>(unary!(
+                svc,
+                list_users,
+                pb::ListUsersRequest
+            )),
+        )
 }
 
 async fn get_user(s: &IdentityService, r: pb::GetUserRequest) -> Result<pb::GetUserResponse> {
@@ -71,7 +103,9 @@ async fn create_user(
     s: &IdentityService,
     r: pb::CreateUserRequest,
 ) -> Result<pb::CreateUserResponse> {
-    let user = s.create_user(&r.email, &r.password, &r.display_name).await?;
+    let user = s
+        .create_user(&r.email, &r.password, &r.display_name)
+        .await?;
     Ok(pb::CreateUserResponse {
         user: Some(user.into()),
     })

@@ -51,8 +51,14 @@ mod tests {
 
     #[test]
     fn sizes_default_and_clamp() {
-        assert_eq!(PageRequest::parse(0, "").expect("ok").size, DEFAULT_PAGE_SIZE);
-        assert_eq!(PageRequest::parse(5000, "").expect("ok").size, MAX_PAGE_SIZE);
+        assert_eq!(
+            PageRequest::parse(0, "").expect("ok").size,
+            DEFAULT_PAGE_SIZE
+        );
+        assert_eq!(
+            PageRequest::parse(5000, "").expect("ok").size,
+            MAX_PAGE_SIZE
+        );
         assert!(PageRequest::parse(-1, "").is_err());
     }
 
@@ -61,7 +67,9 @@ mod tests {
         let id = Uuid::now_v7();
         let page = PageRequest::parse(10, &PageRequest::token_after(id)).expect("ok");
         assert_eq!(page.after, Some(id));
-        let err = PageRequest::parse(10, "not-a-token!").expect_err("bad").to_string();
+        let err = PageRequest::parse(10, "not-a-token!")
+            .expect_err("bad")
+            .to_string();
         assert!(err.starts_with("page_token:"), "{err}");
     }
 }

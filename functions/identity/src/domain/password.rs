@@ -113,8 +113,13 @@ struct HasherInner {
 
 impl PasswordHasher {
     pub fn new(params: HashParams) -> anyhow::Result<Self> {
-        let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| anyhow::anyhow!("password hash parameters: {e}"))?;
+        let p = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("password hash parameters: {e}"))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
         let dummy = super::token::TokenSecret::generate();
         let dummy_hash = hash_with(&argon2, dummy.as_str())?;
@@ -202,7 +207,9 @@ mod tests {
     #[test]
     fn common_passwords_are_refused_whatever_their_case() {
         for common in ["password", "Password1", "12345678", "qwertyuiop"] {
-            let err = Password::parse("password", common).expect_err(common).to_string();
+            let err = Password::parse("password", common)
+                .expect_err(common)
+                .to_string();
             assert!(err.contains("too common"), "{common}: {err}");
         }
         Password::parse("password", "correct horse battery staple").expect("uncommon");
@@ -215,11 +222,17 @@ mod tests {
         let phc = hasher.hash(&pw).await.expect("hash");
         assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{phc}");
         assert_eq!(
-            hasher.verify("a long passphrase", Some(&phc)).await.expect("v"),
+            hasher
+                .verify("a long passphrase", Some(&phc))
+                .await
+                .expect("v"),
             Verified::Yes
         );
         assert_eq!(
-            hasher.verify("a long passphrasf", Some(&phc)).await.expect("v"),
+            hasher
+                .verify("a long passphrasf", Some(&phc))
+                .await
+                .expect("v"),
             Verified::No
         );
         assert_eq!(
@@ -235,10 +248,16 @@ mod tests {
         let phc = old.hash(&pw).await.expect("hash");
         let current = PasswordHasher::new(HashParams::default()).expect("params");
         assert_eq!(
-            current.verify("a long passphrase", Some(&phc)).await.expect("v"),
+            current
+                .verify("a long passphrase", Some(&phc))
+                .await
+                .expect("v"),
             Verified::YesNeedsRehash
         );
         let fresh = current.hash(&pw).await.expect("hash");
-        assert!(fresh.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{fresh}");
+        assert!(
+            fresh.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{fresh}"
+        );
     }
 }

@@ -103,8 +103,18 @@ mod tests {
 
     #[test]
     fn ids_distinguish_malformed_from_missing() {
-        assert!(UserId::parse("id", "").expect_err("empty").to_string().contains("required"));
-        assert!(UserId::parse("id", "42").expect_err("bad").to_string().contains("not a UUID"));
+        assert!(
+            UserId::parse("id", "")
+                .expect_err("empty")
+                .to_string()
+                .contains("required")
+        );
+        assert!(
+            UserId::parse("id", "42")
+                .expect_err("bad")
+                .to_string()
+                .contains("not a UUID")
+        );
         let id = UserId::new();
         assert_eq!(UserId::parse("id", &id.to_string()).expect("ok"), id);
     }

@@ -1,7 +1,7 @@
 //! VerifyPassword (internal, for the auth service).
 
-use crate::domain::{Email, Password, PasswordHasher, User};
 use crate::domain::password::Verified;
+use crate::domain::{Email, Password, PasswordHasher, User};
 use crate::error::{IdentityError, Result};
 
 use super::IdentityService;
@@ -39,7 +39,8 @@ impl IdentityService {
     async fn upgrade_hash(&self, user: User, password: &str) -> User {
         let upgraded = async {
             let hash = rehash(&self.hasher, password).await?;
-            self.modify(user.id, |u| u.password_hash = hash.clone()).await
+            self.modify(user.id, |u| u.password_hash = hash.clone())
+                .await
         };
         match upgraded.await {
             Ok(updated) => updated,
@@ -71,8 +72,15 @@ mod tests {
             ("ada@example.com", "wrong passphrase!"),
             ("not an email", Harness::PASSWORD),
         ] {
-            let err = h.service.verify_password(email, password).await.expect_err("refused");
-            assert!(matches!(err, IdentityError::InvalidCredentials), "{email}: {err}");
+            let err = h
+                .service
+                .verify_password(email, password)
+                .await
+                .expect_err("refused");
+            assert!(
+                matches!(err, IdentityError::InvalidCredentials),
+                "{email}: {err}"
+            );
             assert_eq!(err.to_string(), "invalid email or password");
         }
         let user = h
@@ -97,11 +105,20 @@ mod tests {
             )
             .await
             .expect("disabled");
-        let err = h.service.verify_password("ada@example.com", Harness::PASSWORD).await;
+        let err = h
+            .service
+            .verify_password("ada@example.com", Harness::PASSWORD)
+            .await;
         assert!(matches!(err, Err(IdentityError::UserDisabled)));
         let other = h.user("bob@example.com").await;
-        h.service.delete_user(&other.id.to_string()).await.expect("deleted");
-        let err = h.service.verify_password("bob@example.com", Harness::PASSWORD).await;
+        h.service
+            .delete_user(&other.id.to_string())
+            .await
+            .expect("deleted");
+        let err = h
+            .service
+            .verify_password("bob@example.com", Harness::PASSWORD)
+            .await;
         assert!(matches!(err, Err(IdentityError::InvalidCredentials)));
     }
 
@@ -126,9 +143,22 @@ mod tests {
             .verify_password("ada@example.com", Harness::PASSWORD)
             .await
             .expect("ok");
-        assert!(user.password_hash.contains("m=4096,t=2"), "{}", user.password_hash);
-        assert!(h.stored_hash("ada@example.com").await.contains("m=4096,t=2"));
+        assert!(
+            user.password_hash.contains("m=4096,t=2"),
+            "{}",
+            user.password_hash
+        );
+        assert!(
+            h.stored_hash("ada@example.com")
+                .await
+                .contains("m=4096,t=2")
+        );
         // A wrong password upgrades nothing.
-        assert!(h.service.verify_password("ada@example.com", "nope nope nope").await.is_err());
+        assert!(
+            h.service
+                .verify_password("ada@example.com", "nope nope nope")
+                .await
+                .is_err()
+        );
     }
 }

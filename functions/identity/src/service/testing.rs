@@ -25,7 +25,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl UserStore for MemoryStore {
     async fn insert(&self, user: &User) -> Result<()> {
         let mut users = lock(&self.users);
-        if users.iter().any(|u| u.deleted_at.is_none() && u.email == user.email) {
+        if users
+            .iter()
+            .any(|u| u.deleted_at.is_none() && u.email == user.email)
+        {
             return Err(IdentityError::EmailTaken);
         }
         users.push(user.clone());
@@ -91,9 +94,9 @@ impl UserStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Option<UserId>> {
         let mut tokens = lock(&self.tokens);
-        let found = tokens
-            .iter_mut()
-            .find(|(t, used)| t.hash == hash && t.kind == kind && used.is_none() && t.expires_at > now);
+        let found = tokens.iter_mut().find(|(t, used)| {
+            t.hash == hash && t.kind == kind && used.is_none() && t.expires_at > now
+        });
         Ok(found.map(|(t, used)| {
             *used = Some(now);
             t.user_id

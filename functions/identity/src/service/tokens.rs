@@ -133,7 +133,11 @@ mod tests {
         let verified = h.service.verify_email(&token).await.expect("verified");
         assert!(verified.email_verified);
         assert_eq!(verified.id, user.id);
-        let again = h.service.verify_email(&token).await.expect_err("single use");
+        let again = h
+            .service
+            .verify_email(&token)
+            .await
+            .expect_err("single use");
         assert!(matches!(again, IdentityError::InvalidToken));
     }
 
@@ -151,7 +155,10 @@ mod tests {
     async fn a_reset_token_is_not_a_verification_token() {
         let h = Harness::new();
         h.user("ada@example.com").await;
-        h.service.request_password_reset("ada@example.com").await.expect("ok");
+        h.service
+            .request_password_reset("ada@example.com")
+            .await
+            .expect("ok");
         let reset = h.mailer.last_token().expect("token");
         assert!(h.service.verify_email(&reset).await.is_err());
     }
@@ -161,9 +168,15 @@ mod tests {
         let h = Harness::new();
         let user = h.user("ada@example.com").await;
         h.clock.advance(Duration::minutes(5));
-        h.service.request_password_reset(" ADA@example.com").await.expect("ok");
+        h.service
+            .request_password_reset(" ADA@example.com")
+            .await
+            .expect("ok");
         let first = h.mailer.last_token().expect("token");
-        h.service.request_password_reset("ada@example.com").await.expect("ok");
+        h.service
+            .request_password_reset("ada@example.com")
+            .await
+            .expect("ok");
         let second = h.mailer.last_token().expect("token");
         h.service
             .reset_password(&second, "a brand new passphrase")
@@ -175,10 +188,18 @@ mod tests {
             .await
             .expect("new password works");
         assert!(after.password_changed_at > user.password_changed_at);
-        assert!(h.service.verify_password("ada@example.com", Harness::PASSWORD).await.is_err());
+        assert!(
+            h.service
+                .verify_password("ada@example.com", Harness::PASSWORD)
+                .await
+                .is_err()
+        );
         // The other outstanding token died with the reset, and the used one is spent.
         for token in [first, second] {
-            let err = h.service.reset_password(&token, "yet another passphrase").await;
+            let err = h
+                .service
+                .reset_password(&token, "yet another passphrase")
+                .await;
             assert!(matches!(err, Err(IdentityError::InvalidToken)));
         }
         assert!(h.events.kinds().contains(&"user.password_reset"));
@@ -188,10 +209,16 @@ mod tests {
     async fn a_reset_token_expires_after_an_hour() {
         let h = Harness::new();
         h.user("ada@example.com").await;
-        h.service.request_password_reset("ada@example.com").await.expect("ok");
+        h.service
+            .request_password_reset("ada@example.com")
+            .await
+            .expect("ok");
         let token = h.mailer.last_token().expect("token");
         h.clock.advance(Duration::minutes(61));
-        let err = h.service.reset_password(&token, "a brand new passphrase").await;
+        let err = h
+            .service
+            .reset_password(&token, "a brand new passphrase")
+            .await;
         assert!(matches!(err, Err(IdentityError::InvalidToken)));
     }
 
@@ -199,7 +226,10 @@ mod tests {
     async fn a_weak_new_password_keeps_the_token_usable() {
         let h = Harness::new();
         h.user("ada@example.com").await;
-        h.service.request_password_reset("ada@example.com").await.expect("ok");
+        h.service
+            .request_password_reset("ada@example.com")
+            .await
+            .expect("ok");
         let token = h.mailer.last_token().expect("token");
         assert!(h.service.reset_password(&token, "short").await.is_err());
         h.service

@@ -15,7 +15,12 @@ pub struct UpdateUserInput<'a> {
 }
 
 impl IdentityService {
-    pub async fn create_user(&self, email: &str, password: &str, display_name: &str) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: &str,
+    ) -> Result<User> {
         // Cheap checks first; the password is length-checked before it is ever hashed.
         let email = Email::parse(email)?;
         let password = Password::parse("password", password)?;
@@ -159,7 +164,12 @@ mod tests {
         assert_eq!(user.version, 1);
         let mail = h.mailer.last().expect("mail sent");
         assert_eq!(mail.to.as_str(), "ada@example.com");
-        assert!(mail.body.contains("http://localhost:8080/verify-email?token="), "{}", mail.body);
+        assert!(
+            mail.body
+                .contains("http://localhost:8080/verify-email?token="),
+            "{}",
+            mail.body
+        );
         assert_eq!(h.events.kinds(), vec!["user.created"]);
     }
 
@@ -183,7 +193,11 @@ mod tests {
             ("a@b.co", "short", "password:"),
             ("a@b.co", "password1", "password:"),
         ] {
-            let err = h.service.create_user(email, password, "").await.expect_err("bad");
+            let err = h
+                .service
+                .create_user(email, password, "")
+                .await
+                .expect_err("bad");
             assert!(err.to_string().starts_with(field), "{err}");
         }
         assert!(h.mailer.last().is_none());
@@ -206,7 +220,10 @@ mod tests {
             )
             .await
             .expect("updated");
-        assert_eq!((updated.display_name.as_str(), updated.version), ("Countess", 2));
+        assert_eq!(
+            (updated.display_name.as_str(), updated.version),
+            ("Countess", 2)
+        );
         let err = h
             .service
             .update_user(
@@ -219,7 +236,16 @@ mod tests {
             )
             .await
             .expect_err("stale");
-        assert!(matches!(err, IdentityError::StaleVersion { expected: 1, current: 2 }), "{err}");
+        assert!(
+            matches!(
+                err,
+                IdentityError::StaleVersion {
+                    expected: 1,
+                    current: 2
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -238,17 +264,31 @@ mod tests {
             .await
             .expect("updated");
         assert!(!updated.email_verified);
-        assert_eq!(h.mailer.last().expect("mail").to.as_str(), "lovelace@example.com");
+        assert_eq!(
+            h.mailer.last().expect("mail").to.as_str(),
+            "lovelace@example.com"
+        );
     }
 
     #[tokio::test]
     async fn a_deleted_user_is_not_found_and_its_email_is_free_again() {
         let h = Harness::new();
         let user = h.user("ada@example.com").await;
-        h.service.delete_user(&user.id.to_string()).await.expect("deleted");
-        let err = h.service.get_user(&user.id.to_string()).await.expect_err("gone");
+        h.service
+            .delete_user(&user.id.to_string())
+            .await
+            .expect("deleted");
+        let err = h
+            .service
+            .get_user(&user.id.to_string())
+            .await
+            .expect_err("gone");
         assert!(matches!(err, IdentityError::UserNotFound(_)));
-        let err = h.service.delete_user(&user.id.to_string()).await.expect_err("twice");
+        let err = h
+            .service
+            .delete_user(&user.id.to_string())
+            .await
+            .expect_err("twice");
         assert!(matches!(err, IdentityError::UserNotFound(_)));
         h.user("ada@example.com").await;
         assert!(h.events.kinds().contains(&"user.deleted"));

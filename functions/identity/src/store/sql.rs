@@ -3,7 +3,9 @@
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use platform_kernel::database::{Database, get_bool, is_unique_violation};
+use std::sync::LazyLock;
+
+use platform_kernel::database::{Database, bool_column, get_bool, is_unique_violation};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -12,8 +14,20 @@ use crate::domain::{DisplayName, Email, PageRequest, TokenKind, User, UserId};
 use crate::error::{IdentityError, Result};
 use crate::ports::{StoredToken, UserStore};
 
-const USER_COLUMNS: &str = "id, email, display_name, password_hash, email_verified, disabled, \
+const COLUMNS: &str = "id, email, display_name, password_hash, email_verified, disabled, \
      password_changed_at, created_at, updated_at, deleted_at, version";
+
+/// The select list: like `COLUMNS`, with the flags through `bool_column`.
+static SELECT: LazyLock<String> = LazyLock::new(|| {
+    COLUMNS
+        .split(", ")
+        .map(|c| match c {
+            "email_verified" | "disabled" => bool_column(c),
+            c => c.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+});
 
 #[derive(Clone)]
 pub struct SqlUserStore {
@@ -65,7 +79,7 @@ fn email_conflict(err: sqlx::Error) -> IdentityError {
 impl UserStore for SqlUserStore {
     async fn insert(&self, user: &User) -> Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO users ({USER_COLUMNS}) \
+            "INSERT INTO users ({COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(user.id.to_string())
@@ -87,7 +101,8 @@ impl UserStore for SqlUserStore {
 
     async fn find(&self, id: UserId) -> Result<Option<User>> {
         sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL"
+            "SELECT {} FROM users WHERE id = $1 AND deleted_at IS NULL",
+            *SELECT
         ))
         .bind(id.to_string())
         .fetch_optional(&self.db.pool)
@@ -99,7 +114,8 @@ impl UserStore for SqlUserStore {
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>> {
         sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL"
+            "SELECT {} FROM users WHERE email = $1 AND deleted_at IS NULL",
+            *SELECT
         ))
         .bind(email.as_str())
         .fetch_optional(&self.db.pool)
@@ -139,9 +155,10 @@ impl UserStore for SqlUserStore {
         let after = page.after.map(|a| a.to_string()).unwrap_or_default();
         let prefix = email_prefix.unwrap_or_default();
         let rows = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users \
+            "SELECT {} FROM users \
              WHERE deleted_at IS NULL AND id > $1 AND substr(email, 1, length($2)) = $3 \
-             ORDER BY id LIMIT $4"
+             ORDER BY id LIMIT $4",
+            *SELECT
         ))
         .bind(after)
         .bind(prefix)

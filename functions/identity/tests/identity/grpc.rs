@@ -1,0 +1,179 @@
+//! gRPC over h2c with tonic's generated client, and gRPC-Web over HTTP/1.1 with hand-made
+//! frames: clients that share no code with the server's Connect stack.
+
+use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
+use prost::Message as _;
+use tonic::Code;
+
+use pb::identity_service_client::IdentityServiceClient;
+use platform_proto::grpc::health::v1 as health;
+use platform_proto::identity::v1 as pb;
+
+use crate::support::{PASSWORD, TestApp};
+
+async fn client(app: &TestApp) -> IdentityServiceClient<tonic::transport::Channel> {
+    IdentityServiceClient::connect(app.url(""))
+        .await
+        .expect("h2c connect")
+}
+
+#[tokio::test]
+async fn create_get_and_errors_over_grpc() {
+    let app = TestApp::spawn().await;
+    let mut grpc = client(&app).await;
+    let created = grpc
+        .create_user(pb::CreateUserRequest {
+            email: "Grpc@Example.com".into(),
+            password: PASSWORD.into(),
+            display_name: "G".into(),
+        })
+        .await
+        .expect("created")
+        .into_inner()
+        .user
+        .expect("user");
+    assert_eq!(created.email, "grpc@example.com");
+    let fetched = grpc
+        .get_user(pb::GetUserRequest {
+            id: created.id.clone(),
+        })
+        .await
+        .expect("fetched")
+        .into_inner();
+    assert_eq!(fetched.user, Some(created));
+
+    let cases = [
+        (
+            pb::GetUserRequest {
+                id: uuid::Uuid::now_v7().to_string(),
+            },
+            Code::NotFound,
+        ),
+        (
+            pb::GetUserRequest { id: "nope".into() },
+            Code::InvalidArgument,
+        ),
+    ];
+    for (req, code) in cases {
+        let status = grpc.get_user(req).await.expect_err("error");
+        assert_eq!(status.code(), code, "{status:?}");
+        assert!(!status.message().is_empty());
+    }
+    let status = grpc
+        .create_user(pb::CreateUserRequest {
+            email: "grpc@example.com".into(),
+            password: PASSWORD.into(),
+            display_name: String::new(),
+        })
+        .await
+        .expect_err("duplicate");
+    assert_eq!(status.code(), Code::AlreadyExists);
+}
+
+#[tokio::test]
+async fn the_standard_health_check_answers_over_grpc() {
+    let app = TestApp::spawn().await;
+    let mut health = health::health_client::HealthClient::connect(app.url(""))
+        .await
+        .expect("connect");
+    for service in ["", "platform.identity.v1.IdentityService"] {
+        let status = health
+            .check(health::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("check")
+            .into_inner()
+            .status;
+        assert_eq!(
+            status,
+            health::health_check_response::ServingStatus::Serving as i32
+        );
+    }
+    let err = health
+        .check(health::HealthCheckRequest {
+            service: "nope.v1.Nope".into(),
+        })
+        .await
+        .expect_err("unknown service");
+    assert_eq!(err.code(), Code::NotFound);
+}
+
+fn grpc_web_frame(message: &impl prost::Message) -> Bytes {
+    let body = message.encode_to_vec();
+    let mut frame = BytesMut::with_capacity(5 + body.len());
+    frame.put_u8(0);
+    frame.put_u32(body.len() as u32);
+    frame.put_slice(&body);
+    frame.freeze()
+}
+
+/// Splits a gRPC-Web response body into its message and its trailers.
+fn parse_grpc_web(mut body: Bytes) -> (Option<Bytes>, String) {
+    let mut message = None;
+    let mut trailers = String::new();
+    while body.remaining() >= 5 {
+        let flag = body.get_u8();
+        let len = body.get_u32() as usize;
+        let chunk = body.split_to(len);
+        if flag & 0x80 != 0 {
+            trailers.push_str(&String::from_utf8_lossy(&chunk));
+        } else {
+            message = Some(chunk);
+        }
+    }
+    (message, trailers)
+}
+
+#[tokio::test]
+async fn create_and_get_over_grpc_web() {
+    let app = TestApp::spawn().await;
+    let headers = [
+        ("content-type", "application/grpc-web+proto"),
+        ("x-grpc-web", "1"),
+    ];
+    let (status, _, body) = app
+        .request(
+            "POST",
+            "/platform.identity.v1.IdentityService/CreateUser",
+            &headers,
+            grpc_web_frame(&pb::CreateUserRequest {
+                email: "web@example.com".into(),
+                password: PASSWORD.into(),
+                display_name: String::new(),
+            }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (message, trailers) = parse_grpc_web(body);
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+    let user = pb::CreateUserResponse::decode(message.expect("message"))
+        .expect("proto")
+        .user
+        .expect("user");
+    assert_eq!(user.email, "web@example.com");
+
+    let (status, response_headers, body) = app
+        .request(
+            "POST",
+            "/platform.identity.v1.IdentityService/GetUser",
+            &headers,
+            grpc_web_frame(&pb::GetUserRequest {
+                id: uuid::Uuid::now_v7().to_string(),
+            }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // An error may come trailers-only (in the headers) or as a trailer frame.
+    let in_headers = response_headers
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    let (_, trailers) = parse_grpc_web(body);
+    let code = in_headers.unwrap_or_else(|| {
+        trailers
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("grpc-status:").map(str::to_owned))
+            .unwrap_or_default()
+    });
+    assert_eq!(code, "5", "not_found");
+}

@@ -1,0 +1,10 @@
+//! The identity service's one integration-test binary: the SQL store on SQLite and
+//! PostgreSQL, and the service through a real server (Connect JSON and proto, gRPC, gRPC-Web)
+//! and through Lambda fixture events.
+
+mod connect;
+mod flows;
+mod grpc;
+mod lambda;
+mod store;
+mod support;
