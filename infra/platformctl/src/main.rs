@@ -1,1 +1,48 @@
-fn main() {}
+//! `platformctl`: runs and operates the platform.
+//!
+//! `platformctl up` starts every service of the stack as its own process on the embedded
+//! defaults (SQLite files and the mail folder under `PLATFORM_DATA_DIR`, default
+//! `./.platform`), waits until each is ready, prints where to reach it, and stops them all
+//! cleanly on Ctrl-C or SIGTERM.
+
+mod stack;
+mod up;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: platformctl <command>
+
+commands:
+  up [--no-build] [--port-offset N]
+        start the whole stack locally; Ctrl-C stops it.
+        --no-build       do not rebuild the service binaries first (only applies when
+                         run through `cargo run`, which is how the README starts it)
+        --port-offset N  add N to every default port (run a second stack beside the first)
+  help  show this text
+
+Every variable in the environment is passed on to the services (DATABASE_URL,
+PLATFORM_DATA_DIR, RUST_LOG, OTEL_EXPORTER_OTLP_ENDPOINT, …); PORT is set per service.";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("up") => match up::Options::parse(&args[1..]) {
+            Ok(options) => up::run(options).await,
+            Err(e) => Err(e),
+        },
+        Some("help" | "--help" | "-h") | None => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("platformctl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -190,6 +190,7 @@ pub fn default_data_dir() -> PathBuf {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type
 mod tests {
     use super::*;
 

@@ -5,6 +5,7 @@
 mod connect;
 mod flows;
 mod grpc;
+mod interop;
 mod lambda;
 mod store;
 mod support;

@@ -1,0 +1,21 @@
+//! The services `platformctl up` runs, in start order. Each later issue adds its line.
+
+pub struct Service {
+    /// Short name, also the log prefix.
+    pub name: &'static str,
+    /// The standalone binary, found next to `platformctl`.
+    pub binary: &'static str,
+    /// The cargo package that builds it.
+    pub package: &'static str,
+    pub port: u16,
+    /// What it answers on its port.
+    pub serves: &'static str,
+}
+
+pub const STACK: &[Service] = &[Service {
+    name: "identity",
+    binary: "identity-service",
+    package: "identity",
+    port: 8081,
+    serves: "platform.identity.v1.IdentityService (Connect, gRPC, gRPC-Web)",
+}];

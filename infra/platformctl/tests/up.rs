@@ -1,0 +1,96 @@
+//! `platformctl up` end to end: starts the real service binaries, they answer, SIGTERM
+//! stops them all.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::Command;
+
+async fn http(port: u16, request: String) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    response
+}
+
+#[tokio::test]
+async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
+    let platformctl = PathBuf::from(env!("CARGO_BIN_EXE_platformctl"));
+    let service = platformctl.with_file_name("identity-service");
+    if !service.is_file() {
+        // `cargo test --workspace` (the README's test command) builds it.
+        panic!("{} missing: run the workspace tests", service.display());
+    }
+    let data = tempfile::tempdir().expect("tempdir");
+    let offset = 20_000 + (std::process::id() % 5_000) as u16;
+    let mut child = Command::new(&platformctl)
+        .args(["up", "--no-build", "--port-offset", &offset.to_string()])
+        .env("PLATFORM_DATA_DIR", data.path())
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("platformctl starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut banner = Vec::new();
+    let up = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("line") {
+            let done = line.starts_with("Ctrl-C stops everything");
+            banner.push(line);
+            if done {
+                return;
+            }
+        }
+        panic!("platformctl ended before it was up: {banner:#?}");
+    })
+    .await;
+    assert!(up.is_ok(), "not up in time: {banner:#?}");
+    let port = 8081 + offset;
+    let text = banner.join("\n");
+    assert!(
+        text.contains(&format!("identity   http://127.0.0.1:{port}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&data.path().join("mail").display().to_string()),
+        "{text}"
+    );
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let body = r#"{"email":"ctl@example.com","password":"correct horse battery"}"#;
+    let response = http(
+        port,
+        format!(
+            "POST /platform.identity.v1.IdentityService/CreateUser HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(data.path().join("identity.db").is_file());
+    assert_eq!(
+        std::fs::read_dir(data.path().join("mail"))
+            .expect("mail dir")
+            .count(),
+        1
+    );
+
+    let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
+    let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
+        .await
+        .expect("stops in time")
+        .expect("status");
+    assert!(status.success(), "{status}");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).await.is_err(),
+        "the service is gone too"
+    );
+}
