@@ -4,7 +4,7 @@
 //! 1. the `Default` of the binary's config type (every struct is `#[serde(default)]`);
 //! 2. the YAML file named by `PLATFORM_CONFIG`, if set: its section named after the service
 //!    (one file can configure the whole stack);
-//! 3. the conventional variables of the platform (`PORT`, `DATABASE_URL`,
+//! 3. the conventional variables of the platform (`PORT`, `HOST`, `DATABASE_URL`,
 //!    `PLATFORM_DATA_DIR`, `RUST_LOG`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `PLATFORM_LOG_FORMAT`);
 //! 4. service-prefixed variables with `__` as the separator, e.g.
 //!    `IDENTITY__SERVER__PORT=9000` or `IDENTITY__TOKENS__RESET_TTL_SECS=600`.
@@ -22,8 +22,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 /// The conventional variables and the key each one sets.
-const CONVENTIONAL: [(&str, &str); 6] = [
+const CONVENTIONAL: [(&str, &str); 7] = [
     ("PORT", "server.port"),
+    ("HOST", "server.host"),
     ("DATABASE_URL", "database.url"),
     ("PLATFORM_DATA_DIR", "data_dir"),
     ("RUST_LOG", "telemetry.log_filter"),

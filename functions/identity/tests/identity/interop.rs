@@ -25,8 +25,14 @@ fn proto_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto")
 }
 
-/// Runs `buf curl` and returns (exit success, stdout, stderr).
+/// Runs `buf curl` against the test app.
 fn buf_curl(app: &TestApp, protocol: &str, method: &str, body: &str) -> (bool, String, String) {
+    buf_curl_at(&app.url(""), protocol, method, body)
+}
+
+/// Runs `buf curl` against an identity service at `base` and returns (exit success, stdout,
+/// stderr).
+pub fn buf_curl_at(base: &str, protocol: &str, method: &str, body: &str) -> (bool, String, String) {
     let out = Command::new(buf())
         .arg("curl")
         .arg("--schema")
@@ -38,7 +44,9 @@ fn buf_curl(app: &TestApp, protocol: &str, method: &str, body: &str) -> (bool, S
             "-d",
             body,
         ])
-        .arg(app.url(&format!("/platform.identity.v1.IdentityService/{method}")))
+        .arg(format!(
+            "{base}/platform.identity.v1.IdentityService/{method}"
+        ))
         .output()
         .expect("buf runs");
     (
