@@ -1,0 +1,533 @@
+//! A Consul agent stand-in for tests (no Consul binary can be installed on these machines).
+//!
+//! It serves the endpoints the platform uses with Consul's documented shapes and semantics:
+//!
+//! - `PUT /v1/agent/service/register` (`ID`, `Name`, `Tags`, `Address`, `Port`, `Check` with
+//!   `HTTP`, `Interval`, `Timeout`, `DeregisterCriticalServiceAfter`); a new check starts
+//!   `critical`, as in Consul, until its first run passes;
+//! - `PUT /v1/agent/service/deregister/:id` (404 for an unknown id);
+//! - `GET /v1/agent/service/:id` (404 for an unknown id);
+//! - `GET /v1/health/service/:name` with `?passing`, and blocking queries: `index` + `wait`
+//!   hold the request until the index moves past `index` or `wait` (default 5m, max 10m)
+//!   passes; every answer carries `X-Consul-Index`.
+//!
+//! HTTP checks really run: the server GETs each check URL at its interval (2xx passing, 429
+//! warning, anything else or no answer critical) and removes services critical for longer
+//! than their `DeregisterCriticalServiceAfter`. ACL: when started with a token, requests
+//! without that `X-Consul-Token` get 403.
+//!
+//! Test controls: [`ConsulTestServer::stop`] (connections refused), [`restart_empty`]
+//! (same port, empty catalog, index starting over), [`serve_garbage`].
+//!
+//! [`restart_empty`]: ConsulTestServer::restart_empty
+//! [`serve_garbage`]: ConsulTestServer::serve_garbage
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{oneshot, watch};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    Passing,
+    Warning,
+    Critical,
+}
+
+impl CheckStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Passing => "passing",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Registration {
+    #[serde(rename = "ID", default)]
+    id: Option<String>,
+    name: String,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default)]
+    check: Option<Check>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Check {
+    #[serde(rename = "HTTP")]
+    http: Option<String>,
+    interval: Option<String>,
+    timeout: Option<String>,
+    deregister_critical_service_after: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    registration: Registration,
+    status: CheckStatus,
+    critical_since: Option<Instant>,
+    next_check: Instant,
+    checking: bool,
+}
+
+struct Catalog {
+    index: watch::Sender<u64>,
+    services: BTreeMap<String, Entry>,
+    garbage: bool,
+}
+
+impl Catalog {
+    fn bump(&self) {
+        self.index.send_modify(|i| *i += 1);
+    }
+}
+
+type Shared = Arc<Mutex<Catalog>>;
+
+fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Catalog> {
+    s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Parses the Go duration strings Consul accepts (`10s`, `1m30s`, `250ms`, `1h`).
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += Duration::from_secs_f64(value * scale);
+        rest = &rest[unit_len..];
+    }
+    Some(total)
+}
+
+pub struct ConsulTestServer {
+    addr: SocketAddr,
+    token: Option<String>,
+    catalog: Shared,
+    stop: Option<oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ConsulTestServer {
+    pub async fn start() -> Self {
+        Self::start_at("127.0.0.1:0".parse().expect("addr"), None).await
+    }
+
+    /// With ACLs on: every request needs `X-Consul-Token: token`.
+    pub async fn start_with_token(token: &str) -> Self {
+        Self::start_at("127.0.0.1:0".parse().expect("addr"), Some(token.to_owned())).await
+    }
+
+    async fn start_at(addr: SocketAddr, token: Option<String>) -> Self {
+        let catalog = Arc::new(Mutex::new(Catalog {
+            index: watch::Sender::new(1),
+            services: BTreeMap::new(),
+            garbage: false,
+        }));
+        let mut server = Self {
+            addr,
+            token,
+            catalog,
+            stop: None,
+            tasks: Vec::new(),
+        };
+        server.listen().await;
+        server
+    }
+
+    async fn listen(&mut self) {
+        let listener = bind_retrying(self.addr).await;
+        self.addr = listener.local_addr().expect("addr");
+        let app = router(self.catalog.clone(), self.token.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.stop = Some(stop);
+        self.tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        }));
+        self.tasks
+            .push(tokio::spawn(run_checks(self.catalog.clone())));
+    }
+
+    /// `host:port`, as `CONSUL_HTTP_ADDR` takes it.
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Stops answering: new connections are refused. State is kept for [`Self::resume`].
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Answers again on the same port with the state it had.
+    pub async fn resume(&mut self) {
+        self.listen().await;
+    }
+
+    /// Like an agent restarted without its data: same port, empty catalog, index from 1.
+    pub async fn restart_empty(&mut self) {
+        self.stop().await;
+        {
+            let mut catalog = lock(&self.catalog);
+            catalog.services.clear();
+            catalog.index.send_replace(1);
+        }
+        self.listen().await;
+    }
+
+    /// Health queries answer 200 with a body that is not JSON (a broken proxy, say).
+    pub fn serve_garbage(&self, garbage: bool) {
+        let mut catalog = lock(&self.catalog);
+        catalog.garbage = garbage;
+        catalog.bump();
+    }
+
+    /// The registered service ids of `name` (any status).
+    pub fn registered(&self, name: &str) -> Vec<String> {
+        lock(&self.catalog)
+            .services
+            .iter()
+            .filter(|(_, e)| e.registration.name == name)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// The ids of `name` whose check passes.
+    pub fn passing(&self, name: &str) -> Vec<String> {
+        lock(&self.catalog)
+            .services
+            .iter()
+            .filter(|(_, e)| e.registration.name == name && e.status == CheckStatus::Passing)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+}
+
+impl Drop for ConsulTestServer {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+async fn bind_retrying(addr: SocketAddr) -> tokio::net::TcpListener {
+    // After a stop the port may linger briefly; the same port is the point of a restart.
+    for _ in 0..100 {
+        if let Ok(l) = tokio::net::TcpListener::bind(addr).await {
+            return l;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("cannot bind {addr}");
+}
+
+fn router(catalog: Shared, token: Option<String>) -> Router {
+    let token = Arc::new(token);
+    Router::new()
+        .route("/v1/agent/service/register", put(register))
+        .route("/v1/agent/service/deregister/{id}", put(deregister))
+        .route("/v1/agent/service/{id}", get(agent_service))
+        .route("/v1/health/service/{name}", get(health_service))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let token = token.clone();
+                async move {
+                    if let Some(expected) = token.as_deref() {
+                        let given = req
+                            .headers()
+                            .get("x-consul-token")
+                            .and_then(|v| v.to_str().ok());
+                        if given != Some(expected) {
+                            return (StatusCode::FORBIDDEN, "ACL not found").into_response();
+                        }
+                    }
+                    next.run(req).await
+                }
+            },
+        ))
+        .with_state(catalog)
+}
+
+async fn register(State(catalog): State<Shared>, body: Bytes) -> Response {
+    let registration: Registration = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("Request decode failed: {e}"),
+            )
+                .into_response();
+        }
+    };
+    if let Some(check) = &registration.check {
+        for (field, value) in [
+            ("Interval", &check.interval),
+            ("Timeout", &check.timeout),
+            (
+                "DeregisterCriticalServiceAfter",
+                &check.deregister_critical_service_after,
+            ),
+        ] {
+            if let Some(v) = value
+                && parse_go_duration(v).is_none()
+            {
+                return (StatusCode::BAD_REQUEST, format!("Invalid {field}: {v}")).into_response();
+            }
+        }
+        if check.http.is_some() && check.interval.is_none() {
+            return (StatusCode::BAD_REQUEST, "Interval required for HTTP check").into_response();
+        }
+    }
+    let id = registration
+        .id
+        .clone()
+        .unwrap_or_else(|| registration.name.clone());
+    let has_check = registration
+        .check
+        .as_ref()
+        .is_some_and(|c| c.http.is_some());
+    let mut catalog = lock(&catalog);
+    let entry = Entry {
+        registration,
+        status: if has_check {
+            CheckStatus::Critical
+        } else {
+            CheckStatus::Passing
+        },
+        critical_since: has_check.then(Instant::now),
+        next_check: Instant::now(),
+        checking: false,
+    };
+    catalog.services.insert(id, entry);
+    catalog.bump();
+    StatusCode::OK.into_response()
+}
+
+async fn deregister(State(catalog): State<Shared>, Path(id): Path<String>) -> Response {
+    let mut catalog = lock(&catalog);
+    if catalog.services.remove(&id).is_none() {
+        return (StatusCode::NOT_FOUND, format!("Unknown service ID {id:?}")).into_response();
+    }
+    catalog.bump();
+    StatusCode::OK.into_response()
+}
+
+fn service_json(id: &str, e: &Entry) -> Value {
+    let r = &e.registration;
+    json!({
+        "ID": id,
+        "Service": r.name,
+        "Tags": r.tags.clone().unwrap_or_default(),
+        "Address": r.address.clone().unwrap_or_default(),
+        "Port": r.port.unwrap_or_default(),
+        "Meta": {},
+        "Weights": {"Passing": 1, "Warning": 1},
+        "EnableTagOverride": false,
+        "Datacenter": "dc1"
+    })
+}
+
+async fn agent_service(State(catalog): State<Shared>, Path(id): Path<String>) -> Response {
+    let catalog = lock(&catalog);
+    match catalog.services.get(&id) {
+        Some(e) => axum::Json(service_json(&id, e)).into_response(),
+        None => (StatusCode::NOT_FOUND, format!("unknown service ID: {id}")).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct HealthQuery {
+    passing: Option<String>,
+    index: Option<u64>,
+    wait: Option<String>,
+}
+
+async fn health_service(
+    State(catalog): State<Shared>,
+    Path(name): Path<String>,
+    Query(q): Query<HealthQuery>,
+) -> Response {
+    let mut index_rx = lock(&catalog).index.subscribe();
+    if let Some(wanted) = q.index.filter(|i| *i > 0) {
+        let wait = q
+            .wait
+            .as_deref()
+            .and_then(parse_go_duration)
+            .unwrap_or(Duration::from_secs(300))
+            .min(Duration::from_secs(600));
+        let _ = tokio::time::timeout(wait, index_rx.wait_for(|i| *i > wanted)).await;
+    }
+    let catalog = lock(&catalog);
+    let index = *catalog.index.borrow();
+    let mut headers = HeaderMap::new();
+    headers.insert("x-consul-index", index.into());
+    headers.insert("content-type", "application/json".parse().expect("header"));
+    if catalog.garbage {
+        return (StatusCode::OK, headers, "<html>502 Bad Gateway</html>").into_response();
+    }
+    let passing_only = q.passing.is_some();
+    let entries: Vec<Value> = catalog
+        .services
+        .iter()
+        .filter(|(_, e)| e.registration.name == name)
+        .filter(|(_, e)| !passing_only || e.status == CheckStatus::Passing)
+        .map(|(id, e)| {
+            json!({
+                "Node": {"ID": "00000000-0000-0000-0000-000000000001", "Node": "test-node",
+                         "Address": "127.0.0.1", "Datacenter": "dc1"},
+                "Service": service_json(id, e),
+                "Checks": [{
+                    "Node": "test-node",
+                    "CheckID": format!("service:{id}"),
+                    "Name": format!("Service '{}' check", e.registration.name),
+                    "Status": e.status.as_str(),
+                    "ServiceID": id,
+                    "ServiceName": e.registration.name,
+                }]
+            })
+        })
+        .collect();
+    (StatusCode::OK, headers, axum::Json(entries)).into_response()
+}
+
+/// Runs due HTTP checks, updates statuses, reaps services critical for too long.
+async fn run_checks(catalog: Shared) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let mut tick = tokio::time::interval(Duration::from_millis(25));
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        let due: Vec<(String, String, Duration)> = {
+            let mut catalog = lock(&catalog);
+            let mut reaped = false;
+            catalog.services.retain(|_, e| {
+                let limit = e
+                    .registration
+                    .check
+                    .as_ref()
+                    .and_then(|c| c.deregister_critical_service_after.as_deref())
+                    .and_then(parse_go_duration);
+                let expired = matches!((limit, e.critical_since), (Some(l), Some(since)) if now.duration_since(since) >= l);
+                reaped |= expired;
+                !expired
+            });
+            if reaped {
+                catalog.bump();
+            }
+            catalog
+                .services
+                .iter_mut()
+                .filter(|(_, e)| !e.checking && e.next_check <= now)
+                .filter_map(|(id, e)| {
+                    let check = e.registration.check.as_ref()?;
+                    let url = check.http.clone()?;
+                    let interval = check.interval.as_deref().and_then(parse_go_duration)?;
+                    let timeout = check
+                        .timeout
+                        .as_deref()
+                        .and_then(parse_go_duration)
+                        .unwrap_or(Duration::from_secs(10));
+                    e.checking = true;
+                    e.next_check = now + interval;
+                    Some((id.clone(), url, timeout))
+                })
+                .collect()
+        };
+        for (id, url, timeout) in due {
+            let client = client.clone();
+            let catalog = catalog.clone();
+            tokio::spawn(async move {
+                let status = match url.parse::<http::Uri>() {
+                    Ok(uri) => match tokio::time::timeout(timeout, client.get(uri)).await {
+                        Ok(Ok(r)) if r.status().is_success() => CheckStatus::Passing,
+                        Ok(Ok(r)) if r.status() == StatusCode::TOO_MANY_REQUESTS => {
+                            CheckStatus::Warning
+                        }
+                        _ => CheckStatus::Critical,
+                    },
+                    Err(_) => CheckStatus::Critical,
+                };
+                let mut catalog = lock(&catalog);
+                let mut changed = false;
+                if let Some(e) = catalog.services.get_mut(&id) {
+                    e.checking = false;
+                    if e.status != status {
+                        e.status = status;
+                        e.critical_since = (status == CheckStatus::Critical).then(Instant::now);
+                        changed = true;
+                    }
+                }
+                if changed {
+                    catalog.bump();
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_go_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn go_durations_parse_like_consul() {
+        assert_eq!(parse_go_duration("10s"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_go_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_go_duration("ten"), None);
+        assert_eq!(parse_go_duration(""), None);
+    }
+}
