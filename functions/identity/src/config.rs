@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use platform_discovery::DiscoveryConfig;
 use platform_kernel::config::{
     ConfigError, DatabaseConfig, ServerConfig, TelemetryConfig, Validate, default_data_dir,
 };
@@ -25,6 +26,8 @@ pub struct IdentityConfig {
     pub tokens: TokenConfig,
     pub mail: MailConfig,
     pub password_hash: HashParams,
+    /// Consul (when `CONSUL_HTTP_ADDR` is set) or static addresses.
+    pub discovery: DiscoveryConfig,
 }
 
 impl Default for IdentityConfig {
@@ -37,6 +40,7 @@ impl Default for IdentityConfig {
             tokens: TokenConfig::default(),
             mail: MailConfig::default(),
             password_hash: HashParams::default(),
+            discovery: DiscoveryConfig::default(),
         }
     }
 }

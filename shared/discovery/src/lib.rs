@@ -66,6 +66,36 @@ pub trait Registered: Send + Sync {
     async fn deregister(self: Box<Self>) -> anyhow::Result<()>;
 }
 
+/// Registers a standalone binary listening on `local`: under `advertise_address` if set,
+/// else the listen address (127.0.0.1 when listening on all interfaces). Tags say which
+/// protocols it speaks and its version.
+pub async fn register_self(
+    registry: &dyn ServiceRegistry,
+    config: &DiscoveryConfig,
+    service: &str,
+    local: std::net::SocketAddr,
+) -> anyhow::Result<Box<dyn Registered>> {
+    let address = match &config.advertise_address {
+        Some(a) => a.clone(),
+        None if local.ip().is_unspecified() => "127.0.0.1".to_owned(),
+        None => local.ip().to_string(),
+    };
+    registry
+        .register(Registration {
+            service: service.to_owned(),
+            address,
+            port: local.port(),
+            tags: vec![
+                "grpc".to_owned(),
+                "connect".to_owned(),
+                "grpc-web".to_owned(),
+                format!("v{}", env!("CARGO_PKG_VERSION")),
+            ],
+            health_path: "/healthz".to_owned(),
+        })
+        .await
+}
+
 /// The registry the configuration asks for: Consul when an address is set, static otherwise.
 pub fn from_config(config: &DiscoveryConfig) -> anyhow::Result<Arc<dyn ServiceRegistry>> {
     match config.consul.address.as_deref() {

@@ -5,7 +5,8 @@
 //! 2. the YAML file named by `PLATFORM_CONFIG`, if set: its section named after the service
 //!    (one file can configure the whole stack);
 //! 3. the conventional variables of the platform (`PORT`, `HOST`, `DATABASE_URL`,
-//!    `PLATFORM_DATA_DIR`, `RUST_LOG`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `PLATFORM_LOG_FORMAT`);
+//!    `PLATFORM_DATA_DIR`, `RUST_LOG`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `PLATFORM_LOG_FORMAT`,
+//!    `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`);
 //! 4. service-prefixed variables with `__` as the separator, e.g.
 //!    `IDENTITY__SERVER__PORT=9000` or `IDENTITY__TOKENS__RESET_TTL_SECS=600`.
 //!
@@ -22,7 +23,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 /// The conventional variables and the key each one sets.
-const CONVENTIONAL: [(&str, &str); 7] = [
+const CONVENTIONAL: [(&str, &str); 9] = [
     ("PORT", "server.port"),
     ("HOST", "server.host"),
     ("DATABASE_URL", "database.url"),
@@ -30,6 +31,8 @@ const CONVENTIONAL: [(&str, &str); 7] = [
     ("RUST_LOG", "telemetry.log_filter"),
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "telemetry.otlp_endpoint"),
     ("PLATFORM_LOG_FORMAT", "telemetry.log_format"),
+    ("CONSUL_HTTP_ADDR", "discovery.consul.address"),
+    ("CONSUL_HTTP_TOKEN", "discovery.consul.token"),
 ];
 
 #[derive(Debug, thiserror::Error)]

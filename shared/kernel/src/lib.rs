@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod database;
+pub mod deadline;
 pub mod error;
 pub mod grpc_web;
 pub mod health;

@@ -62,6 +62,7 @@ where
         .route("/metrics", get(metrics::render))
         .fallback_service(protocols)
         .layer(axum::middleware::from_fn(unknown_method))
+        .layer(axum::middleware::from_fn(crate::deadline::propagate))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {

@@ -1,4 +1,5 @@
-//! The identity service as a long-running server.
+//! The identity service as a long-running server. With `CONSUL_HTTP_ADDR` set it registers
+//! itself with Consul, and deregisters on SIGTERM before draining.
 
 use std::time::Duration;
 
@@ -11,11 +12,17 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = telemetry::init("identity", &config.telemetry)?;
     let app = identity::build(&config).await?;
     let listener = server::bind(&config.server).await?;
-    tracing::info!(
-        addr = %listener.local_addr()?,
-        mail_dir = %config.mail_dir().display(),
-        "identity service listening"
-    );
+    let local = listener.local_addr()?;
+    let registry = platform_discovery::from_config(&config.discovery)?;
+    let registration =
+        platform_discovery::register_self(&*registry, &config.discovery, "identity", local).await?;
+    tracing::info!(%local, mail_dir = %config.mail_dir().display(), "identity service listening");
+    let shutdown = async move {
+        server::shutdown_signal().await;
+        if let Err(e) = registration.deregister().await {
+            tracing::warn!(error = %format!("{e:#}"), "deregistration failed");
+        }
+    };
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    server::serve(listener, app.router, server::shutdown_signal(), grace).await
+    server::serve(listener, app.router, shutdown, grace).await
 }

@@ -1,0 +1,11 @@
+use platform_proto::auth::v1 as pb;
+
+super::service_client! {
+    /// `platform.auth.v1.AuthService`.
+    trait AuthServiceClient for pb, methods auth {
+        fn login(LoginRequest) -> LoginResponse = LOGIN;
+        fn refresh_token(RefreshTokenRequest) -> RefreshTokenResponse = REFRESH_TOKEN;
+        fn validate_token(ValidateTokenRequest) -> ValidateTokenResponse = VALIDATE_TOKEN;
+        fn logout(LogoutRequest) -> LogoutResponse = LOGOUT;
+    }
+}

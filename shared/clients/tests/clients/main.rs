@@ -1,0 +1,8 @@
+//! The service clients against real services and scripted upstreams: every method over both
+//! transports, discovery through the Consul test server, failover, breakers, retry budget,
+//! deadline propagation.
+
+mod consul;
+mod identity_methods;
+mod resilience;
+mod support;
