@@ -89,6 +89,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_handler_sees_the_callers_budget() {
+        use tower::ServiceExt as _;
+        let app = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::post(|| async {
+                    let left = current().map(|d| d.saturating_duration_since(Instant::now()));
+                    format!("{}", left.map_or(0, |d| d.as_millis()))
+                }),
+            )
+            .layer(axum::middleware::from_fn(propagate));
+        for (header, value) in [("connect-timeout-ms", "300"), ("grpc-timeout", "300m")] {
+            let response = app
+                .clone()
+                .oneshot(
+                    http::Request::post("/")
+                        .header(header, value)
+                        .body(axum::body::Body::empty())
+                        .expect("request"),
+                )
+                .await
+                .expect("infallible");
+            let body = axum::body::to_bytes(response.into_body(), 64)
+                .await
+                .expect("body");
+            let left: u128 = std::str::from_utf8(&body)
+                .expect("utf8")
+                .parse()
+                .expect("number");
+            assert!((250..=300).contains(&left), "{header}: {left} ms left");
+        }
+    }
+
+    #[tokio::test]
     async fn an_inner_scope_never_extends_the_outer_deadline() {
         let outer = Instant::now() + Duration::from_millis(100);
         let inner = scope(outer, async {

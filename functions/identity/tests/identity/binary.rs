@@ -79,3 +79,46 @@ async fn the_binary_serves_everything_from_an_empty_directory_with_only_port_set
     };
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_consul_http_addr_set_the_binary_registers_itself_and_deregisters_on_sigterm() {
+    let consul = platform_testkit::consul::ConsulTestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_identity-service"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PORT", port.to_string())
+        .env("CONSUL_HTTP_ADDR", consul.address())
+        .env("IDENTITY__DISCOVERY__CONSUL__CHECK_INTERVAL_SECS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while consul.passing("identity").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never registered and passing"
+        );
+        assert!(child.try_wait().expect("wait").is_none(), "exited early");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let id = consul.passing("identity").remove(0);
+    assert!(id.starts_with(&format!("identity-{port}-")), "{id}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(std::time::Instant::now() < deadline, "did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        consul.registered("identity").is_empty(),
+        "deregistered on shutdown"
+    );
+}

@@ -3,6 +3,7 @@
 //! deadline propagation.
 
 mod consul;
+mod example_config;
 mod identity_methods;
 mod resilience;
 mod support;
