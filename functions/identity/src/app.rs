@@ -61,6 +61,7 @@ pub async fn build(config: &IdentityConfig) -> anyhow::Result<App> {
             name: &[SERVICE_NAME],
             connect,
             grpc,
+            extra: Router::new(),
         },
         Arc::new(Ready(service.clone())),
         &config.server,

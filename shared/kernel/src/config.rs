@@ -121,6 +121,8 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Largest accepted request message.
     pub max_request_bytes: usize,
+    /// Proxies whose `X-Forwarded-For` is believed (the gateway, a load balancer).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl ServerConfig {
@@ -139,6 +141,7 @@ impl Default for ServerConfig {
             port: 0,
             shutdown_grace_secs: 20,
             max_request_bytes: 4 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod grpc_web;
 pub mod health;
 pub mod metrics;
+pub mod peer;
 pub mod rpc;
 pub mod server;
 pub mod telemetry;

@@ -31,6 +31,8 @@ pub struct ServiceRpc<G> {
     pub connect: Router,
     /// The tonic server from the same builder.
     pub grpc: G,
+    /// Plain HTTP routes served beside the RPCs (e.g. auth's JWKS document).
+    pub extra: Router,
 }
 
 /// The router every binary (standalone, Lambda) and every test serves.
@@ -59,10 +61,14 @@ where
         .build();
     Router::new()
         .merge(health::routes(readiness))
+        .merge(rpc.extra)
         .route("/metrics", get(metrics::render))
         .fallback_service(protocols)
         .layer(axum::middleware::from_fn(unknown_method))
         .layer(axum::middleware::from_fn(crate::deadline::propagate))
+        .layer(axum::middleware::from_fn(crate::peer::layer(
+            std::sync::Arc::new(server.trusted_proxies.clone()),
+        )))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {

@@ -1,0 +1,166 @@
+//! Wiring: the one `build` both binaries and the tests use.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use platform_clients::ClientFactory;
+use platform_kernel::database::Database;
+use platform_kernel::health::Readiness;
+use platform_kernel::rpc::{self, ServiceRpc};
+use secrecy::ExposeSecret as _;
+
+use crate::config::AuthConfig;
+use crate::domain::{KeyEncryptionKey, LockoutPolicy};
+use crate::ports::SystemClock;
+use crate::service::{AuthService, Ports, Settings};
+use crate::store::{MIGRATIONS, SqlAuthStore};
+use crate::users::IdentityUsers;
+
+pub const SERVICE_NAME: &str = "platform.auth.v1.AuthService";
+
+pub struct App {
+    pub router: Router,
+    pub service: Arc<AuthService>,
+    pub database: Database,
+}
+
+/// Opens the database, loads the keys, connects the identity client, composes the router,
+/// and starts the keyring refresher (reload, scheduled rotation).
+pub async fn build(config: &AuthConfig) -> anyhow::Result<App> {
+    let database = Database::open(&config.database, &config.data_dir, "auth", &MIGRATIONS)
+        .await
+        .context("auth database")?;
+    let kek = key_encryption_key(config)?;
+    let registry = platform_discovery::from_config(&config.discovery)?;
+    let clients = ClientFactory::new(registry, config.clients.clone());
+    let store = Arc::new(SqlAuthStore::new(database.clone()));
+    let service = Arc::new(
+        AuthService::new(
+            Ports {
+                users: Arc::new(IdentityUsers(clients.identity())),
+                keys: store.clone(),
+                sessions: store.clone(),
+                deny_list: store.clone(),
+                attempts: store,
+                clock: Arc::new(SystemClock),
+            },
+            kek,
+            settings(config),
+        )
+        .await
+        .context("loading signing keys")?,
+    );
+    spawn_key_refresher(
+        service.clone(),
+        Duration::from_secs(config.keys.reload_secs),
+    );
+    let (connect, grpc) = crate::api::rpc(service.clone());
+    let router = rpc::router(
+        ServiceRpc {
+            name: &[SERVICE_NAME],
+            connect,
+            grpc,
+            extra: crate::api::jwks_routes(service.clone()),
+        },
+        Arc::new(Ready(service.clone())),
+        &config.server,
+    );
+    Ok(App {
+        router,
+        service,
+        database,
+    })
+}
+
+pub fn settings(config: &AuthConfig) -> Settings {
+    let s = Duration::from_secs;
+    let lockout = |threshold| LockoutPolicy {
+        threshold,
+        base: s(config.lockout.base_secs),
+        max: s(config.lockout.max_secs),
+        window: s(config.lockout.window_secs),
+    };
+    Settings {
+        issuer: config.tokens.issuer.clone(),
+        audience: config.tokens.audience.clone(),
+        access_ttl: s(config.tokens.access_ttl_secs),
+        refresh_ttl: s(config.tokens.refresh_ttl_secs),
+        leeway: s(config.tokens.leeway_secs),
+        reuse_grace: s(config.tokens.reuse_grace_secs),
+        account_lockout: lockout(config.lockout.account_threshold),
+        ip_lockout: lockout(config.lockout.ip_threshold),
+        rotation_interval: s(config.keys.rotation_interval_secs),
+    }
+}
+
+/// From configuration, or (embedded default) a key file in the data dir created on first
+/// start.
+pub fn key_encryption_key(config: &AuthConfig) -> anyhow::Result<KeyEncryptionKey> {
+    if let Some(key) = &config.keys.encryption_key {
+        return KeyEncryptionKey::from_base64(key.expose_secret())
+            .context("keys.encryption_key (AUTH__KEYS__ENCRYPTION_KEY)");
+    }
+    let path = config.data_dir.join("auth.kek");
+    if !path.exists() {
+        tracing::warn!(
+            path = %path.display(),
+            "no keys.encryption_key configured: generating one into the data dir (fine for \
+             development; set AUTH__KEYS__ENCRYPTION_KEY in production)"
+        );
+        write_private(&path, &KeyEncryptionKey::generate_base64())?;
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    KeyEncryptionKey::from_base64(&text).with_context(|| format!("key file {}", path.display()))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+fn spawn_key_refresher(service: Arc<AuthService>, every: Duration) {
+    let weak = Arc::downgrade(&service);
+    drop(service);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(service) = weak.upgrade() else {
+                return;
+            };
+            if let Err(e) = service.refresh_keys().await {
+                tracing::warn!(error = %e, "refreshing signing keys failed");
+            }
+        }
+    });
+}
+
+struct Ready(Arc<AuthService>);
+
+#[async_trait::async_trait]
+impl Readiness for Ready {
+    async fn check(&self) -> Result<(), String> {
+        self.0
+            .ready()
+            .await
+            .map_err(|_| "database unreachable".to_owned())
+    }
+}

@@ -1,0 +1,136 @@
+//! The auth binaries' one configuration type (`AUTH__…` variables, section `auth` of the
+//! `PLATFORM_CONFIG` file).
+
+use std::path::PathBuf;
+
+use platform_clients::ClientsConfig;
+use platform_discovery::DiscoveryConfig;
+use platform_kernel::config::{
+    ConfigError, DatabaseConfig, ServerConfig, TelemetryConfig, Validate, default_data_dir,
+};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub const DEFAULT_PORT: u16 = 8082;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub data_dir: PathBuf,
+    pub telemetry: TelemetryConfig,
+    pub discovery: DiscoveryConfig,
+    /// How auth calls identity.
+    pub clients: ClientsConfig,
+    pub tokens: TokensConfig,
+    pub keys: KeysConfig,
+    pub lockout: LockoutConfig,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::with_port(DEFAULT_PORT),
+            database: DatabaseConfig::default(),
+            data_dir: default_data_dir(),
+            telemetry: TelemetryConfig::default(),
+            discovery: DiscoveryConfig::default(),
+            clients: ClientsConfig::default(),
+            tokens: TokensConfig::default(),
+            keys: KeysConfig::default(),
+            lockout: LockoutConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokensConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    pub leeway_secs: u64,
+    /// A rotated refresh token presented again within this many seconds is refused without
+    /// revoking the session (concurrent refreshes); after it, reuse revokes the family.
+    pub reuse_grace_secs: u64,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "platform".to_owned(),
+            audience: "platform".to_owned(),
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 7 * 24 * 3600,
+            leeway_secs: 30,
+            reuse_grace_secs: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// 32 bytes, base64: seals the signing keys at rest. Unset: a key is generated into
+    /// `<data_dir>/auth.kek` (embedded default only; set this in production).
+    pub encryption_key: Option<SecretString>,
+    pub rotation_interval_secs: u64,
+    /// How often the keyring reloads (picks up rotations by other replicas or the command).
+    pub reload_secs: u64,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            encryption_key: None,
+            rotation_interval_secs: 30 * 24 * 3600,
+            reload_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LockoutConfig {
+    pub account_threshold: u32,
+    pub ip_threshold: u32,
+    pub base_secs: u64,
+    pub max_secs: u64,
+    pub window_secs: u64,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        Self {
+            account_threshold: 5,
+            ip_threshold: 20,
+            base_secs: 30,
+            max_secs: 900,
+            window_secs: 900,
+        }
+    }
+}
+
+impl Validate for AuthConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("key `{key}`: {why}")));
+        if self.tokens.access_ttl_secs == 0 {
+            return bad("tokens.access_ttl_secs", "must be positive");
+        }
+        if self.tokens.refresh_ttl_secs < self.tokens.access_ttl_secs {
+            return bad(
+                "tokens.refresh_ttl_secs",
+                "must be at least tokens.access_ttl_secs",
+            );
+        }
+        if self.lockout.account_threshold == 0 || self.lockout.ip_threshold == 0 {
+            return bad("lockout", "thresholds must be positive");
+        }
+        if self.keys.reload_secs == 0 {
+            return bad("keys.reload_secs", "must be positive");
+        }
+        Ok(())
+    }
+}

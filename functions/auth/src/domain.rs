@@ -1,0 +1,11 @@
+//! Domain types of the auth service.
+
+pub mod claims;
+pub mod keys;
+pub mod lockout;
+pub mod session;
+
+pub use claims::AccessClaims;
+pub use keys::{KeyEncryptionKey, Keyring, SigningKeyRecord};
+pub use lockout::LockoutPolicy;
+pub use session::{Family, RefreshSecret};

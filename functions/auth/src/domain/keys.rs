@@ -1,0 +1,251 @@
+//! Signing keys: Ed25519, identified by `kid`. The private half is stored only sealed with
+//! the key-encryption key (XChaCha20-Poly1305, the kid as associated data, so a sealed key
+//! cannot be swapped onto another kid). The keyring holds the current signer and every key
+//! that may still have unexpired tokens out there.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chrono::{DateTime, Utc};
+use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use rand::TryRngCore as _;
+use serde::Serialize;
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    #[allow(clippy::expect_used)]
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the operating system's random number generator failed");
+    bytes
+}
+
+/// The key that seals signing keys at rest: 32 bytes, given as base64.
+pub struct KeyEncryptionKey(XChaCha20Poly1305);
+
+impl KeyEncryptionKey {
+    pub fn from_base64(b64: &str) -> anyhow::Result<Self> {
+        let bytes = STANDARD
+            .decode(b64.trim())
+            .or_else(|_| URL_SAFE_NO_PAD.decode(b64.trim()))
+            .context("the key-encryption key is not base64")?;
+        if bytes.len() != 32 {
+            bail!(
+                "the key-encryption key must be 32 bytes, got {}",
+                bytes.len()
+            );
+        }
+        let cipher = XChaCha20Poly1305::new_from_slice(&bytes)
+            .map_err(|_| anyhow::anyhow!("the key-encryption key must be 32 bytes"))?;
+        Ok(Self(cipher))
+    }
+
+    /// A fresh random key, base64 (for the embedded default and `rotate-keys --new-kek`).
+    pub fn generate_base64() -> String {
+        STANDARD.encode(random::<32>())
+    }
+
+    fn seal(&self, kid: &str, secret: &[u8]) -> anyhow::Result<String> {
+        let nonce = random::<24>();
+        let sealed = self
+            .0
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: secret,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .map_err(|_| anyhow::anyhow!("sealing key {kid}"))?;
+        Ok(STANDARD.encode([nonce.as_slice(), &sealed].concat()))
+    }
+
+    fn open(&self, kid: &str, sealed: &str) -> anyhow::Result<Vec<u8>> {
+        let bytes = STANDARD
+            .decode(sealed)
+            .context("sealed key is not base64")?;
+        if bytes.len() < 24 {
+            bail!("sealed key {kid} is too short");
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        self.0
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .map_err(|_| anyhow::anyhow!("key {kid} does not open with this key-encryption key"))
+    }
+}
+
+/// A signing key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    /// The raw 32-byte Ed25519 public key, base64url (the JWK `x`).
+    pub public_key: String,
+    /// The 32-byte seed, sealed.
+    pub sealed_private_key: String,
+    pub created_at: DateTime<Utc>,
+    /// When a newer key took over signing.
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl SigningKeyRecord {
+    pub fn generate(kek: &KeyEncryptionKey, now: DateTime<Utc>) -> anyhow::Result<Self> {
+        let seed = random::<32>();
+        let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let kid = format!(
+            "{}-{}",
+            now.format("%Y%m%d"),
+            &uuid::Uuid::now_v7().simple().to_string()[20..]
+        );
+        Ok(Self {
+            public_key: URL_SAFE_NO_PAD.encode(signing.verifying_key().to_bytes()),
+            sealed_private_key: kek.seal(&kid, &seed)?,
+            kid,
+            created_at: now,
+            retired_at: None,
+        })
+    }
+}
+
+/// A public key in JWKS form (RFC 8037: OKP / Ed25519).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Jwk {
+    pub kty: &'static str,
+    pub crv: &'static str,
+    pub x: String,
+    pub kid: String,
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+    pub alg: &'static str,
+}
+
+pub struct Signer {
+    pub kid: String,
+    pub key: EncodingKey,
+}
+
+/// The keys in memory: one signer, and the verifiers for every key still in its overlap.
+#[derive(Default)]
+pub struct Keyring {
+    pub signer: Option<Signer>,
+    pub verifiers: BTreeMap<String, DecodingKey>,
+    pub jwks: Vec<Jwk>,
+}
+
+impl Keyring {
+    /// From the stored keys: the newest unretired key signs; every key unretired, or retired
+    /// less than `overlap` ago, verifies.
+    pub fn load(
+        records: &[SigningKeyRecord],
+        kek: &KeyEncryptionKey,
+        now: DateTime<Utc>,
+        overlap: chrono::Duration,
+    ) -> anyhow::Result<Self> {
+        let mut ring = Self::default();
+        let current = records
+            .iter()
+            .filter(|r| r.retired_at.is_none())
+            .max_by_key(|r| (r.created_at, r.kid.clone()));
+        if let Some(record) = current {
+            let seed = kek.open(&record.kid, &record.sealed_private_key)?;
+            let seed: [u8; 32] = seed
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("key {} has a malformed seed", record.kid))?;
+            let der = ed25519_dalek::SigningKey::from_bytes(&seed)
+                .to_pkcs8_der()
+                .map_err(|e| anyhow::anyhow!("encoding key {}: {e}", record.kid))?;
+            ring.signer = Some(Signer {
+                kid: record.kid.clone(),
+                key: EncodingKey::from_ed_der(der.as_bytes()),
+            });
+        }
+        let mut by_age: Vec<&SigningKeyRecord> = records.iter().collect();
+        by_age.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.kid.cmp(&a.kid))
+        });
+        for record in by_age {
+            let live = record
+                .retired_at
+                .is_none_or(|retired| now < retired + overlap);
+            if !live {
+                continue;
+            }
+            let key = DecodingKey::from_ed_components(&record.public_key)
+                .with_context(|| format!("public key of {}", record.kid))?;
+            ring.verifiers.insert(record.kid.clone(), key);
+            ring.jwks.push(Jwk {
+                kty: "OKP",
+                crv: "Ed25519",
+                x: record.public_key.clone(),
+                kid: record.kid.clone(),
+                use_: "sig",
+                alg: "EdDSA",
+            });
+        }
+        Ok(ring)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_keys_open_only_with_the_same_kek_and_kid() {
+        let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
+        let other =
+            KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
+        let record = SigningKeyRecord::generate(&kek, Utc::now()).expect("key");
+        assert_eq!(
+            kek.open(&record.kid, &record.sealed_private_key)
+                .expect("opens")
+                .len(),
+            32
+        );
+        assert!(other.open(&record.kid, &record.sealed_private_key).is_err());
+        assert!(kek.open("another-kid", &record.sealed_private_key).is_err());
+        assert!(!record.sealed_private_key.contains(&record.public_key));
+    }
+
+    #[test]
+    fn a_kek_must_be_32_bytes_of_base64() {
+        assert!(KeyEncryptionKey::from_base64("not base64!").is_err());
+        assert!(KeyEncryptionKey::from_base64(&STANDARD.encode([0u8; 16])).is_err());
+    }
+
+    #[test]
+    fn the_newest_unretired_key_signs_and_retired_keys_verify_during_the_overlap() {
+        let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
+        let t0 = Utc::now();
+        let mut old = SigningKeyRecord::generate(&kek, t0).expect("key");
+        let new = SigningKeyRecord::generate(&kek, t0 + chrono::Duration::days(30)).expect("key");
+        old.retired_at = Some(new.created_at);
+        let overlap = chrono::Duration::minutes(16);
+        let ring = Keyring::load(&[old.clone(), new.clone()], &kek, new.created_at, overlap)
+            .expect("ring");
+        assert_eq!(
+            ring.signer.as_ref().map(|s| s.kid.as_str()),
+            Some(new.kid.as_str())
+        );
+        assert_eq!(ring.verifiers.len(), 2);
+        assert_eq!(ring.jwks.len(), 2);
+        let later = new.created_at + overlap + chrono::Duration::seconds(1);
+        let ring = Keyring::load(&[old, new.clone()], &kek, later, overlap).expect("ring");
+        assert_eq!(
+            ring.verifiers.keys().cloned().collect::<Vec<_>>(),
+            vec![new.kid]
+        );
+    }
+}

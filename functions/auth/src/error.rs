@@ -1,0 +1,61 @@
+//! The auth service's one error type.
+
+use std::time::Duration;
+
+use platform_kernel::ErrorCode;
+use platform_kernel::error::ServiceError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{field}: {reason}")]
+    InvalidArgument { field: &'static str, reason: String },
+    /// Unknown email and wrong password alike.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("user is disabled")]
+    UserDisabled,
+    /// Too many failed logins; try again after the lockout.
+    #[error("too many failed attempts; retry in {} seconds", .0.as_secs().max(1))]
+    LockedOut(Duration),
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    /// A dependency (the identity service) failed.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AuthError {
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl ServiceError for AuthError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            Self::InvalidCredentials | Self::InvalidRefreshToken | Self::InvalidToken(_) => {
+                ErrorCode::Unauthenticated
+            }
+            Self::UserDisabled => ErrorCode::PermissionDenied,
+            Self::LockedOut(_) => ErrorCode::ResourceExhausted,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<sqlx::Error> for AuthError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Internal(anyhow::Error::new(err).context("auth store"))
+    }
+}
+
+pub type Result<T, E = AuthError> = std::result::Result<T, E>;

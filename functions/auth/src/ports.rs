@@ -1,0 +1,96 @@
+//! What the auth core needs from outside.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Family, SigningKeyRecord};
+use crate::error::Result;
+
+/// A user as auth needs to see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserState {
+    pub id: String,
+    pub disabled: bool,
+    pub password_changed_at: DateTime<Utc>,
+}
+
+/// The identity service, through its client.
+#[async_trait::async_trait]
+pub trait Users: Send + Sync + 'static {
+    /// `InvalidCredentials` for an unknown email or a wrong password alike.
+    async fn verify_password(&self, email: &str, password: &str) -> Result<UserState>;
+    /// `None` when the user does not exist (or was deleted).
+    async fn get(&self, id: &str) -> Result<Option<UserState>>;
+}
+
+/// Outcome of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// It was unused: now it is used, by us alone.
+    Fresh {
+        family_id: String,
+    },
+    /// Someone used it before.
+    Reused {
+        family_id: String,
+        used_at: DateTime<Utc>,
+    },
+    Unknown,
+}
+
+#[async_trait::async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    async fn insert_key(&self, key: &SigningKeyRecord) -> Result<()>;
+    async fn keys(&self) -> Result<Vec<SigningKeyRecord>>;
+    /// Marks every unretired key but `current` as retired at `now`.
+    async fn retire_keys_except(&self, current: &str, now: DateTime<Utc>) -> Result<()>;
+}
+
+#[async_trait::async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    async fn create_family(&self, family: &Family) -> Result<()>;
+    async fn family(&self, id: &str) -> Result<Option<Family>>;
+    async fn insert_refresh(&self, hash: &str, family_id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Marks the token used with one conditional update: of concurrent callers exactly one
+    /// gets `Fresh`.
+    async fn use_refresh(&self, hash: &str, now: DateTime<Utc>) -> Result<RefreshUse>;
+    async fn revoke_family(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// The family a token belongs to, used or not.
+    async fn family_of(&self, hash: &str) -> Result<Option<String>>;
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Access tokens revoked before their expiry (Logout).
+#[async_trait::async_trait]
+pub trait DenyList: Send + Sync + 'static {
+    async fn deny(&self, jti: &str, until: DateTime<Utc>) -> Result<()>;
+    async fn is_denied(&self, jti: &str, now: DateTime<Utc>) -> Result<bool>;
+}
+
+/// Failed-login counters with lockouts.
+#[async_trait::async_trait]
+pub trait LoginAttempts: Send + Sync + 'static {
+    /// When the key is locked, until when.
+    async fn locked_until(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>>;
+    /// Counts a failure (forgetting failures older than `window`) and returns the count.
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32>;
+    async fn lock(&self, key: &str, until: DateTime<Utc>) -> Result<()>;
+    async fn clear(&self, key: &str) -> Result<()>;
+}
+
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        let now = Utc::now();
+        DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+    }
+}

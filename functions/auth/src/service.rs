@@ -1,0 +1,121 @@
+//! The auth use cases, transport-free.
+
+mod keys;
+mod login;
+mod refresh;
+#[cfg(test)]
+mod security_tests;
+#[cfg(test)]
+mod session_tests;
+#[cfg(test)]
+pub(crate) mod testing;
+mod validate;
+
+pub use login::TokenPair;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::domain::{KeyEncryptionKey, Keyring, LockoutPolicy};
+use crate::ports::{Clock, DenyList, KeyStore, LoginAttempts, SessionStore, Users};
+
+pub use validate::ValidatedClaims;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+    /// A refresh token presented again within this time after its rotation is refused without
+    /// revoking its family (two tabs refreshing at once); later, it is reuse.
+    pub reuse_grace: Duration,
+    pub account_lockout: LockoutPolicy,
+    pub ip_lockout: LockoutPolicy,
+    /// A signing key older than this is replaced (checked on every keyring refresh).
+    pub rotation_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            issuer: "platform".to_owned(),
+            audience: "platform".to_owned(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+            leeway: Duration::from_secs(30),
+            reuse_grace: Duration::from_secs(2),
+            account_lockout: LockoutPolicy {
+                threshold: 5,
+                base: Duration::from_secs(30),
+                max: Duration::from_secs(15 * 60),
+                window: Duration::from_secs(15 * 60),
+            },
+            ip_lockout: LockoutPolicy {
+                threshold: 20,
+                base: Duration::from_secs(30),
+                max: Duration::from_secs(15 * 60),
+                window: Duration::from_secs(15 * 60),
+            },
+            rotation_interval: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+pub struct Ports {
+    pub users: Arc<dyn Users>,
+    pub keys: Arc<dyn KeyStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub deny_list: Arc<dyn DenyList>,
+    pub attempts: Arc<dyn LoginAttempts>,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub struct AuthService {
+    users: Arc<dyn Users>,
+    keys: Arc<dyn KeyStore>,
+    sessions: Arc<dyn SessionStore>,
+    deny_list: Arc<dyn DenyList>,
+    attempts: Arc<dyn LoginAttempts>,
+    clock: Arc<dyn Clock>,
+    kek: KeyEncryptionKey,
+    keyring: RwLock<Keyring>,
+    settings: Settings,
+}
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl AuthService {
+    /// Builds the service and loads (or creates) its signing keys.
+    pub async fn new(
+        ports: Ports,
+        kek: KeyEncryptionKey,
+        settings: Settings,
+    ) -> crate::error::Result<Self> {
+        let service = Self {
+            users: ports.users,
+            keys: ports.keys,
+            sessions: ports.sessions,
+            deny_list: ports.deny_list,
+            attempts: ports.attempts,
+            clock: ports.clock,
+            kek,
+            keyring: RwLock::new(Keyring::default()),
+            settings,
+        };
+        service.refresh_keys().await?;
+        Ok(service)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub async fn ready(&self) -> crate::error::Result<()> {
+        self.sessions.ping().await
+    }
+}

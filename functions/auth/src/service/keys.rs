@@ -1,0 +1,62 @@
+//! The keyring: loaded from the store, rotated on schedule or on command.
+
+use crate::domain::keys::Jwk;
+use crate::domain::{Keyring, SigningKeyRecord};
+use crate::error::Result;
+
+use super::{AuthService, chrono};
+
+impl AuthService {
+    /// How long a retired key keeps verifying: every token it signed expires within it.
+    fn overlap(&self) -> chrono::Duration {
+        chrono(self.settings.access_ttl + self.settings.leeway)
+    }
+
+    /// Reloads the keys (other replicas may have rotated), creating the first key or
+    /// rotating an old one when due.
+    pub async fn refresh_keys(&self) -> Result<()> {
+        let now = self.clock.now();
+        let records = self.keys.keys().await?;
+        let current = records
+            .iter()
+            .filter(|r| r.retired_at.is_none())
+            .max_by_key(|r| r.created_at);
+        let due =
+            current.is_none_or(|k| now - k.created_at >= chrono(self.settings.rotation_interval));
+        if due {
+            return self.rotate_keys().await.map(|_| ());
+        }
+        self.install(&records)
+    }
+
+    /// Makes a new key the signer; the previous ones keep verifying through the overlap.
+    /// Returns the new kid.
+    pub async fn rotate_keys(&self) -> Result<String> {
+        let now = self.clock.now();
+        let record = SigningKeyRecord::generate(&self.kek, now)?;
+        self.keys.insert_key(&record).await?;
+        self.keys.retire_keys_except(&record.kid, now).await?;
+        tracing::info!(kid = %record.kid, "signing key rotated");
+        let records = self.keys.keys().await?;
+        self.install(&records)?;
+        Ok(record.kid)
+    }
+
+    fn install(&self, records: &[SigningKeyRecord]) -> Result<()> {
+        let ring = Keyring::load(records, &self.kek, self.clock.now(), self.overlap())?;
+        *self
+            .keyring
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = ring;
+        Ok(())
+    }
+
+    /// The public keys for `/.well-known/jwks.json`, newest first.
+    pub fn jwks(&self) -> Vec<Jwk> {
+        self.keyring
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .jwks
+            .clone()
+    }
+}

@@ -1,0 +1,308 @@
+//! Sessions: rotation, reuse detection, lifetime, user state, logout, lockout, key rotation.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use super::testing::Harness;
+use crate::error::AuthError;
+
+const EMAIL: &str = "ada@example.com";
+
+#[tokio::test]
+async fn refreshing_rotates_and_reusing_a_retired_token_revokes_the_family() {
+    let h = Harness::new().await;
+    let first = h
+        .service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect("login");
+    assert_eq!(first.expires_in, 900);
+    let second = h
+        .service
+        .refresh(&first.refresh_token)
+        .await
+        .expect("rotated");
+    assert_ne!(second.refresh_token, first.refresh_token);
+    h.clock.advance(Duration::seconds(10));
+    let third = h
+        .service
+        .refresh(&second.refresh_token)
+        .await
+        .expect("rotated again");
+
+    // The first token comes back (stolen?): the whole family dies, newest token included.
+    let err = h
+        .service
+        .refresh(&first.refresh_token)
+        .await
+        .expect_err("reuse");
+    assert!(matches!(err, AuthError::InvalidRefreshToken));
+    let err = h
+        .service
+        .refresh(&third.refresh_token)
+        .await
+        .expect_err("family revoked");
+    assert!(matches!(err, AuthError::InvalidRefreshToken));
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_produce_exactly_one_pair_and_keep_the_session() {
+    let h = Arc::new(Harness::new().await);
+    let pair = h
+        .service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect("login");
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let h = h.clone();
+            let token = pair.refresh_token.clone();
+            tokio::spawn(async move { h.service.refresh(&token).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for a in attempts {
+        if let Ok(p) = a.await.expect("join") {
+            winners.push(p);
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    // Within the grace period the losers did not count as theft.
+    h.service
+        .refresh(&winners[0].refresh_token)
+        .await
+        .expect("session lives on");
+}
+
+#[tokio::test]
+async fn the_absolute_lifetime_holds_whatever_the_rotations() {
+    let h = Harness::new().await;
+    let mut pair = h
+        .service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect("login");
+    for _ in 0..6 {
+        h.clock.advance(Duration::days(1));
+        pair = h
+            .service
+            .refresh(&pair.refresh_token)
+            .await
+            .expect("within 7 days");
+    }
+    h.clock.advance(Duration::days(1));
+    let err = h
+        .service
+        .refresh(&pair.refresh_token)
+        .await
+        .expect_err("past 7 days");
+    assert!(matches!(err, AuthError::InvalidRefreshToken));
+}
+
+#[tokio::test]
+async fn disabling_deleting_or_resetting_the_password_ends_the_session() {
+    type Change = fn(&Harness);
+    let changes: [(&str, Change); 3] = [
+        ("disabled", |h| {
+            h.users.update(Harness::USER, |u| u.disabled = true)
+        }),
+        ("deleted", |h| h.users.remove(Harness::USER)),
+        ("password changed", |h| {
+            use crate::ports::Clock as _;
+            let now = h.clock.now();
+            h.users
+                .update(Harness::USER, |u| u.password_changed_at = now)
+        }),
+    ];
+    for (what, change) in changes {
+        let h = Harness::new().await;
+        let pair = h
+            .service
+            .login(EMAIL, Harness::PASSWORD, None)
+            .await
+            .expect("login");
+        h.clock.advance(Duration::seconds(1));
+        change(&h);
+        let err = h
+            .service
+            .refresh(&pair.refresh_token)
+            .await
+            .expect_err(what);
+        assert!(matches!(err, AuthError::InvalidRefreshToken), "{what}");
+    }
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_denies_the_access_token_until_it_expires() {
+    let h = Harness::new().await;
+    let pair = h
+        .service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect("login");
+    h.service.validate(&pair.access_token).await.expect("valid");
+    h.service
+        .logout(&pair.refresh_token, Some(&pair.access_token))
+        .await
+        .expect("logout");
+    assert!(matches!(
+        h.service.refresh(&pair.refresh_token).await,
+        Err(AuthError::InvalidRefreshToken)
+    ));
+    let err = h
+        .service
+        .validate(&pair.access_token)
+        .await
+        .expect_err("denied");
+    assert!(err.to_string().contains("revoked"), "{err}");
+    h.service
+        .logout(&pair.refresh_token, None)
+        .await
+        .expect("twice is fine");
+    h.service
+        .logout("never-issued", None)
+        .await
+        .expect("unknown is fine");
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_for_a_growing_bounded_time_that_expires() {
+    let h = Harness::new().await;
+    for _ in 0..5 {
+        let err = h
+            .service
+            .login(EMAIL, "wrong password!", None)
+            .await
+            .expect_err("wrong");
+        assert!(matches!(err, AuthError::InvalidCredentials));
+    }
+    let err = h
+        .service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect_err("locked");
+    let AuthError::LockedOut(wait) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(wait.as_secs(), 30);
+    h.clock.advance(Duration::seconds(31));
+    // One more failure after the lock: the next lock is twice as long.
+    h.service
+        .login(EMAIL, "wrong password!", None)
+        .await
+        .expect_err("wrong");
+    let err = h
+        .service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect_err("locked");
+    assert!(
+        matches!(err, AuthError::LockedOut(w) if w.as_secs() == 60),
+        "{err:?}"
+    );
+    h.clock.advance(Duration::seconds(61));
+    h.service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect("lock expired");
+}
+
+#[tokio::test]
+async fn unknown_emails_are_counted_and_locked_exactly_like_real_ones() {
+    let h = Harness::new().await;
+    let mut answers = Vec::new();
+    for email in [EMAIL, "ghost@example.com"] {
+        for _ in 0..6 {
+            answers.push((
+                email,
+                h.service
+                    .login(email, "wrong password!", None)
+                    .await
+                    .expect_err("no")
+                    .to_string(),
+            ));
+        }
+    }
+    let (real, ghost) = answers.split_at(6);
+    for ((_, a), (_, b)) in real.iter().zip(ghost) {
+        assert_eq!(a, b);
+    }
+    assert!(real[5].1.contains("too many failed attempts"));
+}
+
+#[tokio::test]
+async fn failures_from_one_ip_lock_that_ip_across_accounts() {
+    let h = Harness::new().await;
+    let ip = "203.0.113.7".parse().ok();
+    for i in 0..20 {
+        let _ = h
+            .service
+            .login(&format!("user{i}@example.com"), "nope nope", ip)
+            .await;
+    }
+    let err = h
+        .service
+        .login(EMAIL, Harness::PASSWORD, ip)
+        .await
+        .expect_err("ip locked");
+    assert!(matches!(err, AuthError::LockedOut(_)));
+    h.service
+        .login(EMAIL, Harness::PASSWORD, "198.51.100.1".parse().ok())
+        .await
+        .expect("another ip is fine");
+}
+
+#[tokio::test]
+async fn after_rotation_the_jwks_has_both_keys_and_old_tokens_validate_until_they_expire() {
+    let h = Harness::new().await;
+    let before = h.service.jwks();
+    assert_eq!(before.len(), 1);
+    assert_eq!(
+        (before[0].kty, before[0].crv, before[0].alg, before[0].use_),
+        ("OKP", "Ed25519", "EdDSA", "sig")
+    );
+    let old = h
+        .service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect("login");
+    h.clock.advance(Duration::seconds(1));
+    let new_kid = h.service.rotate_keys().await.expect("rotated");
+    let during = h.service.jwks();
+    assert_eq!(during.len(), 2);
+    assert_eq!(during[0].kid, new_kid, "newest first");
+    h.service
+        .validate(&old.access_token)
+        .await
+        .expect("old token still valid");
+    let fresh = h
+        .service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect("login");
+    let kid = jsonwebtoken::decode_header(&fresh.access_token)
+        .expect("header")
+        .kid;
+    assert_eq!(kid.as_deref(), Some(new_kid.as_str()), "the new key signs");
+
+    h.clock.advance(Duration::seconds(15 * 60 + 31));
+    h.service.refresh_keys().await.expect("reload");
+    assert_eq!(
+        h.service.jwks().len(),
+        1,
+        "the old key leaves once its tokens expired"
+    );
+}
+
+#[tokio::test]
+async fn keys_rotate_by_themselves_when_due() {
+    let h = Harness::new().await;
+    let first = h.service.jwks()[0].kid.clone();
+    h.clock.advance(Duration::days(29));
+    h.service.refresh_keys().await.expect("reload");
+    assert_eq!(h.service.jwks()[0].kid, first);
+    h.clock.advance(Duration::days(1));
+    h.service.refresh_keys().await.expect("reload");
+    assert_ne!(h.service.jwks()[0].kid, first);
+}

@@ -1,0 +1,238 @@
+//! In-memory ports for the core's unit tests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::{Family, KeyEncryptionKey, SigningKeyRecord};
+use crate::error::{AuthError, Result};
+use crate::ports::{
+    Clock, DenyList, KeyStore, LoginAttempts, RefreshUse, SessionStore, UserState, Users,
+};
+
+use super::{AuthService, Ports, Settings};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Default)]
+pub struct Memory {
+    keys: Mutex<Vec<SigningKeyRecord>>,
+    families: Mutex<HashMap<String, Family>>,
+    /// hash → (family, used_at)
+    tokens: Mutex<HashMap<String, (String, Option<DateTime<Utc>>)>>,
+    denied: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// key → (failures, last failure, locked until)
+    attempts: Mutex<HashMap<String, (u32, DateTime<Utc>, Option<DateTime<Utc>>)>>,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for Memory {
+    async fn insert_key(&self, key: &SigningKeyRecord) -> Result<()> {
+        lock(&self.keys).push(key.clone());
+        Ok(())
+    }
+    async fn keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        Ok(lock(&self.keys).clone())
+    }
+    async fn retire_keys_except(&self, current: &str, now: DateTime<Utc>) -> Result<()> {
+        for k in lock(&self.keys).iter_mut() {
+            if k.kid != current && k.retired_at.is_none() {
+                k.retired_at = Some(now);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for Memory {
+    async fn create_family(&self, family: &Family) -> Result<()> {
+        lock(&self.families).insert(family.id.clone(), family.clone());
+        Ok(())
+    }
+    async fn family(&self, id: &str) -> Result<Option<Family>> {
+        Ok(lock(&self.families).get(id).cloned())
+    }
+    async fn insert_refresh(&self, hash: &str, family_id: &str, _now: DateTime<Utc>) -> Result<()> {
+        lock(&self.tokens).insert(hash.to_owned(), (family_id.to_owned(), None));
+        Ok(())
+    }
+    async fn use_refresh(&self, hash: &str, now: DateTime<Utc>) -> Result<RefreshUse> {
+        let mut tokens = lock(&self.tokens);
+        Ok(match tokens.get_mut(hash) {
+            None => RefreshUse::Unknown,
+            Some((family, used @ None)) => {
+                *used = Some(now);
+                RefreshUse::Fresh {
+                    family_id: family.clone(),
+                }
+            }
+            Some((family, Some(used_at))) => RefreshUse::Reused {
+                family_id: family.clone(),
+                used_at: *used_at,
+            },
+        })
+    }
+    async fn revoke_family(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        if let Some(f) = lock(&self.families).get_mut(id) {
+            f.revoked_at.get_or_insert(now);
+        }
+        Ok(())
+    }
+    async fn family_of(&self, hash: &str) -> Result<Option<String>> {
+        Ok(lock(&self.tokens).get(hash).map(|(f, _)| f.clone()))
+    }
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl DenyList for Memory {
+    async fn deny(&self, jti: &str, until: DateTime<Utc>) -> Result<()> {
+        lock(&self.denied).insert(jti.to_owned(), until);
+        Ok(())
+    }
+    async fn is_denied(&self, jti: &str, now: DateTime<Utc>) -> Result<bool> {
+        Ok(lock(&self.denied)
+            .get(jti)
+            .is_some_and(|until| *until > now))
+    }
+}
+
+#[async_trait::async_trait]
+impl LoginAttempts for Memory {
+    async fn locked_until(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        Ok(lock(&self.attempts)
+            .get(key)
+            .and_then(|(_, _, until)| *until)
+            .filter(|u| *u > now))
+    }
+    async fn record_failure(&self, key: &str, now: DateTime<Utc>, window: Duration) -> Result<u32> {
+        let mut attempts = lock(&self.attempts);
+        let entry = attempts.entry(key.to_owned()).or_insert((0, now, None));
+        if now - entry.1 > window {
+            entry.0 = 0;
+        }
+        entry.0 += 1;
+        entry.1 = now;
+        Ok(entry.0)
+    }
+    async fn lock(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
+        if let Some(e) = lock(&self.attempts).get_mut(key) {
+            e.2 = Some(until);
+        }
+        Ok(())
+    }
+    async fn clear(&self, key: &str) -> Result<()> {
+        lock(&self.attempts).remove(key);
+        Ok(())
+    }
+}
+
+/// Users with known passwords.
+#[derive(Default)]
+pub struct FakeUsers(Mutex<HashMap<String, (String, UserState)>>);
+
+impl FakeUsers {
+    pub fn add(&self, email: &str, password: &str, id: &str, now: DateTime<Utc>) {
+        lock(&self.0).insert(
+            email.to_owned(),
+            (
+                password.to_owned(),
+                UserState {
+                    id: id.to_owned(),
+                    disabled: false,
+                    password_changed_at: now,
+                },
+            ),
+        );
+    }
+    pub fn update(&self, id: &str, f: impl Fn(&mut UserState)) {
+        for (_, (_, u)) in lock(&self.0).iter_mut() {
+            if u.id == id {
+                f(u);
+            }
+        }
+    }
+    pub fn remove(&self, id: &str) {
+        lock(&self.0).retain(|_, (_, u)| u.id != id);
+    }
+}
+
+#[async_trait::async_trait]
+impl Users for FakeUsers {
+    async fn verify_password(&self, email: &str, password: &str) -> Result<UserState> {
+        match lock(&self.0).get(email) {
+            Some((p, u)) if p == password => Ok(u.clone()),
+            _ => Err(AuthError::InvalidCredentials),
+        }
+    }
+    async fn get(&self, id: &str) -> Result<Option<UserState>> {
+        Ok(lock(&self.0)
+            .values()
+            .find(|(_, u)| u.id == id)
+            .map(|(_, u)| u.clone()))
+    }
+}
+
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn advance(&self, by: Duration) {
+        *lock(&self.0) += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *lock(&self.0)
+    }
+}
+
+pub struct Harness {
+    pub service: AuthService,
+    pub users: Arc<FakeUsers>,
+    pub clock: Arc<ManualClock>,
+}
+
+impl Harness {
+    pub const PASSWORD: &'static str = "correct horse battery";
+    pub const USER: &'static str = "01a20000-0000-7000-8000-000000000001";
+
+    pub async fn new() -> Self {
+        let memory = Arc::new(Memory::default());
+        let users = Arc::new(FakeUsers::default());
+        let start = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+        let clock = Arc::new(ManualClock(Mutex::new(start)));
+        users.add(
+            "ada@example.com",
+            Self::PASSWORD,
+            Self::USER,
+            start - Duration::days(1),
+        );
+        let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
+        let service = AuthService::new(
+            Ports {
+                users: users.clone(),
+                keys: memory.clone(),
+                sessions: memory.clone(),
+                deny_list: memory.clone(),
+                attempts: memory.clone(),
+                clock: clock.clone(),
+            },
+            kek,
+            Settings::default(),
+        )
+        .await
+        .expect("service");
+        Self {
+            service,
+            users,
+            clock,
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! One set of queries for both backends (sqlx `Any`, `$n` placeholders used once each, in
+//! order).
+
+use chrono::{DateTime, Utc};
+use platform_kernel::database::Database;
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use crate::domain::{Family, SigningKeyRecord};
+use crate::error::{AuthError, Result};
+use crate::ports::{DenyList, KeyStore, LoginAttempts, RefreshUse, SessionStore};
+
+#[derive(Clone)]
+pub struct SqlAuthStore {
+    db: Database,
+}
+
+impl SqlAuthStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn instant(us: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| AuthError::Internal(anyhow::anyhow!("stored instant {us} out of range")))
+}
+
+fn key_from(row: &AnyRow) -> Result<SigningKeyRecord> {
+    let retired: Option<i64> = row.try_get("retired_at")?;
+    Ok(SigningKeyRecord {
+        kid: row.try_get("kid")?,
+        public_key: row.try_get("public_key")?,
+        sealed_private_key: row.try_get("sealed_private_key")?,
+        created_at: instant(row.try_get("created_at")?)?,
+        retired_at: retired.map(instant).transpose()?,
+    })
+}
+
+#[async_trait::async_trait]
+impl KeyStore for SqlAuthStore {
+    async fn insert_key(&self, key: &SigningKeyRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, public_key, sealed_private_key, created_at, retired_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&key.kid)
+        .bind(&key.public_key)
+        .bind(&key.sealed_private_key)
+        .bind(micros(key.created_at))
+        .bind(key.retired_at.map(micros))
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT kid, public_key, sealed_private_key, created_at, retired_at FROM signing_keys",
+        )
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter().map(key_from).collect()
+    }
+
+    async fn retire_keys_except(&self, current: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> $2",
+        )
+        .bind(micros(now))
+        .bind(current)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for SqlAuthStore {
+    async fn create_family(&self, family: &Family) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_families (id, user_id, created_at, expires_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&family.id)
+        .bind(&family.user_id)
+        .bind(micros(family.created_at))
+        .bind(micros(family.expires_at))
+        .bind(family.revoked_at.map(micros))
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn family(&self, id: &str) -> Result<Option<Family>> {
+        let row = sqlx::query(
+            "SELECT id, user_id, created_at, expires_at, revoked_at FROM refresh_families WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.map(|r| {
+            let revoked: Option<i64> = r.try_get("revoked_at")?;
+            Ok(Family {
+                id: r.try_get("id")?,
+                user_id: r.try_get("user_id")?,
+                created_at: instant(r.try_get("created_at")?)?,
+                expires_at: instant(r.try_get("expires_at")?)?,
+                revoked_at: revoked.map(instant).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn insert_refresh(&self, hash: &str, family_id: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("INSERT INTO refresh_tokens (hash, family_id, issued_at) VALUES ($1, $2, $3)")
+            .bind(hash)
+            .bind(family_id)
+            .bind(micros(now))
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn use_refresh(&self, hash: &str, now: DateTime<Utc>) -> Result<RefreshUse> {
+        let fresh = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL \
+             RETURNING family_id",
+        )
+        .bind(micros(now))
+        .bind(hash)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        if let Some(row) = fresh {
+            return Ok(RefreshUse::Fresh {
+                family_id: row.try_get("family_id")?,
+            });
+        }
+        let used = sqlx::query("SELECT family_id, used_at FROM refresh_tokens WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(match used {
+            None => RefreshUse::Unknown,
+            Some(row) => {
+                let used_at: Option<i64> = row.try_get("used_at")?;
+                RefreshUse::Reused {
+                    family_id: row.try_get("family_id")?,
+                    used_at: instant(used_at.unwrap_or_default())?,
+                }
+            }
+        })
+    }
+
+    async fn revoke_family(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "UPDATE refresh_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(micros(now))
+        .bind(id)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn family_of(&self, hash: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT family_id FROM refresh_tokens WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        row.map(|r| r.try_get("family_id").map_err(AuthError::from))
+            .transpose()
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.db.ping().await.map_err(AuthError::Internal)
+    }
+}
+
+#[async_trait::async_trait]
+impl DenyList for SqlAuthStore {
+    async fn deny(&self, jti: &str, until: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO denied_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(micros(until))
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn is_denied(&self, jti: &str, now: DateTime<Utc>) -> Result<bool> {
+        let row = sqlx::query("SELECT jti FROM denied_tokens WHERE jti = $1 AND expires_at > $2")
+            .bind(jti)
+            .bind(micros(now))
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+}
+
+#[async_trait::async_trait]
+impl LoginAttempts for SqlAuthStore {
+    async fn locked_until(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query(
+            "SELECT locked_until FROM login_failures WHERE key = $1 AND locked_until > $2",
+        )
+        .bind(key)
+        .bind(micros(now))
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.map(|r| instant(r.try_get("locked_until")?)).transpose()
+    }
+
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32> {
+        // One atomic upsert: concurrent failures all count.
+        let row = sqlx::query(
+            "INSERT INTO login_failures (key, failures, last_failure_at) VALUES ($1, 1, $2) \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN login_failures.last_failure_at < $3 THEN 1 \
+                               ELSE login_failures.failures + 1 END, \
+               last_failure_at = $4 \
+             RETURNING failures",
+        )
+        .bind(key)
+        .bind(micros(now))
+        .bind(micros(now - window))
+        .bind(micros(now))
+        .fetch_one(&self.db.pool)
+        .await?;
+        let failures: i64 = row.try_get("failures")?;
+        Ok(u32::try_from(failures).unwrap_or(u32::MAX))
+    }
+
+    async fn lock(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE login_failures SET locked_until = $1 WHERE key = $2")
+            .bind(micros(until))
+            .bind(key)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn clear(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(key)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+}
