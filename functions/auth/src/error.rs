@@ -15,7 +15,7 @@ pub enum AuthError {
     #[error("user is disabled")]
     UserDisabled,
     /// Too many failed logins; try again after the lockout.
-    #[error("too many failed attempts; retry in {} seconds", .0.as_secs().max(1))]
+    #[error("too many failed attempts; retry in {} seconds", .0.as_millis().div_ceil(1000).max(1))]
     LockedOut(Duration),
     #[error("invalid refresh token")]
     InvalidRefreshToken,

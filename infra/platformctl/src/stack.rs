@@ -12,10 +12,19 @@ pub struct Service {
     pub serves: &'static str,
 }
 
-pub const STACK: &[Service] = &[Service {
-    name: "identity",
-    binary: "identity-service",
-    package: "identity",
-    port: 8081,
-    serves: "platform.identity.v1.IdentityService (Connect, gRPC, gRPC-Web)",
-}];
+pub const STACK: &[Service] = &[
+    Service {
+        name: "identity",
+        binary: "identity-service",
+        package: "identity",
+        port: 8081,
+        serves: "platform.identity.v1.IdentityService (Connect, gRPC, gRPC-Web)",
+    },
+    Service {
+        name: "auth",
+        binary: "auth-service",
+        package: "auth",
+        port: 8082,
+        serves: "platform.auth.v1.AuthService, JWKS at /.well-known/jwks.json",
+    },
+];

@@ -117,8 +117,19 @@ async fn start_all(
                 bin_dir.display()
             );
         }
-        let mut child = Command::new(&binary)
-            .env("PORT", port.to_string())
+        let mut command = Command::new(&binary);
+        command.env("PORT", port.to_string());
+        // Each service finds the others at their (offset) ports.
+        for other in STACK {
+            let var = format!(
+                "{}__DISCOVERY__STATIC_INSTANCES__{}",
+                service.name.to_ascii_uppercase(),
+                other.name.to_ascii_uppercase()
+            );
+            let url = format!("[http://127.0.0.1:{}]", other.port + options.port_offset);
+            command.env(var, url);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)

@@ -22,10 +22,14 @@ async fn http(port: u16, request: String) -> String {
 #[tokio::test]
 async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
     let platformctl = PathBuf::from(env!("CARGO_BIN_EXE_platformctl"));
-    let service = platformctl.with_file_name("identity-service");
-    if !service.is_file() {
-        // `cargo test --workspace` (the README's test command) builds it.
-        panic!("{} missing: run the workspace tests", service.display());
+    for binary in ["identity-service", "auth-service"] {
+        let service = platformctl.with_file_name(binary);
+        // `cargo test --workspace` (the README's test command) builds them.
+        assert!(
+            service.is_file(),
+            "{} missing: run the workspace tests",
+            service.display()
+        );
     }
     let data = tempfile::tempdir().expect("tempdir");
     let offset = 20_000 + (std::process::id() % 5_000) as u16;
@@ -82,6 +86,24 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         1
     );
 
+    // Auth is up too, and reaches identity through its client.
+    let auth_port = 8082 + offset;
+    assert!(
+        text.contains(&format!("auth       http://127.0.0.1:{auth_port}")),
+        "{text}"
+    );
+    let response = http(
+        auth_port,
+        format!(
+            "POST /platform.auth.v1.AuthService/Login HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("accessToken"), "{response}");
+
     let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
     let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
@@ -89,8 +111,10 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         .expect("stops in time")
         .expect("status");
     assert!(status.success(), "{status}");
-    assert!(
-        TcpStream::connect(("127.0.0.1", port)).await.is_err(),
-        "the service is gone too"
-    );
+    for p in [port, auth_port] {
+        assert!(
+            TcpStream::connect(("127.0.0.1", p)).await.is_err(),
+            "service on {p} is gone too"
+        );
+    }
 }

@@ -17,15 +17,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A refresh token: its family and when it was used.
+type TokenRow = (String, Option<DateTime<Utc>>);
+/// Failures, the last failure, locked until.
+type AttemptRow = (u32, DateTime<Utc>, Option<DateTime<Utc>>);
+
 #[derive(Default)]
 pub struct Memory {
     keys: Mutex<Vec<SigningKeyRecord>>,
     families: Mutex<HashMap<String, Family>>,
-    /// hash → (family, used_at)
-    tokens: Mutex<HashMap<String, (String, Option<DateTime<Utc>>)>>,
+    tokens: Mutex<HashMap<String, TokenRow>>,
     denied: Mutex<HashMap<String, DateTime<Utc>>>,
-    /// key → (failures, last failure, locked until)
-    attempts: Mutex<HashMap<String, (u32, DateTime<Utc>, Option<DateTime<Utc>>)>>,
+    attempts: Mutex<HashMap<String, AttemptRow>>,
 }
 
 #[async_trait::async_trait]

@@ -1,0 +1,210 @@
+//! The auth SQL store on SQLite and PostgreSQL: the properties the core relies on.
+
+use std::sync::Arc;
+
+use auth::domain::{Family, KeyEncryptionKey, SigningKeyRecord};
+use auth::ports::{DenyList, KeyStore, LoginAttempts, RefreshUse, SessionStore};
+use auth::store::{MIGRATIONS, SqlAuthStore};
+use chrono::{DateTime, Duration, Utc};
+use platform_kernel::config::DatabaseConfig;
+use platform_kernel::database::Database;
+use platform_testkit::postgres::TestDatabase;
+use secrecy::SecretString;
+
+struct Fixture {
+    store: SqlAuthStore,
+    db: Database,
+    pg: Option<TestDatabase>,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn open(postgres: bool) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pg = if postgres {
+            Some(TestDatabase::create("auth").await.expect("postgres"))
+        } else {
+            None
+        };
+        let config = DatabaseConfig {
+            url: pg.as_ref().map(|p| SecretString::from(p.url.clone())),
+            ..DatabaseConfig::default()
+        };
+        let db = Database::open(&config, dir.path(), "auth", &MIGRATIONS)
+            .await
+            .expect("opens");
+        Self {
+            store: SqlAuthStore::new(db.clone()),
+            db,
+            pg,
+            _dir: dir,
+        }
+    }
+
+    async fn finish(self) {
+        self.db.pool.close().await;
+        if let Some(pg) = self.pg {
+            pg.drop().await.expect("drop");
+        }
+    }
+}
+
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let f = super::Fixture::open(false).await;
+                super::$name(&f).await;
+                f.finish().await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let f = super::Fixture::open(true).await;
+                super::$name(&f).await;
+                f.finish().await;
+            }
+        }
+    };
+}
+
+fn at(s: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000 + s, 0).expect("instant")
+}
+
+on_both_backends!(exactly_one_concurrent_use_of_a_refresh_token_is_fresh);
+async fn exactly_one_concurrent_use_of_a_refresh_token_is_fresh(f: &Fixture) {
+    let family = Family {
+        id: "fam".into(),
+        user_id: "u".into(),
+        created_at: at(0),
+        expires_at: at(100),
+        revoked_at: None,
+    };
+    f.store.create_family(&family).await.expect("family");
+    f.store
+        .insert_refresh("h1", "fam", at(0))
+        .await
+        .expect("token");
+    let store = Arc::new(f.store.clone());
+    let uses: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.use_refresh("h1", at(1)).await.expect("use") })
+        })
+        .collect();
+    let mut fresh = 0;
+    for u in uses {
+        match u.await.expect("join") {
+            RefreshUse::Fresh { family_id } => {
+                assert_eq!(family_id, "fam");
+                fresh += 1;
+            }
+            RefreshUse::Reused { family_id, used_at } => {
+                assert_eq!((family_id.as_str(), used_at), ("fam", at(1)))
+            }
+            RefreshUse::Unknown => panic!("known token"),
+        }
+    }
+    assert_eq!(fresh, 1);
+    assert_eq!(
+        f.store.use_refresh("nope", at(1)).await.expect("use"),
+        RefreshUse::Unknown
+    );
+    f.store.revoke_family("fam", at(2)).await.expect("revoke");
+    f.store
+        .revoke_family("fam", at(3))
+        .await
+        .expect("revoke again");
+    assert_eq!(
+        f.store
+            .family("fam")
+            .await
+            .expect("get")
+            .expect("family")
+            .revoked_at,
+        Some(at(2))
+    );
+    assert_eq!(
+        f.store.family_of("h1").await.expect("of"),
+        Some("fam".into())
+    );
+}
+
+on_both_backends!(failures_count_atomically_and_reset_after_a_quiet_window);
+async fn failures_count_atomically_and_reset_after_a_quiet_window(f: &Fixture) {
+    let store = Arc::new(f.store.clone());
+    let failures: Vec<_> = (0..10)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .record_failure("account:a", at(0), Duration::minutes(15))
+                    .await
+                    .expect("count")
+            })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for f in failures {
+        counts.push(f.await.expect("join"));
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=10).collect::<Vec<u32>>());
+    f.store.lock("account:a", at(30)).await.expect("lock");
+    assert_eq!(
+        f.store.locked_until("account:a", at(10)).await.expect("q"),
+        Some(at(30))
+    );
+    assert_eq!(
+        f.store.locked_until("account:a", at(31)).await.expect("q"),
+        None
+    );
+    let after_quiet = f
+        .store
+        .record_failure("account:a", at(20 * 60), Duration::minutes(15))
+        .await
+        .expect("count");
+    assert_eq!(after_quiet, 1);
+    f.store.clear("account:a").await.expect("clear");
+    assert_eq!(
+        f.store
+            .record_failure("account:a", at(0), Duration::minutes(15))
+            .await
+            .expect("c"),
+        1
+    );
+}
+
+on_both_backends!(denied_tokens_stay_denied_until_they_expire);
+async fn denied_tokens_stay_denied_until_they_expire(f: &Fixture) {
+    f.store.deny("jti-1", at(60)).await.expect("deny");
+    f.store.deny("jti-1", at(60)).await.expect("twice");
+    assert!(f.store.is_denied("jti-1", at(59)).await.expect("q"));
+    assert!(!f.store.is_denied("jti-1", at(60)).await.expect("q"));
+    assert!(!f.store.is_denied("jti-2", at(0)).await.expect("q"));
+}
+
+on_both_backends!(keys_round_trip_and_retire);
+async fn keys_round_trip_and_retire(f: &Fixture) {
+    let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
+    let first = SigningKeyRecord::generate(&kek, at(0)).expect("key");
+    let second = SigningKeyRecord::generate(&kek, at(10)).expect("key");
+    f.store.insert_key(&first).await.expect("insert");
+    f.store.insert_key(&second).await.expect("insert");
+    f.store
+        .retire_keys_except(&second.kid, at(10))
+        .await
+        .expect("retire");
+    let mut keys = f.store.keys().await.expect("keys");
+    keys.sort_by_key(|k| k.created_at);
+    assert_eq!(
+        keys[0],
+        SigningKeyRecord {
+            retired_at: Some(at(10)),
+            ..first
+        }
+    );
+    assert_eq!(keys[1], second);
+}

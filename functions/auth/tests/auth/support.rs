@@ -1,0 +1,169 @@
+use auth::AuthConfig;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use identity::IdentityConfig;
+use platform_kernel::config::ServerConfig;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+async fn serve(router: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    (addr, task)
+}
+
+/// Identity and auth, each on its own port, auth calling identity through its client.
+pub struct Stack {
+    pub auth: SocketAddr,
+    pub identity: SocketAddr,
+    pub auth_router: axum::Router,
+    pub auth_app: auth::App,
+    pub dir: tempfile::TempDir,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut AuthConfig)) -> Self {
+        platform_kernel::telemetry::init_for_tests();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let identity_config = IdentityConfig {
+            server: ServerConfig::with_port(0),
+            data_dir: dir.path().to_path_buf(),
+            ..IdentityConfig::default()
+        };
+        let identity_app = identity::build(&identity_config).await.expect("identity");
+        let (identity, identity_task) = serve(identity_app.router).await;
+        let mut config = AuthConfig {
+            server: ServerConfig::with_port(0),
+            data_dir: dir.path().to_path_buf(),
+            ..AuthConfig::default()
+        };
+        config
+            .discovery
+            .static_instances
+            .insert("identity".into(), vec![format!("http://{identity}")]);
+        tweak(&mut config);
+        let auth_app = auth::build(&config).await.expect("auth");
+        let (auth, auth_task) = serve(auth_app.router.clone()).await;
+        Self {
+            auth,
+            identity,
+            auth_router: auth_app.router.clone(),
+            auth_app,
+            dir,
+            tasks: vec![identity_task, auth_task],
+            http: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    pub async fn post(
+        &self,
+        addr: SocketAddr,
+        path: &str,
+        body: Value,
+    ) -> (u16, http::HeaderMap, Value) {
+        let request = http::Request::post(format!("http://{addr}{path}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .expect("request");
+        let response = self.http.request(request).await.expect("response");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn get(&self, addr: SocketAddr, path: &str) -> (u16, http::HeaderMap, Value) {
+        let request = http::Request::get(format!("http://{addr}{path}"))
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let response = self.http.request(request).await.expect("response");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn auth(&self, method: &str, body: Value) -> (u16, Value) {
+        let (status, _, value) = self
+            .post(
+                self.auth,
+                &format!("/platform.auth.v1.AuthService/{method}"),
+                body,
+            )
+            .await;
+        (status, value)
+    }
+
+    pub async fn identity(&self, method: &str, body: Value) -> (u16, Value) {
+        let (status, _, value) = self
+            .post(
+                self.identity,
+                &format!("/platform.identity.v1.IdentityService/{method}"),
+                body,
+            )
+            .await;
+        (status, value)
+    }
+
+    pub async fn sign_up(&self, email: &str) -> Value {
+        let (status, body) = self
+            .identity("CreateUser", json!({"email": email, "password": PASSWORD}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["user"].clone()
+    }
+
+    pub async fn login(&self, email: &str) -> Value {
+        let (status, body) = self
+            .auth("Login", json!({"email": email, "password": PASSWORD}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
