@@ -14,9 +14,9 @@ use secrecy::ExposeSecret as _;
 
 use crate::config::AuthConfig;
 use crate::domain::{KeyEncryptionKey, LockoutPolicy};
-use crate::ports::SystemClock;
+use crate::ports::{DenyList, LoginAttempts, SystemClock};
 use crate::service::{AuthService, Ports, Settings};
-use crate::store::{MIGRATIONS, SqlAuthStore};
+use crate::store::{MIGRATIONS, RedisState, SqlAuthStore};
 use crate::users::IdentityUsers;
 
 pub const SERVICE_NAME: &str = "platform.auth.v1.AuthService";
@@ -37,14 +37,23 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<App> {
     let registry = platform_discovery::from_config(&config.discovery)?;
     let clients = ClientFactory::new(registry, config.clients.clone());
     let store = Arc::new(SqlAuthStore::new(database.clone()));
+    let (deny_list, attempts): (Arc<dyn DenyList>, Arc<dyn LoginAttempts>) = match &config.redis.url
+    {
+        Some(url) => {
+            let redis =
+                Arc::new(RedisState::connect(url.expose_secret(), &config.redis.key_prefix).await?);
+            (redis.clone(), redis)
+        }
+        None => (store.clone(), store.clone()),
+    };
     let service = Arc::new(
         AuthService::new(
             Ports {
                 users: Arc::new(IdentityUsers(clients.identity())),
                 keys: store.clone(),
                 sessions: store.clone(),
-                deny_list: store.clone(),
-                attempts: store,
+                deny_list,
+                attempts,
                 clock: Arc::new(SystemClock),
             },
             kek,

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use platform_clients::ClientsConfig;
 use platform_discovery::DiscoveryConfig;
 use platform_kernel::config::{
-    ConfigError, DatabaseConfig, ServerConfig, TelemetryConfig, Validate, default_data_dir,
+    ConfigError, DatabaseConfig, RedisConfig, ServerConfig, TelemetryConfig, Validate,
+    default_data_dir,
 };
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -26,6 +27,9 @@ pub struct AuthConfig {
     pub tokens: TokensConfig,
     pub keys: KeysConfig,
     pub lockout: LockoutConfig,
+    /// `REDIS_URL`: when set, the access-token deny list and the login-failure counters live
+    /// in Redis (shared by every replica, expiring by themselves) instead of the database.
+    pub redis: RedisConfig,
 }
 
 impl Default for AuthConfig {
@@ -40,6 +44,7 @@ impl Default for AuthConfig {
             tokens: TokensConfig::default(),
             keys: KeysConfig::default(),
             lockout: LockoutConfig::default(),
+            redis: RedisConfig::default(),
         }
     }
 }

@@ -1,7 +1,10 @@
-//! The SQL adapter of the auth ports, on PostgreSQL or SQLite.
+//! The store adapters of the auth ports: SQL (PostgreSQL or SQLite) for everything, and
+//! Redis for the deny list and login counters when configured.
 
+mod redis;
 mod sql;
 
+pub use redis::RedisState;
 pub use sql::SqlAuthStore;
 
 pub static MIGRATIONS: platform_kernel::database::Migrations =

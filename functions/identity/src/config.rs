@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use platform_discovery::DiscoveryConfig;
 use platform_kernel::config::{
-    ConfigError, DatabaseConfig, ServerConfig, TelemetryConfig, Validate, default_data_dir,
+    ConfigError, DatabaseConfig, RedisConfig, ServerConfig, TelemetryConfig, Validate,
+    default_data_dir,
 };
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -28,6 +29,8 @@ pub struct IdentityConfig {
     pub password_hash: HashParams,
     /// Consul (when `CONSUL_HTTP_ADDR` is set) or static addresses.
     pub discovery: DiscoveryConfig,
+    /// `REDIS_URL`: accepted for the whole stack; identity keeps no shared state in it yet.
+    pub redis: RedisConfig,
 }
 
 impl Default for IdentityConfig {
@@ -41,6 +44,7 @@ impl Default for IdentityConfig {
             mail: MailConfig::default(),
             password_hash: HashParams::default(),
             discovery: DiscoveryConfig::default(),
+            redis: RedisConfig::default(),
         }
     }
 }

@@ -6,7 +6,7 @@
 //!    (one file can configure the whole stack);
 //! 3. the conventional variables of the platform (`PORT`, `HOST`, `DATABASE_URL`,
 //!    `PLATFORM_DATA_DIR`, `RUST_LOG`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `PLATFORM_LOG_FORMAT`,
-//!    `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`);
+//!    `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`, `REDIS_URL`);
 //! 4. service-prefixed variables with `__` as the separator, e.g.
 //!    `IDENTITY__SERVER__PORT=9000` or `IDENTITY__TOKENS__RESET_TTL_SECS=600`.
 //!
@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 /// The conventional variables and the key each one sets.
-const CONVENTIONAL: [(&str, &str); 9] = [
+const CONVENTIONAL: [(&str, &str); 10] = [
     ("PORT", "server.port"),
     ("HOST", "server.host"),
     ("DATABASE_URL", "database.url"),
@@ -33,6 +33,7 @@ const CONVENTIONAL: [(&str, &str); 9] = [
     ("PLATFORM_LOG_FORMAT", "telemetry.log_format"),
     ("CONSUL_HTTP_ADDR", "discovery.consul.address"),
     ("CONSUL_HTTP_TOKEN", "discovery.consul.token"),
+    ("REDIS_URL", "redis.url"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +188,25 @@ impl Default for TelemetryConfig {
             log_filter: "info".to_owned(),
             log_format: LogFormat::Human,
             otlp_endpoint: None,
+        }
+    }
+}
+
+/// Redis, for state shared by the replicas of a service (deny lists, counters, limits).
+/// Unset: each service keeps that state in its database (or in-process).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    pub url: Option<SecretString>,
+    /// Prefix of every key the platform writes.
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "platform:".to_owned(),
         }
     }
 }

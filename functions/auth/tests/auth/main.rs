@@ -2,5 +2,6 @@
 //! through real servers (with a real identity service behind it), gRPC, and Lambda events.
 
 mod api;
+mod redis;
 mod store;
 mod support;
