@@ -1,0 +1,58 @@
+//! The shipped binary's key-rotation command.
+
+use std::process::Command;
+
+use auth::ports::KeyStore as _;
+use auth::store::{MIGRATIONS, SqlAuthStore};
+use platform_kernel::config::DatabaseConfig;
+use platform_kernel::database::Database;
+
+fn rotate(dir: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-service"))
+        .arg("rotate-keys")
+        .current_dir(dir)
+        .env_clear()
+        .env("PLATFORM_DATA_DIR", dir)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("new signing key: "))
+        .unwrap_or_else(|| panic!("unexpected output {stdout:?}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_keys_makes_a_new_current_key_and_keeps_the_old_one_verifying() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = rotate(dir.path());
+    let second = rotate(dir.path());
+    assert_ne!(first, second);
+    assert!(
+        dir.path().join("auth.kek").is_file(),
+        "the embedded key-encryption key"
+    );
+    let db = Database::open(&DatabaseConfig::default(), dir.path(), "auth", &MIGRATIONS)
+        .await
+        .expect("db");
+    let keys = SqlAuthStore::new(db).keys().await.expect("keys");
+    let current: Vec<_> = keys
+        .iter()
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| k.kid.clone())
+        .collect();
+    assert_eq!(current, vec![second]);
+    assert!(
+        keys.iter()
+            .any(|k| k.kid == first && k.retired_at.is_some())
+    );
+    for key in &keys {
+        assert!(!key.sealed_private_key.is_empty() && key.sealed_private_key != key.public_key);
+    }
+}
