@@ -15,6 +15,7 @@
 //! (`tower`'s `TpsBudget`); deadlines from the caller's remaining budget
 //! (`platform_kernel::deadline`) sent as `grpc-timeout` / `connect-timeout-ms`.
 
+pub mod balancer;
 pub mod channel;
 pub mod config;
 mod error;

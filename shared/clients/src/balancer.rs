@@ -1,0 +1,227 @@
+//! Choosing an instance: power of two choices on in-flight requests × EWMA latency, skipping
+//! instances whose circuit breaker (`failsafe`, per instance) is open. Shared by the typed
+//! service channels and the gateway's proxy.
+//!
+//! Why not tower's `Balance`: it owns the endpoint services and hides which one served a call,
+//! and the per-instance breaker and "retry on another instance" need exactly that.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use failsafe::StateMachine;
+use failsafe::backoff::Constant;
+use failsafe::failure_policy::ConsecutiveFailures;
+use platform_discovery::{Instance, InstanceSet};
+use platform_kernel::ErrorCode;
+use rand::Rng as _;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::BreakerConfig;
+use crate::error::ClientError;
+
+type Breaker = StateMachine<ConsecutiveFailures<Constant>, ()>;
+
+/// Per-instance load and health, kept while the instance is in the set.
+struct InstanceState {
+    in_flight: AtomicUsize,
+    /// Exponentially weighted moving average of latency, in microseconds.
+    ewma_us: AtomicU64,
+    breaker: Breaker,
+}
+
+impl InstanceState {
+    fn new(config: &BreakerConfig) -> Self {
+        let policy = failsafe::failure_policy::consecutive_failures(
+            config.consecutive_failures.max(1),
+            failsafe::backoff::constant(Duration::from_millis(config.open_ms)),
+        );
+        Self {
+            in_flight: AtomicUsize::new(0),
+            ewma_us: AtomicU64::new(0),
+            breaker: failsafe::Config::new().failure_policy(policy).build(),
+        }
+    }
+
+    fn load(&self) -> u64 {
+        (self.in_flight.load(Ordering::Relaxed) as u64 + 1)
+            * self.ewma_us.load(Ordering::Relaxed).max(1)
+    }
+
+    fn observe(&self, latency: Duration) {
+        let sample = latency.as_micros().min(u128::from(u64::MAX)) as u64;
+        // α = 0.25: recent calls count, one slow call does not dominate.
+        let _ = self
+            .ewma_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 {
+                    sample
+                } else {
+                    (old * 3 + sample) / 4
+                })
+            });
+    }
+}
+
+/// How an attempt on an instance ended, for its breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// The instance failed (unreachable, unavailable, broken connection).
+    InstanceFailure,
+    /// The instance answered; the answer was an error of the request (not_found …).
+    Answered,
+}
+
+/// An instance chosen for one attempt. Report how it went with [`Pick::finish`].
+pub struct Pick {
+    pub instance: Instance,
+    state: Arc<InstanceState>,
+    started: Instant,
+    finished: bool,
+}
+
+impl Pick {
+    pub fn finish(mut self, outcome: Outcome) {
+        self.finished = true;
+        self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.state.observe(self.started.elapsed());
+        match outcome {
+            Outcome::InstanceFailure => self.state.breaker.on_error(),
+            Outcome::Success | Outcome::Answered => self.state.breaker.on_success(),
+        }
+    }
+}
+
+impl Drop for Pick {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Abandoned (the caller's future was dropped): release the slot only.
+            self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+pub struct Balancer {
+    service: String,
+    instances: watch::Receiver<InstanceSet>,
+    states: Mutex<HashMap<String, Arc<InstanceState>>>,
+    breaker: BreakerConfig,
+    /// Bumped whenever instances leave, so pools can drop their connections.
+    generation: AtomicU64,
+}
+
+impl Balancer {
+    pub fn new(
+        service: &str,
+        instances: watch::Receiver<InstanceSet>,
+        breaker: BreakerConfig,
+    ) -> Self {
+        Self {
+            service: service.to_owned(),
+            instances,
+            states: Mutex::new(HashMap::new()),
+            breaker,
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// The base URLs of the current instances.
+    pub fn live_urls(&self) -> Vec<String> {
+        self.instances
+            .borrow()
+            .as_ref()
+            .map(|s| s.iter().map(|i| i.base_url.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The current instances, waiting (until the deadline) for discovery's first answer.
+    async fn instances(&self, deadline: Instant) -> Result<Arc<Vec<Instance>>, ClientError> {
+        let mut rx = self.instances.clone();
+        let waited = tokio::time::timeout_at(deadline, rx.wait_for(Option::is_some)).await;
+        match waited {
+            Ok(Ok(set)) => Ok(set.clone().unwrap_or_default()),
+            _ => Err(ClientError::new(
+                ErrorCode::Unavailable,
+                format!("{}: discovery has not answered yet", self.service),
+            )),
+        }
+    }
+
+    /// Power of two choices among instances not tried yet (all, if every one was tried)
+    /// whose breaker lets a call through.
+    pub async fn pick(&self, tried: &[String], deadline: Instant) -> Result<Pick, ClientError> {
+        let set = self.instances(deadline).await?;
+        if set.is_empty() {
+            return Err(ClientError::new(
+                ErrorCode::Unavailable,
+                format!("no healthy instance of {}", self.service),
+            ));
+        }
+        let states = self.states_for(&set);
+        let fresh: Vec<usize> = (0..set.len())
+            .filter(|i| !tried.contains(&set[*i].id))
+            .collect();
+        let mut candidates = if fresh.is_empty() {
+            (0..set.len()).collect()
+        } else {
+            fresh
+        };
+        let mut rng = rand::rng();
+        while !candidates.is_empty() {
+            let i = candidates[rng.random_range(0..candidates.len())];
+            let j = candidates[rng.random_range(0..candidates.len())];
+            let pick = if states[i].load() <= states[j].load() {
+                i
+            } else {
+                j
+            };
+            if states[pick].breaker.is_call_permitted() {
+                states[pick].in_flight.fetch_add(1, Ordering::Relaxed);
+                return Ok(Pick {
+                    instance: set[pick].clone(),
+                    state: states[pick].clone(),
+                    started: Instant::now(),
+                    finished: false,
+                });
+            }
+            candidates.retain(|c| *c != pick);
+        }
+        Err(ClientError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "every instance of {} has an open circuit breaker",
+                self.service
+            ),
+        ))
+    }
+
+    fn states_for(&self, set: &[Instance]) -> Vec<Arc<InstanceState>> {
+        let mut states = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if states.keys().any(|id| !set.iter().any(|i| &i.id == id)) {
+            states.retain(|id, _| set.iter().any(|i| &i.id == id));
+            self.generation.fetch_add(1, Ordering::Relaxed);
+        }
+        set.iter()
+            .map(|instance| {
+                states
+                    .entry(instance.id.clone())
+                    .or_insert_with(|| Arc::new(InstanceState::new(&self.breaker)))
+                    .clone()
+            })
+            .collect()
+    }
+}
