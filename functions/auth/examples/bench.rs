@@ -88,6 +88,13 @@ where
 
 #[tokio::main]
 async fn main() {
+    if std::env::var_os("BENCH_LOG").is_some() {
+        let telemetry = platform_kernel::config::TelemetryConfig {
+            log_filter: std::env::var("BENCH_LOG").unwrap_or_default(),
+            ..Default::default()
+        };
+        std::mem::forget(platform_kernel::telemetry::init("bench", &telemetry).expect("telemetry"));
+    }
     let seconds: f64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
@@ -112,12 +119,17 @@ async fn main() {
         data_dir: dir.path().to_path_buf(),
         ..AuthConfig::default()
     };
+    // BENCH_AUTH_DATABASE_URL=postgres://… measures auth on PostgreSQL instead of SQLite.
+    if let Ok(url) = std::env::var("BENCH_AUTH_DATABASE_URL") {
+        auth_config.database.url = Some(url.into());
+    }
     auth_config
         .discovery
         .static_instances
         .insert("identity".into(), vec![format!("http://{identity}")]);
     let auth_app = auth::build(&auth_config).await.expect("auth");
     let core = auth_app.service.clone();
+    let auth_router = auth_app.router.clone();
     let auth = serve(auth_app.router).await;
 
     let mut discovery = DiscoveryConfig::default();
@@ -147,8 +159,45 @@ async fn main() {
         .await
         .expect("argon2");
     let bound = one_core * cores as f64;
+    let parallel: f64 = {
+        let workers: Vec<_> = (0..cores)
+            .map(|_| std::thread::spawn(move || argon2_per_second_one_core(seconds)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("argon2 thread"))
+            .sum()
+    };
     println!("argon2id (OWASP) hashes/s, one core:       {one_core:>10.1}");
     println!("argon2 bound (× {cores} cores):               {bound:>10.1}");
+    println!(
+        "argon2 measured on {cores} cores at once:      {parallel:>10.1}   {:.2} × bound",
+        parallel / bound
+    );
+
+    let identity_client = clients.identity();
+    let verify = {
+        let client = identity_client.clone();
+        move || {
+            let client = client.clone();
+            async move {
+                client
+                    .verify_password(platform_proto::identity::v1::VerifyPasswordRequest {
+                        email: "bench@example.com".into(),
+                        password: PASSWORD.into(),
+                    })
+                    .await
+                    .is_ok()
+            }
+        }
+    };
+    let verifications = hammer(cores * 2, seconds, verify.clone()).await;
+    let v1 = hammer(1, seconds, verify).await;
+    println!("VerifyPassword/s at concurrency 1: {v1:.1}");
+    println!(
+        "VerifyPassword/s (gRPC, identity alone):   {verifications:>10.1}   {:.2} × bound",
+        verifications / bound
+    );
 
     let login = {
         let client = client.clone();
@@ -165,6 +214,46 @@ async fn main() {
             }
         }
     };
+    let core_login = {
+        let core = core.clone();
+        move || {
+            let core = core.clone();
+            async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+                platform_kernel::deadline::scope(
+                    deadline,
+                    core.login("bench@example.com", PASSWORD, "127.0.0.1".parse().ok()),
+                )
+                .await
+                .is_ok()
+            }
+        }
+    };
+    let c1 = hammer(1, seconds, core_login).await;
+    let oneshot = {
+        let router = auth_router.clone();
+        move || {
+            let router = router.clone();
+            async move {
+                use tower::ServiceExt as _;
+                let body = format!(r#"{{"email":"bench@example.com","password":"{PASSWORD}"}}"#);
+                let request = http::Request::post("/platform.auth.v1.AuthService/Login")
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(body))
+                    .expect("request");
+                router
+                    .oneshot(request)
+                    .await
+                    .map(|r| r.status() == 200)
+                    .unwrap_or(false)
+            }
+        }
+    };
+    let o1 = hammer(1, seconds, oneshot).await;
+    println!("logins/s through the router in-process at concurrency 1: {o1:.1}");
+    println!("logins/s in the core at concurrency 1: {c1:.1}");
+    let l1 = hammer(1, seconds, login.clone()).await;
+    println!("logins/s at concurrency 1: {l1:.1}");
     let logins = hammer(cores * 2, seconds, login).await;
     println!(
         "logins/s (gRPC, auth → identity):         {logins:>10.1}   {:.2} × bound",
@@ -191,6 +280,8 @@ async fn main() {
             }
         }
     };
+    let v1 = hammer(1, seconds, validate.clone()).await;
+    println!("ValidateToken/s at concurrency 1: {v1:.1}");
     let validations = hammer(32, seconds, validate).await;
     println!("ValidateToken/s (gRPC, 32 concurrent):    {validations:>10.1}");
 

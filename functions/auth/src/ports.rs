@@ -47,7 +47,8 @@ pub trait KeyStore: Send + Sync + 'static {
 
 #[async_trait::async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    async fn create_family(&self, family: &Family) -> Result<()>;
+    /// Starts a session: the family and its first refresh token, in one transaction.
+    async fn create_family(&self, family: &Family, first_token_hash: &str) -> Result<()>;
     async fn family(&self, id: &str) -> Result<Option<Family>>;
     async fn insert_refresh(&self, hash: &str, family_id: &str, now: DateTime<Utc>) -> Result<()>;
     /// Marks the token used with one conditional update: of concurrent callers exactly one

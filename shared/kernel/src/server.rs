@@ -34,6 +34,13 @@ pub async fn serve(
         tracing::info!("shutting down: draining in-flight requests");
         let _ = started_tx.send(());
     };
+    use axum::serve::ListenerExt as _;
+    // Small RPC responses must not wait for Nagle's algorithm (40 ms stalls otherwise).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY");
+        }
+    });
     let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -52,8 +52,9 @@ impl AuthService {
             expires_at: now + chrono(self.settings.refresh_ttl),
             revoked_at: None,
         };
-        self.sessions.create_family(&family).await?;
-        self.issue_pair(&family).await
+        let secret = RefreshSecret::generate();
+        self.sessions.create_family(&family, &secret.hash()).await?;
+        self.pair(&family, secret)
     }
 
     fn lockout_keys(&self, email: &str, ip: Option<IpAddr>) -> Vec<(String, LockoutPolicy)> {
@@ -88,6 +89,10 @@ impl AuthService {
         self.sessions
             .insert_refresh(&secret.hash(), &family.id, self.clock.now())
             .await?;
+        self.pair(family, secret)
+    }
+
+    fn pair(&self, family: &Family, secret: RefreshSecret) -> Result<TokenPair> {
         let (access_token, claims) = self.sign_access(&family.user_id, &family.id)?;
         Ok(TokenPair {
             access_token,

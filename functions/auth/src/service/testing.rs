@@ -52,8 +52,9 @@ impl KeyStore for Memory {
 
 #[async_trait::async_trait]
 impl SessionStore for Memory {
-    async fn create_family(&self, family: &Family) -> Result<()> {
+    async fn create_family(&self, family: &Family, first_token_hash: &str) -> Result<()> {
         lock(&self.families).insert(family.id.clone(), family.clone());
+        lock(&self.tokens).insert(first_token_hash.to_owned(), (family.id.clone(), None));
         Ok(())
     }
     async fn family(&self, id: &str) -> Result<Option<Family>> {

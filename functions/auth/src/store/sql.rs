@@ -81,7 +81,8 @@ impl KeyStore for SqlAuthStore {
 
 #[async_trait::async_trait]
 impl SessionStore for SqlAuthStore {
-    async fn create_family(&self, family: &Family) -> Result<()> {
+    async fn create_family(&self, family: &Family, first_token_hash: &str) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
         sqlx::query(
             "INSERT INTO refresh_families (id, user_id, created_at, expires_at, revoked_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -91,8 +92,15 @@ impl SessionStore for SqlAuthStore {
         .bind(micros(family.created_at))
         .bind(micros(family.expires_at))
         .bind(family.revoked_at.map(micros))
-        .execute(&self.db.pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("INSERT INTO refresh_tokens (hash, family_id, issued_at) VALUES ($1, $2, $3)")
+            .bind(first_token_hash)
+            .bind(&family.id)
+            .bind(micros(family.created_at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -252,6 +260,14 @@ impl LoginAttempts for SqlAuthStore {
     }
 
     async fn clear(&self, key: &str) -> Result<()> {
+        // Most logins have nothing to clear: read first, so they take no write lock.
+        let any = sqlx::query("SELECT key FROM login_failures WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        if any.is_none() {
+            return Ok(());
+        }
         sqlx::query("DELETE FROM login_failures WHERE key = $1")
             .bind(key)
             .execute(&self.db.pool)

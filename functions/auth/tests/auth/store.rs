@@ -82,11 +82,18 @@ async fn exactly_one_concurrent_use_of_a_refresh_token_is_fresh(f: &Fixture) {
         expires_at: at(100),
         revoked_at: None,
     };
-    f.store.create_family(&family).await.expect("family");
+    f.store
+        .create_family(&family, "h0")
+        .await
+        .expect("family and first token");
     f.store
         .insert_refresh("h1", "fam", at(0))
         .await
         .expect("token");
+    assert_eq!(
+        f.store.family_of("h0").await.expect("of"),
+        Some("fam".into())
+    );
     let store = Arc::new(f.store.clone());
     let uses: Vec<_> = (0..8)
         .map(|_| {

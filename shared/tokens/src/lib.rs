@@ -1,0 +1,156 @@
+//! Access tokens, as issued by the auth service and checked by it and by the gateway.
+//!
+//! Verification trusts nothing in the token header but `kid`, looked up in keys the verifier
+//! already holds (`jku`, `x5u` and `jwk` are never used), and accepts only EdDSA, so
+//! `alg: none` and HMAC-with-the-public-key confusion cannot pass. `exp`, `nbf`, `iat`, `iss`,
+//! `aud`, `sub` and `token_use: access` are all required.
+
+use std::collections::{BTreeMap, HashSet};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+
+pub const ACCESS: &str = "access";
+
+/// The claims of an access token (RFC 9068-style; header `typ: at+jwt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: Vec<String>,
+    /// The user id.
+    pub sub: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// Always `access` for access tokens.
+    pub token_use: String,
+    /// The session (refresh-token family) the token belongs to.
+    pub sid: String,
+}
+
+/// What a verifier expects.
+#[derive(Debug, Clone)]
+pub struct Expectations {
+    pub issuer: String,
+    pub audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub leeway_secs: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("unsupported algorithm")]
+    UnsupportedAlgorithm,
+    #[error("no key id")]
+    NoKeyId,
+    #[error("unknown signing key")]
+    UnknownKey(String),
+    #[error("bad signature")]
+    BadSignature,
+    #[error("wrong issuer")]
+    WrongIssuer,
+    #[error("wrong audience")]
+    WrongAudience,
+    #[error("missing claim {0}")]
+    MissingClaim(String),
+    #[error("token expired")]
+    Expired,
+    #[error("token not yet valid")]
+    NotYetValid,
+    #[error("not an access token")]
+    NotAccess,
+}
+
+/// The `kid` of a token, if it parses at all (to know whether to refetch keys).
+pub fn key_id(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid)
+}
+
+/// Verifies `token` with the key its `kid` names, at Unix time `now`.
+pub fn verify(
+    token: &str,
+    key_for: impl FnOnce(&str) -> Option<DecodingKey>,
+    expect: &Expectations,
+    now: i64,
+) -> Result<AccessClaims, TokenError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(TokenError::UnsupportedAlgorithm);
+    }
+    let kid = header.kid.ok_or(TokenError::NoKeyId)?;
+    let key = key_for(&kid).ok_or(TokenError::UnknownKey(kid))?;
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[&expect.issuer]);
+    validation.set_audience(&[&expect.audience]);
+    validation.required_spec_claims =
+        HashSet::from(["exp", "nbf", "iat", "iss", "aud", "sub"].map(str::to_owned));
+    // Time claims are checked below against the caller's clock (a port, in tests).
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    let data = jsonwebtoken::decode::<AccessClaims>(token, &key, &validation).map_err(|e| {
+        use jsonwebtoken::errors::ErrorKind as K;
+        match e.kind() {
+            K::InvalidIssuer => TokenError::WrongIssuer,
+            K::InvalidAudience => TokenError::WrongAudience,
+            K::InvalidSignature => TokenError::BadSignature,
+            K::MissingRequiredClaim(c) => TokenError::MissingClaim(c.clone()),
+            _ => TokenError::Malformed,
+        }
+    })?;
+    let claims = data.claims;
+    if claims.exp + expect.leeway_secs <= now {
+        return Err(TokenError::Expired);
+    }
+    if claims.nbf - expect.leeway_secs > now {
+        return Err(TokenError::NotYetValid);
+    }
+    if claims.token_use != ACCESS {
+        return Err(TokenError::NotAccess);
+    }
+    Ok(claims)
+}
+
+/// A public key in JWKS form (RFC 8037: OKP / Ed25519).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    pub kid: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+    pub alg: String,
+}
+
+impl Jwk {
+    pub fn ed25519(kid: &str, x: &str) -> Self {
+        Self {
+            kty: "OKP".to_owned(),
+            crv: "Ed25519".to_owned(),
+            x: x.to_owned(),
+            kid: kid.to_owned(),
+            use_: "sig".to_owned(),
+            alg: "EdDSA".to_owned(),
+        }
+    }
+}
+
+/// `/.well-known/jwks.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+impl Jwks {
+    /// The verification keys by kid (Ed25519 signing keys only; others are skipped).
+    pub fn decoding_keys(&self) -> BTreeMap<String, DecodingKey> {
+        self.keys
+            .iter()
+            .filter(|k| k.kty == "OKP" && k.crv == "Ed25519" && k.use_ == "sig")
+            .filter_map(|k| Some((k.kid.clone(), DecodingKey::from_ed_components(&k.x).ok()?)))
+            .collect()
+    }
+}
