@@ -2,6 +2,7 @@
 //! transports, discovery through the Consul test server, failover, breakers, retry budget,
 //! deadline propagation.
 
+mod auth_methods;
 mod consul;
 mod example_config;
 mod identity_methods;
