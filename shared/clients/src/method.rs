@@ -15,6 +15,8 @@ macro_rules! methods {
                 idempotent: $idempotent,
             };
         )*
+        /// Every method of the service.
+        pub const ALL: &[Method] = &[$($name),*];
     };
 }
 

@@ -49,6 +49,14 @@ pub trait Validate {
 
 /// Loads the configuration of `service` (`identity`, `auth`, …) from every layer.
 pub fn load<T: DeserializeOwned + Validate>(service: &str) -> Result<T, ConfigError> {
+    load_with(service, &[])
+}
+
+/// Like [`load`], with conventional variables of the binary's own (`VAR`, `key.path`).
+pub fn load_with<T: DeserializeOwned + Validate>(
+    service: &str,
+    extra: &'static [(&'static str, &'static str)],
+) -> Result<T, ConfigError> {
     // Environment layers are `global` so they beat the file's (selected) profile.
     let mut figment = Figment::new().select(service);
     if let Ok(path) = std::env::var("PLATFORM_CONFIG") {
@@ -60,9 +68,10 @@ pub fn load<T: DeserializeOwned + Validate>(service: &str) -> Result<T, ConfigEr
         figment = figment.merge(Yaml::file(&path).nested());
     }
     let conventional = Env::raw()
-        .filter_map(|key| {
+        .filter_map(move |key| {
             CONVENTIONAL
                 .iter()
+                .chain(extra)
                 .find(|(var, _)| key.as_str().eq_ignore_ascii_case(var))
                 .map(|(_, path)| (*path).into())
         })

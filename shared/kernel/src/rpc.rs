@@ -59,15 +59,22 @@ where
         .add_grpc_service(GrpcWeb::new(rpc.grpc))
         .add_grpc_service(GrpcWeb::new(health_grpc))
         .build();
-    Router::new()
+    let router = Router::new()
         .merge(health::routes(readiness))
         .merge(rpc.extra)
         .route("/metrics", get(metrics::render))
         .fallback_service(protocols)
         .layer(axum::middleware::from_fn(unknown_method))
-        .layer(axum::middleware::from_fn(crate::deadline::propagate))
+        .layer(axum::middleware::from_fn(crate::deadline::propagate));
+    observed(router, &server.trusted_proxies)
+}
+
+/// The cross-cutting outer layers every HTTP surface of the platform gets (services and the
+/// gateway): client IP, metrics, a tracing span with W3C trace context, request ids.
+pub fn observed(router: Router, trusted_proxies: &[std::net::IpAddr]) -> Router {
+    router
         .layer(axum::middleware::from_fn(crate::peer::layer(
-            std::sync::Arc::new(server.trusted_proxies.clone()),
+            std::sync::Arc::new(trusted_proxies.to_vec()),
         )))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
@@ -133,5 +140,27 @@ impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+/// Writes the current span's W3C trace context into outgoing headers (the gateway's proxy,
+/// service clients), so one trace spans gateway → service → service.
+pub fn inject_trace_context(headers: &mut http::HeaderMap) {
+    let context = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|p| {
+        p.inject_context(&context, &mut HeaderInjector(headers));
+    });
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl opentelemetry::propagation::Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
     }
 }

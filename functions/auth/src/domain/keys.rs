@@ -14,7 +14,6 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use rand::TryRngCore as _;
-use serde::Serialize;
 
 fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
@@ -117,17 +116,7 @@ impl SigningKeyRecord {
     }
 }
 
-/// A public key in JWKS form (RFC 8037: OKP / Ed25519).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Jwk {
-    pub kty: &'static str,
-    pub crv: &'static str,
-    pub x: String,
-    pub kid: String,
-    #[serde(rename = "use")]
-    pub use_: &'static str,
-    pub alg: &'static str,
-}
+pub use platform_tokens::Jwk;
 
 pub struct Signer {
     pub kid: String,
@@ -185,14 +174,8 @@ impl Keyring {
             let key = DecodingKey::from_ed_components(&record.public_key)
                 .with_context(|| format!("public key of {}", record.kid))?;
             ring.verifiers.insert(record.kid.clone(), key);
-            ring.jwks.push(Jwk {
-                kty: "OKP",
-                crv: "Ed25519",
-                x: record.public_key.clone(),
-                kid: record.kid.clone(),
-                use_: "sig",
-                alg: "EdDSA",
-            });
+            ring.jwks
+                .push(Jwk::ed25519(&record.kid, &record.public_key));
         }
         Ok(ring)
     }

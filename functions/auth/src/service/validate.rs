@@ -1,10 +1,7 @@
-//! Signing and validating access tokens. Validation trusts nothing in the token header but
-//! `kid` (looked up in our own keyring: `jku`, `x5u` and `jwk` are never used) and accepts
-//! only EdDSA, so `alg: none` and HMAC-with-the-public-key confusion cannot pass.
+//! Signing and validating access tokens. Validation is `platform_tokens::verify` (shared
+//! with the gateway) against our own keyring, plus the deny list.
 
-use std::collections::HashSet;
-
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Header};
 
 use crate::domain::AccessClaims;
 use crate::domain::claims::ACCESS;
@@ -60,55 +57,23 @@ impl AuthService {
     }
 
     pub(crate) fn verify_signature_and_claims(&self, token: &str) -> Result<AccessClaims> {
-        let invalid = |why: &str| AuthError::InvalidToken(why.to_owned());
         if token.trim().is_empty() {
             return Err(AuthError::invalid("token", "is required"));
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(invalid("unsupported algorithm"));
-        }
-        let kid = header.kid.ok_or_else(|| invalid("no key id"))?;
-        let key = {
-            let ring = self
-                .keyring
+        let expect = platform_tokens::Expectations {
+            issuer: self.settings.issuer.clone(),
+            audience: self.settings.audience.clone(),
+            leeway_secs: self.settings.leeway.as_secs() as i64,
+        };
+        let key_for = |kid: &str| {
+            self.keyring
                 .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            ring.verifiers.get(&kid).cloned()
-        }
-        .ok_or_else(|| invalid("unknown signing key"))?;
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.leeway = self.settings.leeway.as_secs();
-        validation.validate_nbf = true;
-        validation.set_issuer(&[&self.settings.issuer]);
-        validation.set_audience(&[&self.settings.audience]);
-        validation.required_spec_claims =
-            HashSet::from(["exp", "nbf", "iat", "iss", "aud", "sub"].map(str::to_owned));
-        // The clock is a port (tests move it); verify time claims against it, not the OS.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            match e.kind() {
-                K::InvalidIssuer => invalid("wrong issuer"),
-                K::InvalidAudience => invalid("wrong audience"),
-                K::InvalidSignature => invalid("bad signature"),
-                K::MissingRequiredClaim(c) => AuthError::InvalidToken(format!("missing claim {c}")),
-                _ => invalid("malformed token"),
-            }
-        })?;
-        let claims = data.claims;
-        let now = self.clock.now().timestamp();
-        let leeway = self.settings.leeway.as_secs() as i64;
-        if claims.exp + leeway <= now {
-            return Err(invalid("token expired"));
-        }
-        if claims.nbf - leeway > now {
-            return Err(invalid("token not yet valid"));
-        }
-        if claims.token_use != crate::domain::claims::ACCESS {
-            return Err(invalid("not an access token"));
-        }
-        Ok(claims)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .verifiers
+                .get(kid)
+                .cloned()
+        };
+        platform_tokens::verify(token, key_for, &expect, self.clock.now().timestamp())
+            .map_err(|e| AuthError::InvalidToken(e.to_string()))
     }
 }

@@ -1,0 +1,280 @@
+//! The gateway, composed in one place. Outermost first: request id, tracing span (W3C trace
+//! context), metrics, client IP (`rpc::observed`) → CORS → body limit → the gate (routing
+//! table, rate limit per IP/route, authentication, rate limit per user) → the proxy.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderValue, Method};
+use platform_clients::balancer::Balancer;
+use platform_kernel::ErrorCode;
+use platform_tokens::Expectations;
+use tokio::time::Instant;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::config::GatewayConfig;
+use crate::errors::{Wire, error};
+use crate::jwks::JwksCache;
+use crate::proxy::{IDENTITY_HEADERS, Upstreams};
+use crate::ratelimit::{RateLimits, Rejection};
+use crate::routes::{Access, RouteTable};
+
+pub struct Gateway {
+    pub router: Router,
+    pub jwks: Arc<JwksCache>,
+}
+
+struct Inner {
+    routes: RouteTable,
+    upstreams: Upstreams,
+    jwks: Arc<JwksCache>,
+    limits: RateLimits,
+    expect: Expectations,
+}
+
+type Shared = Arc<Inner>;
+
+pub async fn build(config: &GatewayConfig) -> anyhow::Result<Gateway> {
+    let registry = platform_discovery::from_config(&config.discovery)?;
+    let breaker = platform_clients::ClientsConfig::default().defaults.breaker;
+    let balancers: HashMap<&'static str, Arc<Balancer>> = ["identity", "auth", "authz", "audit"]
+        .into_iter()
+        .map(|s| {
+            (
+                s,
+                Arc::new(Balancer::new(s, registry.watch(s), breaker.clone())),
+            )
+        })
+        .collect();
+    let auth = balancers
+        .get("auth")
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no auth balancer"))?;
+    let jwks = Arc::new(JwksCache::new(
+        auth,
+        Duration::from_secs(config.auth.unknown_kid_refetch_secs),
+    ));
+    jwks.spawn_refresher(Duration::from_secs(config.auth.jwks_refresh_secs.max(1)));
+    let limits = RateLimits::new(&config.rate_limit);
+    let inner = Arc::new(Inner {
+        routes: RouteTable::new(config.auth.allow_self_signup),
+        upstreams: Upstreams::new(
+            balancers,
+            config.upstream.clone(),
+            config.server.max_request_bytes,
+        ),
+        jwks: jwks.clone(),
+        limits,
+        expect: Expectations {
+            issuer: config.auth.issuer.clone(),
+            audience: config.auth.audience.clone(),
+            leeway_secs: config.auth.leeway_secs as i64,
+        },
+    });
+    spawn_limit_shrinker(Arc::downgrade(&inner));
+    let router = Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/readyz", get(ready))
+        .route("/metrics", get(platform_kernel::metrics::render))
+        .route("/.well-known/jwks.json", get(jwks_document))
+        .fallback(gate)
+        .with_state(inner)
+        .layer(axum::middleware::from_fn(body_too_large))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            config.server.max_request_bytes,
+        ))
+        .layer(cors(&config.cors.origins));
+    let router = platform_kernel::rpc::observed(router, &config.server.trusted_proxies);
+    Ok(Gateway { router, jwks })
+}
+
+fn spawn_limit_shrinker(inner: std::sync::Weak<Inner>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            let Some(inner) = inner.upgrade() else { return };
+            inner.limits.shrink();
+        }
+    });
+}
+
+/// Connect-aware CORS: the Connect, gRPC-Web and auth headers are allowed, the gRPC status
+/// headers exposed, so browsers can use every protocol the platform speaks.
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    let header = http::HeaderName::from_static;
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            http::header::CONTENT_TYPE,
+            http::header::AUTHORIZATION,
+            header("connect-protocol-version"),
+            header("connect-timeout-ms"),
+            header("grpc-timeout"),
+            header("x-grpc-web"),
+            header("x-user-agent"),
+            header("x-request-id"),
+        ])
+        .expose_headers([
+            header("grpc-status"),
+            header("grpc-message"),
+            header("grpc-status-details-bin"),
+            header("x-request-id"),
+            header("retry-after"),
+        ])
+        .max_age(Duration::from_secs(7200))
+}
+
+async fn ready(State(inner): State<Shared>) -> Response {
+    if inner.jwks.is_loaded() {
+        axum::Json(serde_json::json!({"status": "ready"})).into_response()
+    } else {
+        (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "unavailable", "reason": "no JWKS from the auth service yet"})),
+        )
+            .into_response()
+    }
+}
+
+async fn jwks_document(State(inner): State<Shared>) -> Response {
+    (
+        [
+            (http::header::CONTENT_TYPE, "application/jwk-set+json"),
+            (http::header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        axum::Json(inner.jwks.document()),
+    )
+        .into_response()
+}
+
+/// A 413 from the body limit, as a Connect / gRPC error.
+async fn body_too_large(req: Request, next: axum::middleware::Next) -> Response {
+    let wire = Wire::of(req.headers());
+    let response = next.run(req).await;
+    if response.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+        let mut e = error(wire, ErrorCode::ResourceExhausted, "request body too large");
+        if wire == Wire::Connect {
+            *e.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+        }
+        return e;
+    }
+    response
+}
+
+fn too_many(wire: Wire, rejection: Rejection) -> Response {
+    let secs = rejection.retry_after.as_millis().div_ceil(1000).max(1) as u64;
+    let mut response = error(
+        wire,
+        ErrorCode::ResourceExhausted,
+        &format!("rate limit exceeded; retry in {secs} s"),
+    );
+    let headers = response.headers_mut();
+    headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{};w=1;burst={}",
+        rejection.limit.rps, rejection.limit.burst
+    )) {
+        headers.insert("ratelimit-policy", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "limit={}, remaining=0, reset={secs}",
+        rejection.limit.burst
+    )) {
+        headers.insert("ratelimit", v);
+    }
+    metrics::counter!("gateway_rate_limited_total").increment(1);
+    response
+}
+
+fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Routing, rate limits and authentication, then the proxy.
+async fn gate(State(inner): State<Shared>, mut req: Request<Body>) -> Response {
+    let started = Instant::now();
+    let wire = Wire::of(req.headers());
+    for name in &IDENTITY_HEADERS {
+        req.headers_mut().remove(name);
+    }
+    let path = req.uri().path().to_owned();
+    let Some(route) = inner.routes.route(&path) else {
+        return error(
+            wire,
+            ErrorCode::Unimplemented,
+            &format!("no method {path} at the gateway"),
+        )
+        .map_status(http::StatusCode::NOT_FOUND, wire);
+    };
+    let ip = platform_kernel::peer::client_ip();
+    if let Err(rejection) = inner.limits.check_ip(&path, ip) {
+        return too_many(wire, rejection);
+    }
+    if route.access == Access::Authenticated {
+        let claims = match authenticate(&inner, req.headers()).await {
+            Ok(claims) => claims,
+            Err(why) => return error(wire, ErrorCode::Unauthenticated, &why),
+        };
+        if let Err(rejection) = inner.limits.check_user(&claims.sub) {
+            return too_many(wire, rejection);
+        }
+        let headers = req.headers_mut();
+        for (name, value) in IDENTITY_HEADERS
+            .iter()
+            .zip([&claims.sub, &claims.jti, &claims.sid])
+        {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.insert(name.clone(), v);
+            }
+        }
+    }
+    inner.upstreams.forward(route, req, ip, started).await
+}
+
+async fn authenticate(
+    inner: &Inner,
+    headers: &http::HeaderMap,
+) -> Result<platform_tokens::AccessClaims, String> {
+    let token = bearer(headers).ok_or_else(|| "missing bearer token".to_owned())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let verify = || platform_tokens::verify(token, |kid| inner.jwks.key(kid), &inner.expect, now);
+    match verify() {
+        Err(platform_tokens::TokenError::UnknownKey(_)) => {
+            // Maybe a key rotated since the last fetch: look again, at a bounded rate.
+            if let Err(e) = inner.jwks.refresh(false).await {
+                tracing::warn!(error = %format!("{e:#}"), "JWKS refetch failed");
+            }
+            verify().map_err(|e| format!("invalid token: {e}"))
+        }
+        other => other.map_err(|e| format!("invalid token: {e}")),
+    }
+}
+
+trait MapStatus {
+    fn map_status(self, status: http::StatusCode, wire: Wire) -> Response;
+}
+
+impl MapStatus for Response {
+    /// Unknown methods are 404 for Connect callers (gRPC keeps HTTP 200 + grpc-status 12).
+    fn map_status(mut self, status: http::StatusCode, wire: Wire) -> Response {
+        if wire == Wire::Connect {
+            *self.status_mut() = status;
+        }
+        self
+    }
+}

@@ -1,0 +1,122 @@
+//! The auth service's public keys, fetched from an auth instance and cached. Refetched every
+//! `jwks_refresh_secs`, and when a token names an unknown `kid` — at most once per
+//! `unknown_kid_refetch_secs`, so garbage tokens cannot make the gateway hammer auth.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use jsonwebtoken::DecodingKey;
+use platform_clients::balancer::{Balancer, Outcome};
+use platform_tokens::Jwks;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+pub struct JwksCache {
+    balancer: Arc<Balancer>,
+    http: Client<HttpConnector, Empty<Bytes>>,
+    state: RwLock<(Jwks, BTreeMap<String, DecodingKey>)>,
+    last_fetch: Mutex<Option<Instant>>,
+    min_refetch: Duration,
+}
+
+impl JwksCache {
+    pub fn new(balancer: Arc<Balancer>, min_refetch: Duration) -> Self {
+        Self {
+            balancer,
+            http: Client::builder(TokioExecutor::new()).build_http(),
+            state: RwLock::new((Jwks::default(), BTreeMap::new())),
+            last_fetch: Mutex::new(None),
+            min_refetch,
+        }
+    }
+
+    /// The document as last fetched.
+    pub fn document(&self) -> Jwks {
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
+            .clone()
+    }
+
+    pub fn key(&self, kid: &str) -> Option<DecodingKey> {
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .1
+            .get(kid)
+            .cloned()
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        !self.document().keys.is_empty()
+    }
+
+    /// Fetches now, unless the last fetch was less than the minimum interval ago (`force`
+    /// ignores that: the periodic refresh).
+    pub async fn refresh(&self, force: bool) -> anyhow::Result<()> {
+        let mut last = self.last_fetch.lock().await;
+        if !force && last.is_some_and(|t| t.elapsed() < self.min_refetch) {
+            return Ok(());
+        }
+        *last = Some(Instant::now());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let pick = self.balancer.pick(&[], deadline).await?;
+        let url = format!("{}/.well-known/jwks.json", pick.instance.base_url);
+        let fetched = async {
+            let response = self.http.get(url.parse()?).await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "JWKS answered {}",
+                response.status()
+            );
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok::<Jwks, anyhow::Error>(serde_json::from_slice(&body)?)
+        };
+        match tokio::time::timeout(Duration::from_secs(5), fetched).await {
+            Ok(Ok(jwks)) => {
+                pick.finish(Outcome::Success);
+                let keys = jwks.decoding_keys();
+                tracing::debug!(keys = keys.len(), "JWKS refreshed");
+                *self
+                    .state
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = (jwks, keys);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                pick.finish(Outcome::InstanceFailure);
+                Err(e.context(format!("fetching {url}")))
+            }
+            Err(_) => {
+                pick.finish(Outcome::InstanceFailure);
+                anyhow::bail!("fetching {url}: timed out")
+            }
+        }
+    }
+
+    /// Keeps the cache fresh for the life of the process.
+    pub fn spawn_refresher(self: &Arc<Self>, every: Duration) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(cache) = weak.upgrade() else { return };
+                let wait = match cache.refresh(true).await {
+                    Ok(()) => every,
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "JWKS refresh failed; keeping the cached keys");
+                        Duration::from_secs(2).min(every)
+                    }
+                };
+                drop(cache);
+                tokio::time::sleep(wait).await;
+            }
+        });
+    }
+}

@@ -1,0 +1,12 @@
+//! The API gateway. Each concern is a module of its own; `app::build` composes them.
+
+pub mod app;
+pub mod config;
+pub mod errors;
+pub mod jwks;
+pub mod proxy;
+pub mod ratelimit;
+pub mod routes;
+
+pub use app::{Gateway, build};
+pub use config::GatewayConfig;

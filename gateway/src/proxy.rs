@@ -1,0 +1,312 @@
+//! Forwarding one request to a healthy instance of its service: HTTP/1.1 for Connect and
+//! gRPC-Web, h2c for gRPC; bodies streamed both ways, trailers kept. Deadlines: the caller's
+//! `connect-timeout-ms` / `grpc-timeout` (capped by the route's timeout) minus the time
+//! already spent goes upstream; when it runs out the caller gets `deadline_exceeded`.
+//! Idempotent methods are buffered (they are small unary messages) so a failed attempt can be
+//! retried on another instance; other methods stream and are tried once.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Version};
+use http_body_util::BodyExt as _;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use platform_clients::balancer::{Balancer, Outcome};
+use platform_kernel::{ErrorCode, deadline};
+use tokio::time::Instant;
+
+use crate::config::UpstreamConfig;
+use crate::errors::{Wire, error};
+use crate::routes::Route;
+
+/// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+pub struct Upstreams {
+    balancers: HashMap<&'static str, Arc<Balancer>>,
+    http1: Client<HttpConnector, Body>,
+    h2c: Client<HttpConnector, Body>,
+    config: UpstreamConfig,
+    max_body: usize,
+}
+
+impl Upstreams {
+    pub fn new(
+        balancers: HashMap<&'static str, Arc<Balancer>>,
+        config: UpstreamConfig,
+        max_body: usize,
+    ) -> Self {
+        let connector = || {
+            let mut c = HttpConnector::new();
+            c.set_nodelay(true);
+            c.set_connect_timeout(Some(Duration::from_secs(1)));
+            c
+        };
+        Self {
+            balancers,
+            http1: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(64)
+                .build(connector()),
+            h2c: Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build(connector()),
+            config,
+            max_body,
+        }
+    }
+
+    pub fn balancer(&self, service: &str) -> Option<&Arc<Balancer>> {
+        self.balancers.get(service)
+    }
+
+    /// Forwards `req` (whose processing began at `started`) along `route`.
+    pub async fn forward(
+        &self,
+        route: Route,
+        req: Request<Body>,
+        client_ip: Option<IpAddr>,
+        started: Instant,
+    ) -> Response {
+        let wire = Wire::of(req.headers());
+        let Some(balancer) = self.balancers.get(route.service) else {
+            return error(
+                wire,
+                ErrorCode::Unavailable,
+                &format!("no upstream for {}", route.service),
+            );
+        };
+        let path = req.uri().path().to_owned();
+        let route_timeout = Duration::from_millis(
+            self.config
+                .route_timeouts_ms
+                .get(&path)
+                .copied()
+                .unwrap_or(self.config.timeout_ms),
+        );
+        let budget =
+            deadline::from_headers(req.headers()).map_or(route_timeout, |b| b.min(route_timeout));
+        let deadline = started + budget;
+        let (parts, body) = req.into_parts();
+        let mut body = if route.idempotent {
+            match Limited::collect(body, self.max_body).await {
+                Ok(bytes) => Payload::Buffered(bytes),
+                Err(response) => return response(wire),
+            }
+        } else {
+            Payload::Streaming(Some(body))
+        };
+        let attempts = if route.idempotent {
+            self.config.max_attempts.max(1)
+        } else {
+            1
+        };
+        let mut tried = Vec::new();
+        let mut last = error(wire, ErrorCode::Unavailable, "no attempt made");
+        for attempt in 1..=attempts {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return error(
+                    wire,
+                    ErrorCode::DeadlineExceeded,
+                    "deadline exceeded at the gateway",
+                );
+            }
+            let pick = match balancer.pick(&tried, deadline).await {
+                Ok(p) => p,
+                Err(e) => return error(wire, e.code, &e.message),
+            };
+            let Some(payload) = body.next() else { break };
+            let request = upstream_request(
+                &parts,
+                &pick.instance.base_url,
+                payload,
+                wire,
+                remaining,
+                client_ip,
+            );
+            let client = if wire == Wire::Grpc {
+                &self.h2c
+            } else {
+                &self.http1
+            };
+            match tokio::time::timeout(remaining, client.request(request)).await {
+                Err(_) => {
+                    pick.finish(Outcome::InstanceFailure);
+                    return error(
+                        wire,
+                        ErrorCode::DeadlineExceeded,
+                        "deadline exceeded upstream",
+                    );
+                }
+                Ok(Err(e)) => {
+                    let id = pick.instance.id.clone();
+                    pick.finish(Outcome::InstanceFailure);
+                    tracing::warn!(instance = %id, error = %e, "upstream request failed");
+                    let not_sent = e.is_connect();
+                    last = error(wire, ErrorCode::Unavailable, "upstream unavailable");
+                    tried.push(id);
+                    if !(route.idempotent || not_sent) || attempt == attempts {
+                        return last;
+                    }
+                }
+                Ok(Ok(response)) => {
+                    let unavailable = is_unavailable(&response);
+                    if unavailable && route.idempotent && attempt < attempts {
+                        tried.push(pick.instance.id.clone());
+                        pick.finish(Outcome::InstanceFailure);
+                        continue;
+                    }
+                    pick.finish(if unavailable {
+                        Outcome::InstanceFailure
+                    } else {
+                        Outcome::Success
+                    });
+                    return downstream_response(response);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+        }
+        last
+    }
+}
+
+/// The request body: buffered (re-sendable) or streamed (sent once).
+enum Payload {
+    Buffered(Bytes),
+    Streaming(Option<Body>),
+}
+
+impl Payload {
+    fn next(&mut self) -> Option<Body> {
+        match self {
+            Self::Buffered(bytes) => Some(Body::from(bytes.clone())),
+            Self::Streaming(body) => body.take(),
+        }
+    }
+}
+
+struct Limited;
+
+impl Limited {
+    /// Reads at most `max` bytes, or answers with `resource_exhausted`.
+    async fn collect(body: Body, max: usize) -> Result<Bytes, fn(Wire) -> Response> {
+        match http_body_util::Limited::new(body, max).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(_) => {
+                Err(|wire| error(wire, ErrorCode::ResourceExhausted, "request body too large"))
+            }
+        }
+    }
+}
+
+fn is_unavailable(response: &http::Response<hyper::body::Incoming>) -> bool {
+    matches!(response.status().as_u16(), 502 | 503)
+        || response
+            .headers()
+            .get("grpc-status")
+            .is_some_and(|v| v == "14")
+}
+
+fn upstream_request(
+    parts: &http::request::Parts,
+    base_url: &str,
+    body: Body,
+    wire: Wire,
+    remaining: Duration,
+    client_ip: Option<IpAddr>,
+) -> Request<Body> {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = Request::new(body);
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = format!("{base_url}{path}").parse().unwrap_or_default();
+    *request.version_mut() = if wire == Wire::Grpc {
+        Version::HTTP_2
+    } else {
+        Version::HTTP_11
+    };
+    let headers = request.headers_mut();
+    copy_end_to_end(&parts.headers, headers);
+    headers.remove(http::header::HOST);
+    headers.remove("connect-timeout-ms");
+    headers.remove("grpc-timeout");
+    match wire {
+        Wire::Connect => {
+            headers.insert(
+                "connect-timeout-ms",
+                HeaderValue::from(remaining.as_millis().max(1) as u64),
+            );
+        }
+        Wire::Grpc | Wire::GrpcWeb => {
+            if let Ok(v) = HeaderValue::from_str(&deadline::grpc_timeout_value(remaining)) {
+                headers.insert("grpc-timeout", v);
+            }
+            if wire == Wire::Grpc {
+                headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
+            }
+        }
+    }
+    if let Some(ip) = client_ip {
+        let forwarded = match parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(prior) => format!("{prior}, {ip}"),
+            None => ip.to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&forwarded) {
+            headers.insert("x-forwarded-for", v);
+        }
+    }
+    platform_kernel::rpc::inject_trace_context(headers);
+    request
+}
+
+fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
+    let named_in_connection: Vec<String> = from
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .collect();
+    for (name, value) in from {
+        let n = name.as_str();
+        if HOP_BY_HOP.contains(&n) || named_in_connection.iter().any(|c| c == n) {
+            continue;
+        }
+        to.append(name.clone(), value.clone());
+    }
+}
+
+fn downstream_response(response: http::Response<hyper::body::Incoming>) -> Response {
+    let (parts, body) = response.into_parts();
+    let mut out = Response::new(Body::new(body));
+    *out.status_mut() = parts.status;
+    copy_end_to_end(&parts.headers, out.headers_mut());
+    out
+}
+
+/// Identity headers the gateway sets after authentication; callers can never send them.
+pub const IDENTITY_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-user-id"),
+    HeaderName::from_static("x-token-id"),
+    HeaderName::from_static("x-session-id"),
+];

@@ -1,0 +1,105 @@
+//! Which service owns a method path, who may call it, and whether it may be retried. The
+//! methods come from the service clients' descriptors (one list of the contracts).
+
+use std::collections::HashMap;
+
+use platform_clients::method::{self, Method};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (sign-in, sign-up, password reset…).
+    Public,
+    /// A valid access token is required.
+    Authenticated,
+    /// Service-to-service only: never reachable through the gateway (404).
+    Internal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// Discovery name of the owning service.
+    pub service: &'static str,
+    pub access: Access,
+    pub idempotent: bool,
+}
+
+pub struct RouteTable(HashMap<&'static str, Route>);
+
+impl RouteTable {
+    pub fn new(allow_self_signup: bool) -> Self {
+        let public = |m: &Method| {
+            m == &method::auth::LOGIN
+                || m == &method::auth::REFRESH_TOKEN
+                || (allow_self_signup && m == &method::identity::CREATE_USER)
+                || m == &method::identity::REQUEST_PASSWORD_RESET
+                || m == &method::identity::RESET_PASSWORD
+                || m == &method::identity::VERIFY_EMAIL
+        };
+        let internal = |m: &Method| m == &method::identity::VERIFY_PASSWORD;
+        let services: [(&'static str, &[Method]); 4] = [
+            ("identity", method::identity::ALL),
+            ("auth", method::auth::ALL),
+            ("authz", method::authz::ALL),
+            ("audit", method::audit::ALL),
+        ];
+        let mut table = HashMap::new();
+        for (service, methods) in services {
+            for m in methods {
+                let access = if internal(m) {
+                    Access::Internal
+                } else if public(m) {
+                    Access::Public
+                } else {
+                    Access::Authenticated
+                };
+                table.insert(
+                    m.path,
+                    Route {
+                        service,
+                        access,
+                        idempotent: m.idempotent,
+                    },
+                );
+            }
+        }
+        Self(table)
+    }
+
+    /// The route of a method path; `None` (→ 404) for unknown and internal methods.
+    pub fn route(&self, path: &str) -> Option<Route> {
+        self.0
+            .get(path)
+            .copied()
+            .filter(|r| r.access != Access::Internal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_authenticated_and_internal_methods() {
+        let table = RouteTable::new(true);
+        let login = table
+            .route("/platform.auth.v1.AuthService/Login")
+            .expect("login");
+        assert_eq!((login.service, login.access), ("auth", Access::Public));
+        let get = table
+            .route("/platform.identity.v1.IdentityService/GetUser")
+            .expect("get");
+        assert_eq!((get.access, get.idempotent), (Access::Authenticated, true));
+        assert_eq!(
+            table.route("/platform.identity.v1.IdentityService/VerifyPassword"),
+            None
+        );
+        assert_eq!(
+            table.route("/platform.identity.v1.IdentityService/Nope"),
+            None
+        );
+        let signup = RouteTable::new(false)
+            .route("/platform.identity.v1.IdentityService/CreateUser")
+            .expect("create");
+        assert_eq!(signup.access, Access::Authenticated);
+    }
+}
