@@ -88,10 +88,10 @@ pub async fn build(config: &GatewayConfig) -> anyhow::Result<Gateway> {
         .route("/.well-known/jwks.json", get(jwks_document))
         .fallback(gate)
         .with_state(inner)
-        .layer(axum::middleware::from_fn(body_too_large))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             config.server.max_request_bytes,
         ))
+        .layer(axum::middleware::from_fn(body_too_large))
         .layer(cors(&config.cors.origins));
     let router = platform_kernel::rpc::observed(router, &config.server.trusted_proxies);
     Ok(Gateway { router, jwks })

@@ -1,0 +1,179 @@
+//! CORS, rate limits, body limits and deadlines at the gateway.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{Stack, echo};
+
+#[tokio::test]
+async fn cors_preflight_from_an_allowed_origin_allows_the_connect_headers() {
+    let stack = Stack::start(|c| c.cors.origins = vec!["https://app.example.com".into()]).await;
+    let preflight = |origin: &'static str| {
+        vec![
+            ("origin", origin),
+            ("access-control-request-method", "POST"),
+            (
+                "access-control-request-headers",
+                "content-type,connect-protocol-version,connect-timeout-ms,authorization",
+            ),
+        ]
+    };
+    let (status, headers, _) = stack
+        .call(
+            "OPTIONS",
+            "/platform.auth.v1.AuthService/Login",
+            &preflight("https://app.example.com"),
+            "",
+        )
+        .await;
+    assert!((200..300).contains(&status), "{status}");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let allowed = headers["access-control-allow-headers"]
+        .to_str()
+        .expect("headers")
+        .to_ascii_lowercase();
+    for h in [
+        "connect-protocol-version",
+        "connect-timeout-ms",
+        "authorization",
+        "grpc-timeout",
+        "x-grpc-web",
+    ] {
+        assert!(allowed.contains(h), "{h} in {allowed}");
+    }
+    let (_, headers, _) = stack
+        .call(
+            "POST",
+            "/platform.auth.v1.AuthService/Login",
+            &[
+                ("origin", "https://app.example.com"),
+                ("content-type", "application/json"),
+            ],
+            "{}",
+        )
+        .await;
+    let exposed = headers["access-control-expose-headers"]
+        .to_str()
+        .expect("expose")
+        .to_ascii_lowercase();
+    assert!(
+        exposed.contains("grpc-status") && exposed.contains("grpc-message"),
+        "{exposed}"
+    );
+
+    let (_, headers, _) = stack
+        .call(
+            "OPTIONS",
+            "/platform.auth.v1.AuthService/Login",
+            &preflight("https://evil.example"),
+            "",
+        )
+        .await;
+    assert!(headers.get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn the_login_limit_answers_429_with_retry_after_and_a_connect_error() {
+    let stack = Stack::start(|c| {
+        c.rate_limit.routes.insert(
+            "/platform.auth.v1.AuthService/Login".into(),
+            gateway::config::Limit { rps: 1, burst: 3 },
+        );
+    })
+    .await;
+    let login = json!({"email": "nobody@example.com", "password": "whatever it is"}).to_string();
+    for _ in 0..3 {
+        let (status, _, _) = stack
+            .call(
+                "POST",
+                "/platform.auth.v1.AuthService/Login",
+                &[("content-type", "application/json")],
+                login.clone(),
+            )
+            .await;
+        assert_eq!(status, 401, "within the limit the service answers");
+    }
+    let (status, headers, body) = stack
+        .call(
+            "POST",
+            "/platform.auth.v1.AuthService/Login",
+            &[("content-type", "application/json")],
+            login,
+        )
+        .await;
+    assert_eq!(status, 429);
+    assert!(
+        headers["retry-after"]
+            .to_str()
+            .expect("ra")
+            .parse::<u64>()
+            .expect("secs")
+            >= 1
+    );
+    assert!(headers.contains_key("ratelimit-policy") && headers.contains_key("ratelimit"));
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(body["code"], "resource_exhausted");
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_resource_exhausted() {
+    let stack = Stack::start(|c| c.server.max_request_bytes = 1024).await;
+    let big = json!({"email": "a".repeat(4096)}).to_string();
+    let (status, headers, body) = stack
+        .call(
+            "POST",
+            "/platform.identity.v1.IdentityService/RequestPasswordReset",
+            &[("content-type", "application/json")],
+            big,
+        )
+        .await;
+    assert_eq!(status, 413, "{headers:?} {body:?}");
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(body["code"], "resource_exhausted");
+}
+
+#[tokio::test]
+async fn the_deadline_shrinks_on_the_way_and_ends_the_call_on_time() {
+    let (slow, seen) = echo(Duration::from_secs(3)).await;
+    let stack = Stack::start(|c| {
+        c.discovery
+            .static_instances
+            .insert("audit".into(), vec![format!("http://{slow}")]);
+    })
+    .await;
+    let token = stack.user_token("ada@example.com").await;
+    let started = Instant::now();
+    let (status, _, body) = stack
+        .call(
+            "POST",
+            "/platform.audit.v1.AuditService/Query",
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &format!("Bearer {token}")),
+                ("connect-timeout-ms", "300"),
+            ],
+            "{}",
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(status, 504);
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(body["code"], "deadline_exceeded");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(1_000),
+        "{took:?}"
+    );
+    let upstream_budget: u64 = seen
+        .header("connect-timeout-ms")
+        .expect("sent")
+        .parse()
+        .expect("ms");
+    assert!(
+        upstream_budget <= 300 && upstream_budget > 0,
+        "{upstream_budget}"
+    );
+}

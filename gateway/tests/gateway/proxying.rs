@@ -1,0 +1,199 @@
+//! Routing, authentication and the protocols through the gateway.
+
+use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
+use prost::Message as _;
+use serde_json::json;
+
+use platform_proto::identity::v1 as pb;
+
+use crate::support::{PASSWORD, Stack};
+
+const GET_USER: &str = "/platform.identity.v1.IdentityService/GetUser";
+
+#[tokio::test]
+async fn public_login_then_authenticated_calls_need_the_token() {
+    let stack = Stack::start(|_| {}).await;
+    let token = stack.user_token("ada@example.com").await;
+    let (_, me) = stack
+        .connect(
+            "/platform.identity.v1.IdentityService/GetUserByEmail",
+            Some(&token),
+            json!({"email": "ada@example.com"}),
+        )
+        .await;
+    let id = me["user"]["id"].as_str().expect("id").to_owned();
+
+    let (status, body) = stack.connect(GET_USER, None, json!({"id": id})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthenticated")),
+        "{body}"
+    );
+    let (status, body) = stack
+        .connect(GET_USER, Some("not-a-jwt"), json!({"id": id}))
+        .await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = stack
+        .connect(GET_USER, Some(&token), json!({"id": id}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["email"], "ada@example.com");
+}
+
+#[tokio::test]
+async fn internal_and_unknown_methods_are_not_there() {
+    let stack = Stack::start(|_| {}).await;
+    let token = stack.user_token("ada@example.com").await;
+    for path in [
+        "/platform.identity.v1.IdentityService/VerifyPassword",
+        "/platform.identity.v1.IdentityService/NoSuchMethod",
+        "/nope",
+    ] {
+        let (status, body) = stack
+            .connect(
+                path,
+                Some(&token),
+                json!({"email": "ada@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("unimplemented")),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn identity_headers_from_the_caller_are_replaced_by_the_verified_ones() {
+    let stack = Stack::start(|_| {}).await;
+    let token = stack.user_token("ada@example.com").await;
+    let (status, _, _) = stack
+        .call(
+            "POST",
+            "/platform.authz.v1.AuthzService/HasPermission",
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &format!("Bearer {token}")),
+                ("x-user-id", "attacker"),
+                ("x-token-id", "forged"),
+            ],
+            "{}",
+        )
+        .await;
+    assert_eq!(status, 200);
+    let user = stack.seen.header("x-user-id").expect("set by the gateway");
+    assert_ne!(user, "attacker");
+    assert_eq!(uuid_version(&user), Some('7'));
+    assert_ne!(stack.seen.header("x-token-id").as_deref(), Some("forged"));
+}
+
+fn uuid_version(s: &str) -> Option<char> {
+    s.split('-').nth(2).and_then(|part| part.chars().next())
+}
+
+#[tokio::test]
+async fn grpc_through_the_gateway_keeps_statuses_and_trailers() {
+    let stack = Stack::start(|_| {}).await;
+    let token = stack.user_token("grpc@example.com").await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", stack.gateway))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = pb::identity_service_client::IdentityServiceClient::new(channel);
+    let mut request = tonic::Request::new(pb::GetUserByEmailRequest {
+        email: "grpc@example.com".into(),
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("metadata"),
+    );
+    let user = client
+        .get_user_by_email(request)
+        .await
+        .expect("ok")
+        .into_inner()
+        .user
+        .expect("user");
+    assert_eq!(user.email, "grpc@example.com");
+
+    let mut missing = tonic::Request::new(pb::GetUserRequest { id: uuid_like() });
+    missing.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("metadata"),
+    );
+    let status = client.get_user(missing).await.expect_err("not found");
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+    let status = client
+        .get_user(tonic::Request::new(pb::GetUserRequest { id: uuid_like() }))
+        .await
+        .expect_err("no token");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+}
+
+fn uuid_like() -> String {
+    "01a20000-0000-7000-8000-00000000beef".to_owned()
+}
+
+#[tokio::test]
+async fn grpc_web_through_the_gateway() {
+    let stack = Stack::start(|_| {}).await;
+    let body = pb::CreateUserRequest {
+        email: "web@example.com".into(),
+        password: PASSWORD.into(),
+        display_name: String::new(),
+    }
+    .encode_to_vec();
+    let mut frame = BytesMut::new();
+    frame.put_u8(0);
+    frame.put_u32(body.len() as u32);
+    frame.put_slice(&body);
+    let (status, _, mut response) = stack
+        .call(
+            "POST",
+            "/platform.identity.v1.IdentityService/CreateUser",
+            &[
+                ("content-type", "application/grpc-web+proto"),
+                ("x-grpc-web", "1"),
+            ],
+            frame.freeze(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut message = None;
+    let mut trailers = String::new();
+    while response.remaining() >= 5 {
+        let flag = response.get_u8();
+        let len = response.get_u32() as usize;
+        let chunk: Bytes = response.split_to(len);
+        if flag & 0x80 != 0 {
+            trailers.push_str(&String::from_utf8_lossy(&chunk));
+        } else {
+            message = Some(chunk);
+        }
+    }
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+    let user = pb::CreateUserResponse::decode(message.expect("message"))
+        .expect("proto")
+        .user
+        .expect("user");
+    assert_eq!(user.email, "web@example.com");
+}
+
+#[tokio::test]
+async fn the_jwks_document_is_served_at_the_gateway() {
+    let stack = Stack::start(|_| {}).await;
+    let (status, headers, body) = stack.call("GET", "/.well-known/jwks.json", &[], "").await;
+    assert_eq!(status, 200);
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .expect("cc")
+            .contains("max-age")
+    );
+    let jwks: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(jwks["keys"][0]["kty"], "OKP");
+    let _ = stack.auth;
+    let _ = stack.identity;
+}

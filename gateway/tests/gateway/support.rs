@@ -1,0 +1,193 @@
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use gateway::GatewayConfig;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use platform_kernel::config::ServerConfig;
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(platform_kernel::server::serve(
+        listener,
+        router,
+        std::future::pending(),
+        Duration::from_secs(1),
+    ));
+    addr
+}
+
+/// What the echo upstream saw of the last request.
+#[derive(Default, Clone)]
+pub struct Seen(pub Arc<Mutex<Option<http::HeaderMap>>>);
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.0
+            .lock()
+            .expect("lock")
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+/// An upstream that answers `{}` (Connect) after `delay`, remembering the request headers.
+pub async fn echo(delay: Duration) -> (SocketAddr, Seen) {
+    let seen = Seen::default();
+    let record = seen.clone();
+    let app = axum::Router::new().fallback(move |req: Request| {
+        let record = record.clone();
+        async move {
+            *record.0.lock().expect("lock") = Some(req.headers().clone());
+            tokio::time::sleep(delay).await;
+            axum::Json(json!({})).into_response()
+        }
+    });
+    (serve(app).await, seen)
+}
+
+pub struct Stack {
+    pub gateway: SocketAddr,
+    pub identity: SocketAddr,
+    pub auth: SocketAddr,
+    pub seen: Seen,
+    pub _dir: tempfile::TempDir,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Stack {
+    /// identity + auth for real; authz and audit are echo upstreams (`seen`).
+    pub async fn start(tweak: impl FnOnce(&mut GatewayConfig)) -> Self {
+        platform_kernel::telemetry::init_for_tests();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let identity_config = identity::IdentityConfig {
+            server: ServerConfig::with_port(0),
+            data_dir: dir.path().to_path_buf(),
+            ..identity::IdentityConfig::default()
+        };
+        let identity = serve(
+            identity::build(&identity_config)
+                .await
+                .expect("identity")
+                .router,
+        )
+        .await;
+        let mut auth_config = auth::AuthConfig {
+            server: ServerConfig::with_port(0),
+            data_dir: dir.path().to_path_buf(),
+            ..auth::AuthConfig::default()
+        };
+        auth_config
+            .discovery
+            .static_instances
+            .insert("identity".into(), vec![format!("http://{identity}")]);
+        let auth = serve(auth::build(&auth_config).await.expect("auth").router).await;
+        let (echo, seen) = echo(Duration::from_millis(0)).await;
+        let mut config = GatewayConfig {
+            server: ServerConfig::with_port(0),
+            ..GatewayConfig::default()
+        };
+        let instances = &mut config.discovery.static_instances;
+        instances.insert("identity".into(), vec![format!("http://{identity}")]);
+        instances.insert("auth".into(), vec![format!("http://{auth}")]);
+        instances.insert("authz".into(), vec![format!("http://{echo}")]);
+        instances.insert("audit".into(), vec![format!("http://{echo}")]);
+        tweak(&mut config);
+        let gw = gateway::build(&config).await.expect("gateway");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !gw.jwks.is_loaded() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gateway never loaded the JWKS"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let gateway = serve(gw.router).await;
+        Self {
+            gateway,
+            identity,
+            auth,
+            seen,
+            _dir: dir,
+            http: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> (u16, http::HeaderMap, Bytes) {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.gateway));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = self
+            .http
+            .request(request.body(Full::new(body.into())).expect("request"))
+            .await
+            .expect("response");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, headers, body)
+    }
+
+    /// A Connect JSON call through the gateway, with an optional bearer token.
+    pub async fn connect(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = auth.as_deref() {
+            headers.push(("authorization", a));
+        }
+        let (status, _, bytes) = self.call("POST", path, &headers, body.to_string()).await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Signs up and logs in through the gateway; returns the access token.
+    pub async fn user_token(&self, email: &str) -> String {
+        let (status, body) = self
+            .connect(
+                "/platform.identity.v1.IdentityService/CreateUser",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = self
+            .connect(
+                "/platform.auth.v1.AuthService/Login",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["accessToken"].as_str().expect("token").to_owned()
+    }
+}
