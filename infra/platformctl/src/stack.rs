@@ -27,4 +27,11 @@ pub const STACK: &[Service] = &[
         port: 8082,
         serves: "platform.auth.v1.AuthService, JWKS at /.well-known/jwks.json",
     },
+    Service {
+        name: "gateway",
+        binary: "gateway",
+        package: "gateway",
+        port: 8080,
+        serves: "the entry point: every public and authenticated method, JWKS",
+    },
 ];

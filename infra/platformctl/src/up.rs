@@ -225,13 +225,28 @@ fn print_banner(running: &[Running]) {
         );
     }
     println!("  mail       {}", data_dir.join("mail").display());
-    if let Some(first) = running.first() {
+    if let Some(entry) = running
+        .iter()
+        .find(|r| r.service.name == "gateway")
+        .or(running.first())
+    {
         println!();
-        println!("try:");
-        println!(
-            "  curl -s -X POST http://127.0.0.1:{}/platform.identity.v1.IdentityService/CreateUser \\\n    -H 'content-type: application/json' \\\n    -d '{{\"email\":\"ada@example.com\",\"password\":\"correct horse battery\"}}'",
-            first.port
-        );
+        println!("try (through the gateway):");
+        for (method, body) in [
+            (
+                "platform.identity.v1.IdentityService/CreateUser",
+                "{\"email\":\"ada@example.com\",\"password\":\"correct horse battery\"}",
+            ),
+            (
+                "platform.auth.v1.AuthService/Login",
+                "{\"email\":\"ada@example.com\",\"password\":\"correct horse battery\"}",
+            ),
+        ] {
+            println!(
+                "  curl -s -X POST http://127.0.0.1:{}/{method} \\\n    -H 'content-type: application/json' -d '{body}'",
+                entry.port
+            );
+        }
     }
     println!();
     println!("Ctrl-C stops everything.");

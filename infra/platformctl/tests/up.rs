@@ -22,7 +22,7 @@ async fn http(port: u16, request: String) -> String {
 #[tokio::test]
 async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
     let platformctl = PathBuf::from(env!("CARGO_BIN_EXE_platformctl"));
-    for binary in ["identity-service", "auth-service"] {
+    for binary in ["identity-service", "auth-service", "gateway"] {
         let service = platformctl.with_file_name(binary);
         // `cargo test --workspace` (the README's test command) builds them.
         assert!(
@@ -104,6 +104,29 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("accessToken"), "{response}");
 
+    // And the gateway in front of both: public sign-up and login through it.
+    let gateway_port = 8080 + offset;
+    assert!(
+        text.contains(&format!("gateway    http://127.0.0.1:{gateway_port}")),
+        "{text}"
+    );
+    let body = r#"{"email":"via-gateway@example.com","password":"correct horse battery"}"#;
+    for method in [
+        "platform.identity.v1.IdentityService/CreateUser",
+        "platform.auth.v1.AuthService/Login",
+    ] {
+        let response = http(
+            gateway_port,
+            format!(
+                "POST /{method} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{method}: {response}");
+    }
+
     let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
     let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
@@ -111,7 +134,7 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         .expect("stops in time")
         .expect("status");
     assert!(status.success(), "{status}");
-    for p in [port, auth_port] {
+    for p in [port, auth_port, gateway_port] {
         assert!(
             TcpStream::connect(("127.0.0.1", p)).await.is_err(),
             "service on {p} is gone too"
