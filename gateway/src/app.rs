@@ -61,7 +61,14 @@ pub async fn build(config: &GatewayConfig) -> anyhow::Result<Gateway> {
         Duration::from_secs(config.auth.unknown_kid_refetch_secs),
     ));
     jwks.spawn_refresher(Duration::from_secs(config.auth.jwks_refresh_secs.max(1)));
-    let limits = RateLimits::new(&config.rate_limit);
+    let shared = match &config.redis.url {
+        Some(url) => Some(crate::shared_limit::SharedLimiter::connect(
+            secrecy::ExposeSecret::expose_secret(url),
+            &config.redis.key_prefix,
+        )?),
+        None => None,
+    };
+    let limits = RateLimits::with_shared(&config.rate_limit, shared);
     let inner = Arc::new(Inner {
         routes: RouteTable::new(config.auth.allow_self_signup),
         upstreams: Upstreams::new(
@@ -220,7 +227,7 @@ async fn gate(State(inner): State<Shared>, mut req: Request<Body>) -> Response {
         .map_status(http::StatusCode::NOT_FOUND, wire);
     };
     let ip = platform_kernel::peer::client_ip();
-    if let Err(rejection) = inner.limits.check_ip(&path, ip) {
+    if let Err(rejection) = inner.limits.check_ip(&path, ip).await {
         return too_many(wire, rejection);
     }
     if route.access == Access::Authenticated {
@@ -228,7 +235,7 @@ async fn gate(State(inner): State<Shared>, mut req: Request<Body>) -> Response {
             Ok(claims) => claims,
             Err(why) => return error(wire, ErrorCode::Unauthenticated, &why),
         };
-        if let Err(rejection) = inner.limits.check_user(&claims.sub) {
+        if let Err(rejection) = inner.limits.check_user(&claims.sub).await {
             return too_many(wire, rejection);
         }
         let headers = req.headers_mut();

@@ -7,6 +7,7 @@ pub mod jwks;
 pub mod proxy;
 pub mod ratelimit;
 pub mod routes;
+pub mod shared_limit;
 
 pub use app::{Gateway, build};
 pub use config::GatewayConfig;

@@ -12,6 +12,7 @@ use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::{Limit, RateLimitConfig};
+use crate::shared_limit::{Decision, SharedLimiter};
 
 /// A refused request: when to retry, and the policy that refused it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,9 +48,18 @@ pub struct RateLimits {
     per_ip: Limiter,
     per_user: Limiter,
     routes: HashMap<String, Limiter>,
+    shared: Option<SharedLimiter>,
 }
 
 impl RateLimits {
+    /// Shares the limits through Redis when `shared` is given.
+    pub fn with_shared(config: &RateLimitConfig, shared: Option<SharedLimiter>) -> Self {
+        Self {
+            shared,
+            ..Self::new(config)
+        }
+    }
+
     pub fn new(config: &RateLimitConfig) -> Self {
         let default = Limit {
             rps: config.rps,
@@ -63,21 +73,52 @@ impl RateLimits {
                 .iter()
                 .map(|(path, limit)| (path.clone(), Limiter::new(*limit)))
                 .collect(),
+            shared: None,
         }
+    }
+
+    /// Redis when it answers, the local limiter when it does not (or is not configured).
+    async fn decide(&self, limiter: &Limiter, key: String) -> Result<(), Rejection> {
+        if let Some(shared) = &self.shared {
+            match shared.check(&key, limiter.limit).await {
+                Decision::Allowed => {
+                    metrics::counter!("gateway_rate_limit_decisions_total", "backend" => "redis", "result" => "allowed").increment(1);
+                    return Ok(());
+                }
+                Decision::Rejected(retry_after) => {
+                    metrics::counter!("gateway_rate_limit_decisions_total", "backend" => "redis", "result" => "rejected").increment(1);
+                    return Err(Rejection {
+                        retry_after,
+                        limit: limiter.limit,
+                    });
+                }
+                Decision::Unavailable => {
+                    metrics::counter!("gateway_rate_limit_redis_unavailable_total").increment(1);
+                }
+            }
+        }
+        let decision = limiter.check(key);
+        let result = if decision.is_ok() {
+            "allowed"
+        } else {
+            "rejected"
+        };
+        metrics::counter!("gateway_rate_limit_decisions_total", "backend" => "local", "result" => result).increment(1);
+        decision
     }
 
     /// Before authentication: the client IP, under the route's own limit if it has one.
-    pub fn check_ip(&self, path: &str, ip: Option<IpAddr>) -> Result<(), Rejection> {
+    pub async fn check_ip(&self, path: &str, ip: Option<IpAddr>) -> Result<(), Rejection> {
         let ip = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         if let Some(route) = self.routes.get(path) {
-            route.check(format!("{ip} {path}"))?;
+            self.decide(route, format!("route:{path}:{ip}")).await?;
         }
-        self.per_ip.check(ip)
+        self.decide(&self.per_ip, format!("ip:{ip}")).await
     }
 
     /// After authentication: the user, wherever they call from.
-    pub fn check_user(&self, user: &str) -> Result<(), Rejection> {
-        self.per_user.check(user.to_owned())
+    pub async fn check_user(&self, user: &str) -> Result<(), Rejection> {
+        self.decide(&self.per_user, format!("user:{user}")).await
     }
 
     /// Forgets keys that are back to full capacity (bounded memory under many clients).
@@ -94,8 +135,8 @@ impl RateLimits {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_route_limit_applies_per_ip_and_the_next_request_waits() {
+    #[tokio::test]
+    async fn the_route_limit_applies_per_ip_and_the_next_request_waits() {
         let mut config = RateLimitConfig::default();
         config
             .routes
@@ -103,18 +144,20 @@ mod tests {
         let limits = RateLimits::new(&config);
         let ip = "203.0.113.1".parse().ok();
         for _ in 0..3 {
-            limits.check_ip("/login", ip).expect("within burst");
+            limits.check_ip("/login", ip).await.expect("within burst");
         }
-        let rejected = limits.check_ip("/login", ip).expect_err("over");
+        let rejected = limits.check_ip("/login", ip).await.expect_err("over");
         assert!(
             rejected.retry_after > Duration::ZERO && rejected.retry_after <= Duration::from_secs(1)
         );
         assert_eq!(rejected.limit, Limit { rps: 1, burst: 3 });
         limits
             .check_ip("/login", "203.0.113.2".parse().ok())
+            .await
             .expect("another ip");
         limits
             .check_ip("/other", ip)
+            .await
             .expect("other routes use the default");
     }
 }

@@ -177,3 +177,123 @@ async fn the_deadline_shrinks_on_the_way_and_ends_the_call_on_time() {
         "{upstream_budget}"
     );
 }
+
+/// A private Redis for this test (it gets stopped), on a free port.
+struct PrivateRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on the PATH (CI installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_limit_through_redis_and_fall_back_to_local_limits_without_it() {
+    let mut redis = PrivateRedis::start();
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let stack = Stack::start(|c| {
+        c.redis.url = Some(url.into());
+        c.rate_limit.routes.insert(
+            "/platform.auth.v1.AuthService/Login".into(),
+            gateway::config::Limit { rps: 1, burst: 4 },
+        );
+    })
+    .await;
+    let other = stack.another_gateway().await;
+    let login = json!({"email": "nobody@example.com", "password": "whatever it is"}).to_string();
+    let path = "/platform.auth.v1.AuthService/Login";
+    let json = [("content-type", "application/json")];
+    // Both replicas connect to Redis in the background: wait until Redis sees them.
+    let probe = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port)).expect("client");
+    let mut conn = probe
+        .get_multiplexed_async_connection()
+        .await
+        .expect("probe");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("clients")
+            .query_async(&mut conn)
+            .await
+            .expect("info");
+        let clients: u32 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("connected_clients:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        if clients >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gateways never connected to Redis"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(conn);
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let at = if i % 2 == 0 { stack.gateway } else { other };
+        statuses.push(stack.call_at(at, "POST", path, &json, login.clone()).await);
+    }
+    assert_eq!(
+        statuses,
+        vec![401, 401, 401, 401, 429],
+        "one limit of 4 across both replicas"
+    );
+
+    redis.stop();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(
+            stack
+                .call_at(other, "POST", path, &json, login.clone())
+                .await,
+        );
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "no 5xx without Redis: {statuses:?}"
+    );
+    assert!(
+        statuses.contains(&429),
+        "the local limiter still limits: {statuses:?}"
+    );
+}

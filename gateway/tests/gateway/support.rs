@@ -62,11 +62,25 @@ pub async fn echo(delay: Duration) -> (SocketAddr, Seen) {
 
 pub struct Stack {
     pub gateway: SocketAddr,
+    pub config: GatewayConfig,
     pub identity: SocketAddr,
     pub auth: SocketAddr,
     pub seen: Seen,
     pub _dir: tempfile::TempDir,
     http: Client<HttpConnector, Full<Bytes>>,
+}
+
+pub async fn start_gateway(config: &GatewayConfig) -> SocketAddr {
+    let gw = gateway::build(config).await.expect("gateway");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !gw.jwks.is_loaded() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway never loaded the JWKS"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    serve(gw.router).await
 }
 
 impl Stack {
@@ -107,24 +121,43 @@ impl Stack {
         instances.insert("authz".into(), vec![format!("http://{echo}")]);
         instances.insert("audit".into(), vec![format!("http://{echo}")]);
         tweak(&mut config);
-        let gw = gateway::build(&config).await.expect("gateway");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !gw.jwks.is_loaded() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "gateway never loaded the JWKS"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let gateway = serve(gw.router).await;
+        let gateway = start_gateway(&config).await;
         Self {
             gateway,
+            config,
             identity,
             auth,
             seen,
             _dir: dir,
             http: Client::builder(TokioExecutor::new()).build_http(),
         }
+    }
+
+    /// Another gateway replica with the same configuration.
+    pub async fn another_gateway(&self) -> SocketAddr {
+        start_gateway(&self.config).await
+    }
+
+    pub async fn call_at(
+        &self,
+        at: SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> u16 {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{at}{path}"));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = self
+            .http
+            .request(request.body(Full::new(body.into())).expect("request"))
+            .await
+            .expect("response");
+        response.status().as_u16()
     }
 
     pub async fn call(

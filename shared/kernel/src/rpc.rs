@@ -78,24 +78,31 @@ pub fn observed(router: Router, trusted_proxies: &[std::net::IpAddr]) -> Router 
         )))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
-                let request_id = req
-                    .headers()
-                    .get(&REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                let span = tracing::info_span!(
-                    "request",
-                    method = %req.method(),
-                    path = %req.uri().path(),
-                    request_id,
-                );
-                let parent = opentelemetry::global::get_text_map_propagator(|p| {
-                    p.extract(&opentelemetry_http_headers(req.headers()))
-                });
-                let _ = span.set_parent(parent);
-                span
-            }),
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<axum::body::Body>| {
+                    let request_id = req
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    let span = tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        request_id,
+                    );
+                    let parent = opentelemetry::global::get_text_map_propagator(|p| {
+                        p.extract(&opentelemetry_http_headers(req.headers()))
+                    });
+                    let _ = span.set_parent(parent);
+                    span
+                })
+                // One access-log line per request, at info.
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                ),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
