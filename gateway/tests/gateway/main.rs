@@ -2,5 +2,6 @@
 
 mod attacks;
 mod edge;
+mod membership;
 mod proxying;
 mod support;
