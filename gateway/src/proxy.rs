@@ -21,6 +21,7 @@ use hyper_util::rt::TokioExecutor;
 use platform_clients::balancer::{Balancer, Outcome};
 use platform_kernel::{ErrorCode, deadline};
 use tokio::time::Instant;
+use tower::retry::budget::{Budget as _, TpsBudget};
 
 use crate::config::UpstreamConfig;
 use crate::errors::{Wire, error};
@@ -40,6 +41,8 @@ const HOP_BY_HOP: [&str; 8] = [
 
 pub struct Upstreams {
     balancers: HashMap<&'static str, Arc<Balancer>>,
+    /// Retries add at most 20% to the calls (plus 10/s), so a sick fleet is not hammered.
+    budget: TpsBudget,
     http1: Client<HttpConnector, Body>,
     h2c: Client<HttpConnector, Body>,
     config: UpstreamConfig,
@@ -60,6 +63,7 @@ impl Upstreams {
         };
         Self {
             balancers,
+            budget: TpsBudget::new(Duration::from_secs(10), 10, 0.2),
             http1: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(60))
                 .pool_max_idle_per_host(64)
@@ -129,6 +133,10 @@ impl Upstreams {
                     "deadline exceeded at the gateway",
                 );
             }
+            if attempt > 1 && !self.budget.withdraw() {
+                metrics::counter!("gateway_retry_budget_exhausted_total").increment(1);
+                return last;
+            }
             let pick = match balancer.pick(&tried, deadline).await {
                 Ok(p) => p,
                 Err(e) => return error(wire, e.code, &e.message),
@@ -172,6 +180,7 @@ impl Upstreams {
                     if unavailable && route.idempotent && attempt < attempts {
                         tried.push(pick.instance.id.clone());
                         pick.finish(Outcome::InstanceFailure);
+                        last = error(wire, ErrorCode::Unavailable, "upstream unavailable");
                         continue;
                     }
                     pick.finish(if unavailable {

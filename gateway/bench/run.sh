@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Gateway benchmark (on demand, not in CI): authenticated GetUserByEmail calls/s and latency
+# straight to identity, through nginx (plain proxy_pass, keep-alive upstream), and through the
+# gateway (JWT verification + rate limiting, limits raised so nothing is rejected), all in one
+# run on this machine, with wrk. Needs: nginx and wrk (Debian: nginx-light wrk).
+#   gateway/bench/run.sh [seconds] [connections]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECONDS_PER_RUN=${1:-10}
+CONNECTIONS=${2:-32}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/bench-target}
+cargo build --quiet --release -p identity -p auth -p gateway --bins
+BIN=$CARGO_TARGET_DIR/release
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
+
+ID=18181 AUTH=18182 GW=18180 NGINX=18183
+export PLATFORM_DATA_DIR=$WORK/data RUST_LOG=warn
+export IDENTITY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
+export AUTH__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$ID]"
+export GATEWAY__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$ID]"
+export GATEWAY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
+PORT=$ID "$BIN/identity-service" >"$WORK/identity.log" 2>&1 &
+PORT=$AUTH "$BIN/auth-service" >"$WORK/auth.log" 2>&1 &
+PORT=$GW GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=100000000 "$BIN/gateway" >"$WORK/gateway.log" 2>&1 &
+for port in $ID $AUTH $GW; do
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+done
+
+cat >"$WORK/nginx.conf" <<NGINX
+worker_processes 2;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream identity { server 127.0.0.1:$ID; keepalive 128; }
+  server {
+    listen 127.0.0.1:$NGINX;
+    location / { proxy_pass http://identity; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+NGINX
+nginx -c "$WORK/nginx.conf" -p "$WORK"
+
+json='{"email":"bench@example.com","password":"correct horse battery"}'
+curl -fs -X POST "http://127.0.0.1:$GW/platform.identity.v1.IdentityService/CreateUser" -H 'content-type: application/json' -d "$json" >/dev/null
+TOKEN=$(curl -fs -X POST "http://127.0.0.1:$GW/platform.auth.v1.AuthService/Login" -H 'content-type: application/json' -d "$json" | sed 's/.*"accessToken":"\([^"]*\)".*/\1/')
+export TOKEN
+cat >"$WORK/call.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"email":"bench@example.com"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+LUA
+path=/platform.identity.v1.IdentityService/GetUserByEmail
+curl -fs -X POST "http://127.0.0.1:$GW$path" -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"email":"bench@example.com"}' >/dev/null
+
+run() { # name port
+  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/call.lua" "http://127.0.0.1:$2$path" >"$WORK/$1.txt"
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$1.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$WORK/$1.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$WORK/$1.txt")
+  errors=$(awk '/Non-2xx/ {print $5}' "$WORK/$1.txt")
+  printf '%-10s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}"
+  echo "$rps" >"$WORK/$1.rps"
+}
+echo "GetUserByEmail, ${SECONDS_PER_RUN}s each, $CONNECTIONS connections, wrk -t2, $(nproc) cores"
+run direct $ID
+run nginx $NGINX
+run gateway $GW
+awk -v d="$(cat "$WORK/direct.rps")" -v n="$(cat "$WORK/nginx.rps")" -v g="$(cat "$WORK/gateway.rps")" \
+  'BEGIN { printf "gateway/nginx %.2f   gateway/direct %.2f   nginx/direct %.2f\n", g/n, g/d, n/d }'
