@@ -7,9 +7,10 @@ pub use sql::SqlUserStore;
 /// The identity service's migrations, embedded in the binary and run at start-up.
 pub static MIGRATIONS: platform_kernel::database::Migrations =
     platform_kernel::database::Migrations {
-        postgres: &POSTGRES,
-        sqlite: &SQLITE,
+        postgres: &MIGRATOR,
+        sqlite: &MIGRATOR,
     };
 
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// The SQL is portable (see `platform_kernel::database`), so both backends share one set
+/// of migrations; the two slots let them diverge if a migration ever has to.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

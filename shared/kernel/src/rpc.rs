@@ -35,6 +35,27 @@ pub struct ServiceRpc<G> {
     pub extra: Router,
 }
 
+/// A Connect/gRPC handler closure for one unary method of a service: decodes the request,
+/// calls `$f(&service, request)` (an `async fn` returning `Result<Response, E>` where `E` is
+/// the service's error), and converts the error once with `into_connect_error`.
+#[macro_export]
+macro_rules! unary {
+    ($svc:ident, $f:ident, $Req:ty) => {{
+        let svc = $svc.clone();
+        move |$crate::rpc::ConnectRequest(req): $crate::rpc::ConnectRequest<$Req>| {
+            let svc = svc.clone();
+            async move {
+                $f(&svc, req)
+                    .await
+                    .map($crate::rpc::ConnectResponse::new)
+                    .map_err($crate::error::into_connect_error)
+            }
+        }
+    }};
+}
+
+pub use connectrpc_axum::prelude::{ConnectRequest, ConnectResponse};
+
 /// The router every binary (standalone, Lambda) and every test serves.
 pub fn router<G>(rpc: ServiceRpc<G>, readiness: Arc<dyn Readiness>, server: &ServerConfig) -> Router
 where

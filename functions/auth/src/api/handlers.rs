@@ -1,28 +1,12 @@
 use std::sync::Arc;
 
 use axum::Router;
-use connectrpc_axum::prelude::{ConnectRequest, ConnectResponse};
 use pbjson_types::Timestamp;
-use platform_kernel::error::into_connect_error;
+use platform_kernel::unary;
 use platform_proto::auth::v1::{self as pb, auth_service_connect as connect};
 
 use crate::error::Result;
 use crate::service::{AuthService, TokenPair};
-
-macro_rules! unary {
-    ($svc:ident, $f:ident, $Req:ty) => {{
-        let svc = $svc.clone();
-        move |ConnectRequest(req): ConnectRequest<$Req>| {
-            let svc = svc.clone();
-            async move {
-                $f(&svc, req)
-                    .await
-                    .map(ConnectResponse::new)
-                    .map_err(into_connect_error)
-            }
-        }
-    }};
-}
 
 pub fn rpc(
     svc: Arc<AuthService>,

@@ -1,29 +1,12 @@
 use std::sync::Arc;
 
 use axum::Router;
-use connectrpc_axum::prelude::{ConnectRequest, ConnectResponse};
-use platform_kernel::error::into_connect_error;
+use platform_kernel::unary;
 use platform_proto::identity::v1::{self as pb, identity_service_connect as connect};
 
 use crate::error::Result;
 use crate::service::IdentityService;
 use crate::service::users::UpdateUserInput;
-
-/// A handler closure for one unary method: decode, call `$f`, convert the error once.
-macro_rules! unary {
-    ($svc:ident, $f:ident, $Req:ty) => {{
-        let svc = $svc.clone();
-        move |ConnectRequest(req): ConnectRequest<$Req>| {
-            let svc = svc.clone();
-            async move {
-                $f(&svc, req)
-                    .await
-                    .map(ConnectResponse::new)
-                    .map_err(into_connect_error)
-            }
-        }
-    }};
-}
 
 /// The Connect router and the gRPC service of `IdentityService`.
 pub fn rpc(

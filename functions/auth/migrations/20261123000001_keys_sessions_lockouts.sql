@@ -1,5 +1,5 @@
--- Auth schema (SQLite; one file per service).
--- Portable types shared with the SQLite migration (sqlx Any): instants are microseconds
+-- Auth schema, one file for PostgreSQL (search_path = auth) and SQLite.
+-- Portable types (sqlx Any): instants are microseconds
 -- since the Unix epoch.
 CREATE TABLE signing_keys (
     kid                TEXT PRIMARY KEY,

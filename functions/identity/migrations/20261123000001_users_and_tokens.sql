@@ -1,5 +1,5 @@
--- Identity schema (SQLite; one file per service).
--- Portable types (shared with the SQLite migration through sqlx's Any driver):
+-- Identity schema, one file for PostgreSQL (search_path = identity) and SQLite.
+-- Portable types (one set of queries through sqlx's Any driver):
 -- ids are UUID strings, instants are microseconds since the Unix epoch.
 CREATE TABLE users (
     id                  TEXT PRIMARY KEY,
