@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use axum::Router;
 use platform_clients::ClientFactory;
 use platform_kernel::database::Database;
-use platform_kernel::health::Readiness;
 use platform_kernel::rpc::{self, ServiceRpc};
 use secrecy::ExposeSecret as _;
 
@@ -74,7 +73,7 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<App> {
             grpc,
             extra: crate::api::jwks_routes(service.clone()),
         },
-        Arc::new(Ready(service.clone())),
+        Arc::new(database.clone()),
         &config.server,
     );
     Ok(App {
@@ -160,16 +159,4 @@ fn spawn_key_refresher(service: Arc<AuthService>, every: Duration) {
             }
         }
     });
-}
-
-struct Ready(Arc<AuthService>);
-
-#[async_trait::async_trait]
-impl Readiness for Ready {
-    async fn check(&self) -> Result<(), String> {
-        self.0
-            .ready()
-            .await
-            .map_err(|_| "database unreachable".to_owned())
-    }
 }

@@ -57,7 +57,6 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn revoke_family(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
     /// The family a token belongs to, used or not.
     async fn family_of(&self, hash: &str) -> Result<Option<String>>;
-    async fn ping(&self) -> Result<()>;
 }
 
 /// Access tokens revoked before their expiry (Logout).

@@ -114,8 +114,4 @@ impl AuthService {
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
-
-    pub async fn ready(&self) -> crate::error::Result<()> {
-        self.sessions.ping().await
-    }
 }

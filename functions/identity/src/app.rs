@@ -6,7 +6,6 @@ use anyhow::Context as _;
 use axum::Router;
 use chrono::Duration;
 use platform_kernel::database::Database;
-use platform_kernel::health::Readiness;
 use platform_kernel::rpc::{self, ServiceRpc};
 use secrecy::ExposeSecret as _;
 
@@ -63,7 +62,7 @@ pub async fn build(config: &IdentityConfig) -> anyhow::Result<App> {
             grpc,
             extra: Router::new(),
         },
-        Arc::new(Ready(service.clone())),
+        Arc::new(database.clone()),
         &config.server,
     );
     Ok(App {
@@ -75,18 +74,6 @@ pub async fn build(config: &IdentityConfig) -> anyhow::Result<App> {
 
 fn seconds(s: u64) -> Duration {
     Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
-}
-
-struct Ready(Arc<IdentityService>);
-
-#[async_trait::async_trait]
-impl Readiness for Ready {
-    async fn check(&self) -> Result<(), String> {
-        self.0
-            .ready()
-            .await
-            .map_err(|_| "database unreachable".to_owned())
-    }
 }
 
 /// Until the event bus arrives, domain events go to the log (target `events`).

@@ -41,7 +41,6 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> Result<Option<UserId>>;
     /// Marks every unused token of `kind` for the user as used.
     async fn retire_tokens(&self, user: UserId, kind: TokenKind, now: DateTime<Utc>) -> Result<()>;
-    async fn ping(&self) -> Result<()>;
 }
 
 /// A message to one recipient.

@@ -65,10 +65,6 @@ impl IdentityService {
         }
     }
 
-    pub async fn ready(&self) -> Result<()> {
-        self.store.ping().await
-    }
-
     async fn active_user(&self, id: UserId) -> Result<User> {
         self.store
             .find(id)

@@ -132,6 +132,15 @@ pub fn bool_column(name: &str) -> String {
     format!("CAST(CASE WHEN {name} THEN 1 ELSE 0 END AS BIGINT) AS {name}")
 }
 
+#[async_trait::async_trait]
+impl crate::health::Readiness for Database {
+    async fn check(&self) -> Result<(), String> {
+        self.ping()
+            .await
+            .map_err(|_| "database unreachable".to_owned())
+    }
+}
+
 /// Reads a column selected with [`bool_column`].
 pub fn get_bool(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
     Ok(row.try_get::<i64, _>(column)? != 0)

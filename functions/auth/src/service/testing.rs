@@ -89,9 +89,6 @@ impl SessionStore for Memory {
     async fn family_of(&self, hash: &str) -> Result<Option<String>> {
         Ok(lock(&self.tokens).get(hash).map(|(f, _)| f.clone()))
     }
-    async fn ping(&self) -> Result<()> {
-        Ok(())
-    }
 }
 
 #[async_trait::async_trait]

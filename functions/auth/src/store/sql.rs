@@ -183,10 +183,6 @@ impl SessionStore for SqlAuthStore {
         row.map(|r| r.try_get("family_id").map_err(AuthError::from))
             .transpose()
     }
-
-    async fn ping(&self) -> Result<()> {
-        self.db.ping().await.map_err(AuthError::Internal)
-    }
 }
 
 #[async_trait::async_trait]

@@ -111,10 +111,6 @@ impl UserStore for MemoryStore {
         }
         Ok(())
     }
-
-    async fn ping(&self) -> Result<()> {
-        Ok(())
-    }
 }
 
 #[derive(Default)]

@@ -222,8 +222,4 @@ impl UserStore for SqlUserStore {
         .await?;
         Ok(())
     }
-
-    async fn ping(&self) -> Result<()> {
-        self.db.ping().await.map_err(IdentityError::Internal)
-    }
 }
