@@ -31,6 +31,9 @@ pub struct Gateway {
 }
 
 struct Inner {
+    /// Tokens already verified, with their claims: an EdDSA verification costs tens of µs,
+    /// and a client sends the same token on every call until it expires.
+    verified: std::sync::Mutex<HashMap<String, platform_tokens::AccessClaims>>,
     routes: RouteTable,
     upstreams: Upstreams,
     jwks: Arc<JwksCache>,
@@ -70,6 +73,7 @@ pub async fn build(config: &GatewayConfig) -> anyhow::Result<Gateway> {
     };
     let limits = RateLimits::with_shared(&config.rate_limit, shared);
     let inner = Arc::new(Inner {
+        verified: std::sync::Mutex::new(HashMap::new()),
         routes: RouteTable::new(config.auth.allow_self_signup),
         upstreams: Upstreams::new(
             balancers,
@@ -251,6 +255,9 @@ async fn gate(State(inner): State<Shared>, mut req: Request<Body>) -> Response {
     inner.upstreams.forward(route, req, ip, started).await
 }
 
+/// Entries kept in the verified-token cache before it starts over.
+const VERIFIED_CAPACITY: usize = 10_000;
+
 async fn authenticate(
     inner: &Inner,
     headers: &http::HeaderMap,
@@ -259,6 +266,37 @@ async fn authenticate(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
+    let cached = inner
+        .verified
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(token)
+        .cloned();
+    if let Some(claims) = cached {
+        // What changes with time is checked again; the signature, issuer, audience and type
+        // cannot change for the same token string.
+        let leeway = inner.expect.leeway_secs;
+        if claims.exp + leeway > now && claims.nbf - leeway <= now {
+            return Ok(claims);
+        }
+    }
+    let claims = verify_uncached(inner, token, now).await?;
+    let mut cache = inner
+        .verified
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if cache.len() >= VERIFIED_CAPACITY {
+        cache.clear();
+    }
+    cache.insert(token.to_owned(), claims.clone());
+    Ok(claims)
+}
+
+async fn verify_uncached(
+    inner: &Inner,
+    token: &str,
+    now: i64,
+) -> Result<platform_tokens::AccessClaims, String> {
     let verify = || platform_tokens::verify(token, |kid| inner.jwks.key(kid), &inner.expect, now);
     match verify() {
         Err(platform_tokens::TokenError::UnknownKey(_)) => {
