@@ -124,8 +124,13 @@ impl ServiceChannel {
                 }
                 Err(failure) => failure,
             };
-            // tonic reports its own enforcement of grpc-timeout as `cancelled`.
-            if failure.error.code == ErrorCode::Canceled && Instant::now() >= deadline {
+            // tonic reports its own enforcement of grpc-timeout as a cancelled stream.
+            if matches!(
+                failure.error.code,
+                ErrorCode::Canceled | ErrorCode::Unavailable
+            ) && failure.sent
+                && Instant::now() >= deadline
+            {
                 failure.error.code = ErrorCode::DeadlineExceeded;
             }
             // Only failures of the instance count against it, not answers like not_found.

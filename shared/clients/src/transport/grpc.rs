@@ -70,9 +70,12 @@ impl GrpcTransport {
             Err(status) => {
                 let mut code =
                     ErrorCode::from_grpc_status(status.code() as i32).unwrap_or(ErrorCode::Unknown);
-                // A status made on this side from a broken connection (it has a source; a
-                // status sent by the server never does) is an unavailable instance.
-                if code == ErrorCode::Unknown && std::error::Error::source(&status).is_some() {
+                // A status made on this side from a broken connection or a reset stream (it has
+                // a source; a status sent by the server never does) is an unavailable instance.
+                // (The channel turns it into deadline_exceeded when the deadline is what ran out.)
+                if matches!(code, ErrorCode::Unknown | ErrorCode::Canceled)
+                    && std::error::Error::source(&status).is_some()
+                {
                     code = ErrorCode::Unavailable;
                 }
                 if code == ErrorCode::Unavailable && is_connect_failure(&status) {
