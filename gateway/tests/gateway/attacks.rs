@@ -134,3 +134,43 @@ async fn every_forged_or_stale_token_gets_401_and_a_good_one_passes() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_cached_token_still_expires() {
+    let forger = Forger::new();
+    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": forger.x, "kid": forger.kid, "use": "sig", "alg": "EdDSA"}]});
+    let jwks_server = serve(axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move { axum::Json(jwks) }
+        }),
+    ))
+    .await;
+    let stack = Stack::start(|c| {
+        c.auth.leeway_secs = 0;
+        c.discovery
+            .static_instances
+            .insert("auth".into(), vec![format!("http://{jwks_server}")]);
+    })
+    .await;
+    let path = "/platform.authz.v1.AuthzService/HasPermission";
+    let mut claims = forger.claims();
+    claims["exp"] = json!(now() + 2);
+    let token = forger.sign(&claims);
+    for _ in 0..3 {
+        let (status, body) = stack.connect(path, Some(&token), json!({})).await;
+        assert_eq!(
+            status, 200,
+            "valid (and cached after the first call): {body}"
+        );
+    }
+    // Wait for the token's own expiry (time is what is under test here).
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let (status, body) = stack.connect(path, Some(&token), json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthenticated")),
+        "{body}"
+    );
+}
