@@ -61,6 +61,20 @@ fn chrono_minutes(m: i64) -> chrono::Duration {
     chrono::Duration::minutes(m)
 }
 
+/// A stand-in for the auth service's JWKS endpoint, publishing the forger's key.
+async fn jwks_server(forger: &Forger) -> std::net::SocketAddr {
+    let jwk = platform_tokens::Jwk::ed25519(&forger.kid, &forger.x);
+    let jwks = json!({ "keys": [jwk] });
+    serve(axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || {
+            let jwks = jwks.clone();
+            async move { axum::Json(jwks) }
+        }),
+    ))
+    .await
+}
+
 fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
 }
@@ -68,15 +82,7 @@ fn b64(v: &Value) -> String {
 #[tokio::test]
 async fn every_forged_or_stale_token_gets_401_and_a_good_one_passes() {
     let forger = Forger::new();
-    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": forger.x, "kid": forger.kid, "use": "sig", "alg": "EdDSA"}]});
-    let jwks_server = serve(axum::Router::new().route(
-        "/.well-known/jwks.json",
-        axum::routing::get(move || {
-            let jwks = jwks.clone();
-            async move { axum::Json(jwks) }
-        }),
-    ))
-    .await;
+    let jwks_server = jwks_server(&forger).await;
     let stack = Stack::start(|c| {
         c.discovery
             .static_instances
@@ -138,15 +144,7 @@ async fn every_forged_or_stale_token_gets_401_and_a_good_one_passes() {
 #[tokio::test]
 async fn a_cached_token_still_expires() {
     let forger = Forger::new();
-    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": forger.x, "kid": forger.kid, "use": "sig", "alg": "EdDSA"}]});
-    let jwks_server = serve(axum::Router::new().route(
-        "/.well-known/jwks.json",
-        axum::routing::get(move || {
-            let jwks = jwks.clone();
-            async move { axum::Json(jwks) }
-        }),
-    ))
-    .await;
+    let jwks_server = jwks_server(&forger).await;
     let stack = Stack::start(|c| {
         c.auth.leeway_secs = 0;
         c.discovery

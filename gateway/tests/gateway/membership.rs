@@ -12,7 +12,7 @@ use platform_kernel::config::ServerConfig;
 use platform_testkit::consul::ConsulTestServer;
 use serde_json::json;
 
-use crate::support::{PASSWORD, serve, start_gateway};
+use crate::support::{PASSWORD, identity_and_auth, start_gateway};
 
 /// An upstream on its own runtime, so that killing it closes every socket.
 struct Killable {
@@ -105,28 +105,7 @@ async fn routing_follows_consul_survives_a_killed_instance_and_a_consul_outage()
         .expect("registry")
         .with_intervals(Duration::from_millis(100), Duration::from_secs(2));
     let dir = tempfile::tempdir().expect("tempdir");
-    let identity_config = identity::IdentityConfig {
-        server: ServerConfig::with_port(0),
-        data_dir: dir.path().to_path_buf(),
-        ..identity::IdentityConfig::default()
-    };
-    let identity = serve(
-        identity::build(&identity_config)
-            .await
-            .expect("identity")
-            .router,
-    )
-    .await;
-    let mut auth_config = auth::AuthConfig {
-        server: ServerConfig::with_port(0),
-        data_dir: dir.path().to_path_buf(),
-        ..auth::AuthConfig::default()
-    };
-    auth_config
-        .discovery
-        .static_instances
-        .insert("identity".into(), vec![format!("http://{identity}")]);
-    let auth = serve(auth::build(&auth_config).await.expect("auth").router).await;
+    let (identity, auth) = identity_and_auth(dir.path()).await;
     let mut a = Killable::start();
     let mut b = Killable::start();
     let _ri = register(&registry, "identity", identity).await;

@@ -70,6 +70,33 @@ pub struct Stack {
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
+/// A real identity service and a real auth service (calling it), sharing `data_dir`.
+pub async fn identity_and_auth(data_dir: &std::path::Path) -> (SocketAddr, SocketAddr) {
+    let identity_config = identity::IdentityConfig {
+        server: ServerConfig::with_port(0),
+        data_dir: data_dir.to_path_buf(),
+        ..identity::IdentityConfig::default()
+    };
+    let identity = serve(
+        identity::build(&identity_config)
+            .await
+            .expect("identity")
+            .router,
+    )
+    .await;
+    let mut auth_config = auth::AuthConfig {
+        server: ServerConfig::with_port(0),
+        data_dir: data_dir.to_path_buf(),
+        ..auth::AuthConfig::default()
+    };
+    auth_config
+        .discovery
+        .static_instances
+        .insert("identity".into(), vec![format!("http://{identity}")]);
+    let auth = serve(auth::build(&auth_config).await.expect("auth").router).await;
+    (identity, auth)
+}
+
 pub async fn start_gateway(config: &GatewayConfig) -> SocketAddr {
     let gw = gateway::build(config).await.expect("gateway");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -88,28 +115,7 @@ impl Stack {
     pub async fn start(tweak: impl FnOnce(&mut GatewayConfig)) -> Self {
         platform_kernel::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("tempdir");
-        let identity_config = identity::IdentityConfig {
-            server: ServerConfig::with_port(0),
-            data_dir: dir.path().to_path_buf(),
-            ..identity::IdentityConfig::default()
-        };
-        let identity = serve(
-            identity::build(&identity_config)
-                .await
-                .expect("identity")
-                .router,
-        )
-        .await;
-        let mut auth_config = auth::AuthConfig {
-            server: ServerConfig::with_port(0),
-            data_dir: dir.path().to_path_buf(),
-            ..auth::AuthConfig::default()
-        };
-        auth_config
-            .discovery
-            .static_instances
-            .insert("identity".into(), vec![format!("http://{identity}")]);
-        let auth = serve(auth::build(&auth_config).await.expect("auth").router).await;
+        let (identity, auth) = identity_and_auth(dir.path()).await;
         let (echo, seen) = echo(Duration::from_millis(0)).await;
         let mut config = GatewayConfig {
             server: ServerConfig::with_port(0),
