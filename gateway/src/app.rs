@@ -55,6 +55,10 @@ pub async fn build(config: &GatewayConfig) -> anyhow::Result<Gateway> {
             )
         })
         .collect();
+    let _ = platform_kernel::metrics::handle();
+    for service in balancers.keys() {
+        spawn_upstream_gauge(service, registry.watch(service));
+    }
     let auth = balancers
         .get("auth")
         .cloned()
@@ -106,6 +110,25 @@ pub async fn build(config: &GatewayConfig) -> anyhow::Result<Gateway> {
         .layer(cors(&config.cors.origins));
     let router = platform_kernel::rpc::observed(router, &config.server.trusted_proxies);
     Ok(Gateway { router, jwks })
+}
+
+/// `gateway_upstream_instances{service}`: the healthy instances routing can use right now.
+fn spawn_upstream_gauge(
+    service: &'static str,
+    mut instances: tokio::sync::watch::Receiver<platform_discovery::InstanceSet>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let count = instances
+                .borrow_and_update()
+                .as_ref()
+                .map_or(0, |set| set.len());
+            metrics::gauge!("gateway_upstream_instances", "service" => service).set(count as f64);
+            if instances.changed().await.is_err() {
+                return;
+            }
+        }
+    });
 }
 
 fn spawn_limit_shrinker(inner: std::sync::Weak<Inner>) {

@@ -182,6 +182,23 @@ async fn grpc_web_through_the_gateway() {
 }
 
 #[tokio::test]
+async fn metrics_show_requests_and_the_healthy_upstream_instances() {
+    let stack = Stack::start(|_| {}).await;
+    stack.user_token("metrics@example.com").await;
+    let (status, _, body) = stack.call("GET", "/metrics", &[], "").await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains(r#"gateway_upstream_instances{service="identity"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"method="/platform.auth.v1.AuthService/Login",code="ok""#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn the_jwks_document_is_served_at_the_gateway() {
     let stack = Stack::start(|_| {}).await;
     let (status, headers, body) = stack.call("GET", "/.well-known/jwks.json", &[], "").await;

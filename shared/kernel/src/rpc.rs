@@ -93,6 +93,8 @@ where
 /// The cross-cutting outer layers every HTTP surface of the platform gets (services and the
 /// gateway): client IP, metrics, a tracing span with W3C trace context, request ids.
 pub fn observed(router: Router, trusted_proxies: &[std::net::IpAddr]) -> Router {
+    // Install the recorder now, so metrics set before the first request are kept.
+    let _ = metrics::handle();
     router
         .layer(axum::middleware::from_fn(crate::peer::layer(
             std::sync::Arc::new(trusted_proxies.to_vec()),
