@@ -77,10 +77,6 @@ impl Upstreams {
         }
     }
 
-    pub fn balancer(&self, service: &str) -> Option<&Arc<Balancer>> {
-        self.balancers.get(service)
-    }
-
     /// Forwards `req` (whose processing began at `started`) along `route`.
     pub async fn forward(
         &self,

@@ -110,8 +110,4 @@ impl AuthService {
         service.refresh_keys().await?;
         Ok(service)
     }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
 }

@@ -13,6 +13,7 @@ pub mod health;
 pub mod metrics;
 pub mod peer;
 pub mod rpc;
+pub mod secret;
 pub mod server;
 pub mod telemetry;
 

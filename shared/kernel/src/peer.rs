@@ -20,11 +20,6 @@ pub fn client_ip() -> Option<IpAddr> {
     CLIENT_IP.try_with(|ip| *ip).ok().flatten()
 }
 
-/// Runs `fut` as if serving a request from `ip` (tests, and non-HTTP entry points).
-pub async fn scope<F: std::future::Future>(ip: Option<IpAddr>, fut: F) -> F::Output {
-    CLIENT_IP.scope(ip, fut).await
-}
-
 fn forwarded(req: &Request) -> Vec<IpAddr> {
     req.headers()
         .get_all("x-forwarded-for")

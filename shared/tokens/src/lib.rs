@@ -64,11 +64,6 @@ pub enum TokenError {
     NotAccess,
 }
 
-/// The `kid` of a token, if it parses at all (to know whether to refetch keys).
-pub fn key_id(token: &str) -> Option<String> {
-    jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid)
-}
-
 /// Verifies `token` with the key its `kid` names, at Unix time `now`.
 pub fn verify(
     token: &str,
