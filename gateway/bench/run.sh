@@ -4,6 +4,8 @@
 # gateway (JWT verification + rate limiting, limits raised so nothing is rejected), all in one
 # run on this machine, with wrk. Needs: nginx and wrk (Debian: nginx-light wrk).
 #   gateway/bench/run.sh [seconds] [connections]
+# TARGETS="gateway" runs only some of direct/nginx/gateway (for profiling); GATEWAY_THREADS sets
+# the gateway's runtime threads.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN=${1:-10}
@@ -21,8 +23,11 @@ export AUTH__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$ID]"
 export GATEWAY__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$ID]"
 export GATEWAY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
 PORT=$ID "$BIN/identity-service" >"$WORK/identity.log" 2>&1 &
+ID_PID=$!
 PORT=$AUTH "$BIN/auth-service" >"$WORK/auth.log" 2>&1 &
+[ -n "${GATEWAY_THREADS:-}" ] && export TOKIO_WORKER_THREADS=$GATEWAY_THREADS  # runtime threads (default: one per core)
 PORT=$GW GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=100000000 "$BIN/gateway" >"$WORK/gateway.log" 2>&1 &
+GW_PID=$!
 for port in $ID $AUTH $GW; do
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 done
@@ -56,19 +61,38 @@ LUA
 path=/platform.identity.v1.IdentityService/GetUserByEmail
 curl -fs -X POST "http://127.0.0.1:$GW$path" -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"email":"bench@example.com"}' >/dev/null
 
+# CPU time (clock ticks) used so far by the given processes and their threads.
+ticks() { local t=0 pid; for pid in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$t"; }
+proxy_pids() { # name
+  case $1 in
+    nginx) pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ' ;;
+    gateway) echo "$GW_PID" ;;
+    *) echo "" ;;
+  esac
+}
 run() { # name port
+  local pids before_proxy before_id
+  pids=$(proxy_pids "$1")
+  # shellcheck disable=SC2086
+  before_proxy=$(ticks $pids); before_id=$(ticks "$ID_PID")
   wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/call.lua" "http://127.0.0.1:$2$path" >"$WORK/$1.txt"
   local rps p50 p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$1.txt")
   p50=$(awk '$1=="50%" {print $2}' "$WORK/$1.txt")
   p99=$(awk '$1=="99%" {print $2}' "$WORK/$1.txt")
   errors=$(awk '/Non-2xx/ {print $5}' "$WORK/$1.txt")
-  printf '%-10s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}"
+  # shellcheck disable=SC2086
+  local proxy_ticks=$(( $(ticks $pids) - before_proxy )) id_ticks=$(( $(ticks "$ID_PID") - before_id ))
+  local requests hz
+  requests=$(awk '/requests in/ {print $1}' "$WORK/$1.txt"); hz=$(getconf CLK_TCK)
+  printf '%-10s %10s req/s   p50 %8s   p99 %8s   non-2xx %s   CPU µs/req: proxy %s identity %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}" \
+    "$(awk -v t="$proxy_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" \
+    "$(awk -v t="$id_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
   echo "$rps" >"$WORK/$1.rps"
 }
 echo "GetUserByEmail, ${SECONDS_PER_RUN}s each, $CONNECTIONS connections, wrk -t2, $(nproc) cores"
-run direct $ID
-run nginx $NGINX
-run gateway $GW
+declare -A PORT_OF=([direct]=$ID [nginx]=$NGINX [gateway]=$GW)
+for target in ${TARGETS:-direct nginx gateway}; do run "$target" "${PORT_OF[$target]}"; done
+[ -z "${TARGETS:-}" ] || exit 0
 awk -v d="$(cat "$WORK/direct.rps")" -v n="$(cat "$WORK/nginx.rps")" -v g="$(cat "$WORK/gateway.rps")" \
   'BEGIN { printf "gateway/nginx %.2f   gateway/direct %.2f   nginx/direct %.2f\n", g/n, g/d, n/d }'

@@ -1,6 +1,9 @@
 //! The gateway, composed in one place. Outermost first: request id, tracing span (W3C trace
-//! context), metrics, client IP (`rpc::observed`) → CORS → body limit → the gate (routing
-//! table, rate limit per IP/route, authentication, rate limit per user) → the proxy.
+//! context), metrics, client IP (`rpc::observed`) → CORS → the gate (routing table, body
+//! limit, rate limit per IP/route, authentication, rate limit per user) → the proxy.
+//!
+//! Every layer's state is shared (`Arc`), because hyper clones the service stack for each
+//! request: on this path per-request allocations are what the gateway's CPU goes to.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,12 +14,12 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderValue, Method};
+use http::HeaderValue;
 use platform_clients::balancer::Balancer;
 use platform_kernel::ErrorCode;
 use platform_tokens::Expectations;
 use tokio::time::Instant;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower::Layer as _;
 
 use crate::config::GatewayConfig;
 use crate::errors::{Wire, error};
@@ -33,7 +36,8 @@ pub struct Gateway {
 struct Inner {
     /// Tokens already verified, with their claims: an EdDSA verification costs tens of µs,
     /// and a client sends the same token on every call until it expires.
-    verified: std::sync::Mutex<HashMap<String, platform_tokens::AccessClaims>>,
+    verified: std::sync::Mutex<HashMap<String, Arc<Verified>, foldhash::fast::RandomState>>,
+    max_body: usize,
     routes: RouteTable,
     upstreams: Upstreams,
     jwks: Arc<JwksCache>,
@@ -77,7 +81,8 @@ pub async fn build(config: &GatewayConfig) -> anyhow::Result<Gateway> {
     };
     let limits = RateLimits::with_shared(&config.rate_limit, shared);
     let inner = Arc::new(Inner {
-        verified: std::sync::Mutex::new(HashMap::new()),
+        verified: std::sync::Mutex::new(HashMap::default()),
+        max_body: config.server.max_request_bytes,
         routes: RouteTable::new(config.auth.allow_self_signup),
         upstreams: Upstreams::new(
             balancers,
@@ -102,12 +107,10 @@ pub async fn build(config: &GatewayConfig) -> anyhow::Result<Gateway> {
         .route("/metrics", get(platform_kernel::metrics::render))
         .route("/.well-known/jwks.json", get(jwks_document))
         .fallback(gate)
-        .with_state(inner)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            config.server.max_request_bytes,
-        ))
-        .layer(axum::middleware::from_fn(body_too_large))
-        .layer(cors(&config.cors.origins));
+        .with_state(inner);
+    let router = Router::new().fallback_service(
+        crate::cors::CorsLayer::new(&config.cors.origins, Duration::from_secs(7200)).layer(router),
+    );
     let router = platform_kernel::rpc::observed(router, &config.server.trusted_proxies);
     Ok(Gateway { router, jwks })
 }
@@ -141,34 +144,6 @@ fn spawn_limit_shrinker(inner: std::sync::Weak<Inner>) {
     });
 }
 
-/// Connect-aware CORS: the Connect, gRPC-Web and auth headers are allowed, the gRPC status
-/// headers exposed, so browsers can use every protocol the platform speaks.
-fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
-    let header = http::HeaderName::from_static;
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(allowed))
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            http::header::CONTENT_TYPE,
-            http::header::AUTHORIZATION,
-            header("connect-protocol-version"),
-            header("connect-timeout-ms"),
-            header("grpc-timeout"),
-            header("x-grpc-web"),
-            header("x-user-agent"),
-            header("x-request-id"),
-        ])
-        .expose_headers([
-            header("grpc-status"),
-            header("grpc-message"),
-            header("grpc-status-details-bin"),
-            header("x-request-id"),
-            header("retry-after"),
-        ])
-        .max_age(Duration::from_secs(7200))
-}
-
 async fn ready(State(inner): State<Shared>) -> Response {
     if inner.jwks.is_loaded() {
         axum::Json(serde_json::json!({"status": "ready"})).into_response()
@@ -190,20 +165,6 @@ async fn jwks_document(State(inner): State<Shared>) -> Response {
         axum::Json(inner.jwks.document()),
     )
         .into_response()
-}
-
-/// A 413 from the body limit, as a Connect / gRPC error.
-async fn body_too_large(req: Request, next: axum::middleware::Next) -> Response {
-    let wire = Wire::of(req.headers());
-    let response = next.run(req).await;
-    if response.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-        let mut e = error(wire, ErrorCode::ResourceExhausted, "request body too large");
-        if wire == Wire::Connect {
-            *e.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
-        }
-        return e;
-    }
-    response
 }
 
 fn too_many(wire: Wire, rejection: Rejection) -> Response {
@@ -244,8 +205,8 @@ async fn gate(State(inner): State<Shared>, mut req: Request<Body>) -> Response {
     for name in &IDENTITY_HEADERS {
         req.headers_mut().remove(name);
     }
-    let path = req.uri().path().to_owned();
-    let Some(route) = inner.routes.route(&path) else {
+    let path = req.uri().path();
+    let Some(route) = inner.routes.route(path) else {
         return error(
             wire,
             ErrorCode::Unimplemented,
@@ -253,38 +214,65 @@ async fn gate(State(inner): State<Shared>, mut req: Request<Body>) -> Response {
         )
         .map_status(http::StatusCode::NOT_FOUND, wire);
     };
+    if declared_length(req.headers()).is_some_and(|n| n > inner.max_body as u64) {
+        return error(
+            wire,
+            ErrorCode::ResourceExhausted,
+            "request body too large",
+        )
+        .map_status(http::StatusCode::PAYLOAD_TOO_LARGE, wire);
+    }
     let ip = platform_kernel::peer::client_ip();
-    if let Err(rejection) = inner.limits.check_ip(&path, ip).await {
+    if let Err(rejection) = inner.limits.check_ip(path, ip).await {
         return too_many(wire, rejection);
     }
     if route.access == Access::Authenticated {
-        let claims = match authenticate(&inner, req.headers()).await {
-            Ok(claims) => claims,
+        let verified = match authenticate(&inner, req.headers()).await {
+            Ok(verified) => verified,
             Err(why) => return error(wire, ErrorCode::Unauthenticated, &why),
         };
-        if let Err(rejection) = inner.limits.check_user(&claims.sub).await {
+        if let Err(rejection) = inner.limits.check_user(&verified.claims.sub).await {
             return too_many(wire, rejection);
         }
         let headers = req.headers_mut();
-        for (name, value) in IDENTITY_HEADERS
-            .iter()
-            .zip([&claims.sub, &claims.jti, &claims.sid])
-        {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                headers.insert(name.clone(), v);
-            }
+        for (name, value) in IDENTITY_HEADERS.iter().zip(&verified.headers) {
+            headers.insert(name.clone(), value.clone());
         }
     }
     inner.upstreams.forward(route, req, ip, started).await
 }
 
+/// The `Content-Length` the caller declared, if any.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// A verified token: its claims, and the identity headers sent upstream (built once).
+struct Verified {
+    claims: platform_tokens::AccessClaims,
+    /// User id, token id, session id, in the order of `IDENTITY_HEADERS`.
+    headers: Vec<HeaderValue>,
+}
+
+impl Verified {
+    fn new(claims: platform_tokens::AccessClaims) -> Self {
+        let headers = [&claims.sub, &claims.jti, &claims.sid]
+            .into_iter()
+            .map(|v| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")))
+            .collect();
+        Self { claims, headers }
+    }
+}
+
 /// Entries kept in the verified-token cache before it starts over.
 const VERIFIED_CAPACITY: usize = 10_000;
 
-async fn authenticate(
-    inner: &Inner,
-    headers: &http::HeaderMap,
-) -> Result<platform_tokens::AccessClaims, String> {
+async fn authenticate(inner: &Inner, headers: &http::HeaderMap) -> Result<Arc<Verified>, String> {
     let token = bearer(headers).ok_or_else(|| "missing bearer token".to_owned())?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -295,15 +283,16 @@ async fn authenticate(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get(token)
         .cloned();
-    if let Some(claims) = cached {
+    if let Some(verified) = cached {
         // What changes with time is checked again; the signature, issuer, audience and type
         // cannot change for the same token string.
         let leeway = inner.expect.leeway_secs;
+        let claims = &verified.claims;
         if claims.exp + leeway > now && claims.nbf - leeway <= now {
-            return Ok(claims);
+            return Ok(verified);
         }
     }
-    let claims = verify_uncached(inner, token, now).await?;
+    let verified = Arc::new(Verified::new(verify_uncached(inner, token, now).await?));
     let mut cache = inner
         .verified
         .lock()
@@ -311,8 +300,8 @@ async fn authenticate(
     if cache.len() >= VERIFIED_CAPACITY {
         cache.clear();
     }
-    cache.insert(token.to_owned(), claims.clone());
-    Ok(claims)
+    cache.insert(token.to_owned(), verified.clone());
+    Ok(verified)
 }
 
 async fn verify_uncached(

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod config;
+pub mod cors;
 pub mod errors;
 pub mod jwks;
 pub mod proxy;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Uri, Version};
 use http_body_util::BodyExt as _;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -28,15 +28,15 @@ use crate::errors::{Wire, error};
 use crate::routes::Route;
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 8] = [
+    http::header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    http::header::PROXY_AUTHENTICATE,
+    http::header::PROXY_AUTHORIZATION,
+    http::header::TE,
+    http::header::TRAILER,
+    http::header::TRANSFER_ENCODING,
+    http::header::UPGRADE,
 ];
 
 pub struct Upstreams {
@@ -93,25 +93,25 @@ impl Upstreams {
                 &format!("no upstream for {}", route.service),
             );
         };
-        let path = req.uri().path().to_owned();
-        let route_timeout = Duration::from_millis(
-            self.config
-                .route_timeouts_ms
-                .get(&path)
-                .copied()
-                .unwrap_or(self.config.timeout_ms),
-        );
+        let route_timeout = match self.config.route_timeouts_ms.get(req.uri().path()) {
+            Some(ms) => Duration::from_millis(*ms),
+            None => Duration::from_millis(self.config.timeout_ms),
+        };
         let budget =
             deadline::from_headers(req.headers()).map_or(route_timeout, |b| b.min(route_timeout));
         let deadline = started + budget;
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        prepare_upstream_headers(&mut parts.headers, wire, client_ip);
         let mut body = if route.idempotent {
             match Limited::collect(body, self.max_body).await {
                 Ok(bytes) => Payload::Buffered(bytes),
                 Err(response) => return response(wire),
             }
         } else {
-            Payload::Streaming(Some(body))
+            Payload::Streaming(Some(Body::new(http_body_util::Limited::new(
+                body,
+                self.max_body,
+            ))))
         };
         let attempts = if route.idempotent {
             self.config.max_attempts.max(1)
@@ -119,7 +119,7 @@ impl Upstreams {
             1
         };
         let mut tried = Vec::new();
-        let mut last = error(wire, ErrorCode::Unavailable, "no attempt made");
+        let unavailable = || error(wire, ErrorCode::Unavailable, "upstream unavailable");
         for attempt in 1..=attempts {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -131,21 +131,14 @@ impl Upstreams {
             }
             if attempt > 1 && !self.budget.withdraw() {
                 metrics::counter!("gateway_retry_budget_exhausted_total").increment(1);
-                return last;
+                return unavailable();
             }
             let pick = match balancer.pick(&tried, deadline).await {
                 Ok(p) => p,
                 Err(e) => return error(wire, e.code, &e.message),
             };
             let Some(payload) = body.next() else { break };
-            let request = upstream_request(
-                &parts,
-                &pick.instance.base_url,
-                payload,
-                wire,
-                remaining,
-                client_ip,
-            );
+            let request = upstream_request(&parts, &pick.instance.base_url, payload, wire, remaining);
             let client = if wire == Wire::Grpc {
                 &self.h2c
             } else {
@@ -165,10 +158,9 @@ impl Upstreams {
                     pick.finish(Outcome::InstanceFailure);
                     tracing::warn!(instance = %id, error = %e, "upstream request failed");
                     let not_sent = e.is_connect();
-                    last = error(wire, ErrorCode::Unavailable, "upstream unavailable");
                     tried.push(id);
                     if !(route.idempotent || not_sent) || attempt == attempts {
-                        return last;
+                        return unavailable();
                     }
                 }
                 Ok(Ok(response)) => {
@@ -176,7 +168,6 @@ impl Upstreams {
                     if unavailable && route.idempotent && attempt < attempts {
                         tried.push(pick.instance.id.clone());
                         pick.finish(Outcome::InstanceFailure);
-                        last = error(wire, ErrorCode::Unavailable, "upstream unavailable");
                         continue;
                     }
                     pick.finish(if unavailable {
@@ -189,7 +180,7 @@ impl Upstreams {
             }
             tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
         }
-        last
+        unavailable()
     }
 }
 
@@ -230,28 +221,47 @@ fn is_unavailable(response: &http::Response<hyper::body::Incoming>) -> bool {
             .is_some_and(|v| v == "14")
 }
 
+/// Turns the caller's headers into the upstream's, in place: hop-by-hop headers and
+/// `Host` go, `X-Forwarded-For` gains the client, trace context is injected. The deadline
+/// headers are set per attempt.
+fn prepare_upstream_headers(headers: &mut HeaderMap, wire: Wire, client_ip: Option<IpAddr>) {
+    remove_hop_by_hop(headers);
+    headers.remove(http::header::HOST);
+    headers.remove("connect-timeout-ms");
+    headers.remove("grpc-timeout");
+    if wire == Wire::Grpc {
+        headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
+    }
+    if let Some(ip) = client_ip {
+        let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(prior) => format!("{prior}, {ip}"),
+            None => ip.to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&forwarded) {
+            headers.insert("x-forwarded-for", v);
+        }
+    }
+    platform_kernel::rpc::inject_trace_context(headers);
+}
+
+/// One attempt's request: the prepared headers (shared, cheap to clone), the instance's URI,
+/// and what is left of the deadline.
 fn upstream_request(
     parts: &http::request::Parts,
     base_url: &str,
     body: Body,
     wire: Wire,
     remaining: Duration,
-    client_ip: Option<IpAddr>,
 ) -> Request<Body> {
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = Request::new(body);
     *request.method_mut() = parts.method.clone();
-    *request.uri_mut() = format!("{base_url}{path}").parse().unwrap_or_default();
+    *request.uri_mut() = upstream_uri(base_url, parts.uri.path_and_query());
     *request.version_mut() = if wire == Wire::Grpc {
         Version::HTTP_2
     } else {
         Version::HTTP_11
     };
-    let headers = request.headers_mut();
-    copy_end_to_end(&parts.headers, headers);
-    headers.remove(http::header::HOST);
-    headers.remove("connect-timeout-ms");
-    headers.remove("grpc-timeout");
+    let mut headers = parts.headers.clone();
     match wire {
         Wire::Connect => {
             headers.insert(
@@ -263,49 +273,49 @@ fn upstream_request(
             if let Ok(v) = HeaderValue::from_str(&deadline::grpc_timeout_value(remaining)) {
                 headers.insert("grpc-timeout", v);
             }
-            if wire == Wire::Grpc {
-                headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
-            }
         }
     }
-    if let Some(ip) = client_ip {
-        let forwarded = match parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(prior) => format!("{prior}, {ip}"),
-            None => ip.to_string(),
-        };
-        if let Ok(v) = HeaderValue::from_str(&forwarded) {
-            headers.insert("x-forwarded-for", v);
-        }
-    }
-    platform_kernel::rpc::inject_trace_context(headers);
+    *request.headers_mut() = headers;
     request
 }
 
-fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
-    let named_in_connection: Vec<String> = from
+/// `base_url` (`http://host:port`) with the caller's path and query.
+fn upstream_uri(base_url: &str, path: Option<&http::uri::PathAndQuery>) -> Uri {
+    let (scheme, authority) = base_url.split_once("://").unwrap_or(("http", base_url));
+    let mut builder = Uri::builder().scheme(scheme).authority(authority);
+    if let Some(path) = path {
+        builder = builder.path_and_query(path.clone());
+    } else {
+        builder = builder.path_and_query("/");
+    }
+    builder.build().unwrap_or_default()
+}
+
+/// Removes the headers that describe one hop (RFC 9110 §7.6.1), and those `Connection`
+/// names. One pass over the (few) headers when there is nothing to remove.
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
+    let mut named: Vec<HeaderName> = headers
         .get_all(http::header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_ascii_lowercase()))
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| HeaderName::from_bytes(s.trim().as_bytes()).ok())
         .collect();
-    for (name, value) in from {
-        let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || named_in_connection.iter().any(|c| c == n) {
-            continue;
-        }
-        to.append(name.clone(), value.clone());
+    named.extend(HOP_BY_HOP);
+    for name in named {
+        headers.remove(name);
     }
 }
 
 fn downstream_response(response: http::Response<hyper::body::Incoming>) -> Response {
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    remove_hop_by_hop(&mut parts.headers);
     let mut out = Response::new(Body::new(body));
     *out.status_mut() = parts.status;
-    copy_end_to_end(&parts.headers, out.headers_mut());
+    *out.headers_mut() = parts.headers;
     out
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metrics::Counter;
 
 use crate::config::{Limit, RateLimitConfig};
 use crate::shared_limit::{Decision, SharedLimiter};
@@ -21,12 +22,12 @@ pub struct Rejection {
     pub limit: Limit,
 }
 
-struct Limiter {
+struct Limiter<K: std::hash::Hash + Eq + Clone> {
     limit: Limit,
-    keyed: DefaultKeyedRateLimiter<String>,
+    keyed: DefaultKeyedRateLimiter<K>,
 }
 
-impl Limiter {
+impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
     fn new(limit: Limit) -> Self {
         let rps = NonZeroU32::new(limit.rps).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
@@ -36,19 +37,48 @@ impl Limiter {
         }
     }
 
-    fn check(&self, key: String) -> Result<(), Rejection> {
-        self.keyed.check_key(&key).map_err(|not_until| Rejection {
+    fn check(&self, key: &K) -> Result<(), Rejection> {
+        self.keyed.check_key(key).map_err(|not_until| Rejection {
             retry_after: not_until.wait_time_from(DefaultClock::default().now()),
             limit: self.limit,
         })
     }
 }
 
+/// `gateway_rate_limit_decisions_total{backend,result}` and the Redis-unavailable counter,
+/// registered once rather than looked up on every request.
+struct Decisions {
+    local_allowed: Counter,
+    local_rejected: Counter,
+    redis_allowed: Counter,
+    redis_rejected: Counter,
+    redis_unavailable: Counter,
+}
+
+impl Decisions {
+    fn new() -> Self {
+        let decision = |backend: &'static str, result: &'static str| {
+            metrics::counter!("gateway_rate_limit_decisions_total", "backend" => backend, "result" => result)
+        };
+        Self {
+            local_allowed: decision("local", "allowed"),
+            local_rejected: decision("local", "rejected"),
+            redis_allowed: decision("redis", "allowed"),
+            redis_rejected: decision("redis", "rejected"),
+            redis_unavailable: metrics::counter!("gateway_rate_limit_redis_unavailable_total"),
+        }
+    }
+}
+
+/// Clients without a known IP (no socket, no trusted forwarding) share one bucket.
+const UNKNOWN_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
 pub struct RateLimits {
-    per_ip: Limiter,
-    per_user: Limiter,
-    routes: HashMap<String, Limiter>,
+    per_ip: Limiter<IpAddr>,
+    per_user: Limiter<String>,
+    routes: HashMap<String, Limiter<IpAddr>, foldhash::fast::RandomState>,
     shared: Option<SharedLimiter>,
+    decisions: Decisions,
 }
 
 impl RateLimits {
@@ -74,51 +104,57 @@ impl RateLimits {
                 .map(|(path, limit)| (path.clone(), Limiter::new(*limit)))
                 .collect(),
             shared: None,
+            decisions: Decisions::new(),
         }
     }
 
     /// Redis when it answers, the local limiter when it does not (or is not configured).
-    async fn decide(&self, limiter: &Limiter, key: String) -> Result<(), Rejection> {
+    /// `shared_key` names the bucket in Redis; it is only built when Redis is in use.
+    async fn decide<K: std::hash::Hash + Eq + Clone>(
+        &self,
+        limiter: &Limiter<K>,
+        key: &K,
+        shared_key: impl FnOnce() -> String,
+    ) -> Result<(), Rejection> {
         if let Some(shared) = &self.shared {
-            match shared.check(&key, limiter.limit).await {
+            match shared.check(&shared_key(), limiter.limit).await {
                 Decision::Allowed => {
-                    metrics::counter!("gateway_rate_limit_decisions_total", "backend" => "redis", "result" => "allowed").increment(1);
+                    self.decisions.redis_allowed.increment(1);
                     return Ok(());
                 }
                 Decision::Rejected(retry_after) => {
-                    metrics::counter!("gateway_rate_limit_decisions_total", "backend" => "redis", "result" => "rejected").increment(1);
+                    self.decisions.redis_rejected.increment(1);
                     return Err(Rejection {
                         retry_after,
                         limit: limiter.limit,
                     });
                 }
-                Decision::Unavailable => {
-                    metrics::counter!("gateway_rate_limit_redis_unavailable_total").increment(1);
-                }
+                Decision::Unavailable => self.decisions.redis_unavailable.increment(1),
             }
         }
         let decision = limiter.check(key);
-        let result = if decision.is_ok() {
-            "allowed"
-        } else {
-            "rejected"
-        };
-        metrics::counter!("gateway_rate_limit_decisions_total", "backend" => "local", "result" => result).increment(1);
+        match decision {
+            Ok(()) => self.decisions.local_allowed.increment(1),
+            Err(_) => self.decisions.local_rejected.increment(1),
+        }
         decision
     }
 
     /// Before authentication: the client IP, under the route's own limit if it has one.
     pub async fn check_ip(&self, path: &str, ip: Option<IpAddr>) -> Result<(), Rejection> {
-        let ip = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let ip = ip.unwrap_or(UNKNOWN_IP);
         if let Some(route) = self.routes.get(path) {
-            self.decide(route, format!("route:{path}:{ip}")).await?;
+            self.decide(route, &ip, || format!("route:{path}:{ip}"))
+                .await?;
         }
-        self.decide(&self.per_ip, format!("ip:{ip}")).await
+        self.decide(&self.per_ip, &ip, || format!("ip:{ip}")).await
     }
 
     /// After authentication: the user, wherever they call from.
-    pub async fn check_user(&self, user: &str) -> Result<(), Rejection> {
-        self.decide(&self.per_user, format!("user:{user}")).await
+    #[allow(clippy::ptr_arg)] // governor looks keys up by `&K`
+    pub async fn check_user(&self, user: &String) -> Result<(), Rejection> {
+        self.decide(&self.per_user, user, || format!("user:{user}"))
+            .await
     }
 
     /// Forgets keys that are back to full capacity (bounded memory under many clients).
