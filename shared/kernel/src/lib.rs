@@ -12,6 +12,7 @@ pub mod grpc_web;
 pub mod health;
 pub mod metrics;
 pub mod peer;
+pub mod request_id;
 pub mod rpc;
 pub mod secret;
 pub mod server;

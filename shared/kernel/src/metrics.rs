@@ -6,12 +6,16 @@
 //! are read from `grpc-status` or the HTTP status.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{LazyLock, OnceLock, PoisonError, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http::Request;
+use tokio::task::futures::TaskLocalFuture;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::ErrorCode;
@@ -55,34 +59,127 @@ pub fn record_error_code(code: ErrorCode) {
     let _ = OUTCOME.try_with(|slot| slot.set(Some(code)));
 }
 
-/// Middleware: counts and times every request.
-pub async fn track(req: Request, next: Next) -> Response {
-    let _ = handle();
-    let path = req.uri().path().to_owned();
-    let start = Instant::now();
-    let (recorded, response) = OUTCOME
-        .scope(Cell::new(None), async move {
-            let response = next.run(req).await;
-            (OUTCOME.with(Cell::get), response)
-        })
-        .await;
-    if matches!(path.as_str(), "/metrics" | "/healthz" | "/readyz") {
-        return response;
+/// Counts and times every request.
+#[derive(Clone, Copy, Default)]
+pub struct TrackLayer;
+
+impl<S> tower::Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct Track<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<Request<B>> for Track<S>
+where
+    S: tower::Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        TrackFuture {
+            uri: req.uri().clone(),
+            start: Instant::now(),
+            inner: OUTCOME.scope(Cell::new(None), self.inner.call(req)),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    pub struct TrackFuture<F> {
+        #[pin]
+        inner: TaskLocalFuture<Cell<Option<ErrorCode>>, F>,
+        uri: http::Uri,
+        start: Instant,
+    }
+}
+
+impl<F, E> Future for TrackFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let result = std::task::ready!(this.inner.as_mut().poll(cx));
+        let recorded = this.inner.take_value().and_then(|slot| slot.get());
+        if let Ok(response) = &result {
+            record(this.uri.path(), recorded, response, this.start.elapsed());
+        }
+        Poll::Ready(result)
+    }
+}
+
+fn record(path: &str, recorded: Option<ErrorCode>, response: &Response, took: Duration) {
+    if matches!(path, "/metrics" | "/healthz" | "/readyz") {
+        return;
     }
     let code = match recorded {
         Some(code) => code.as_str(),
-        None => code_of(&response),
+        None => code_of(response),
     };
     let method = if recorded.is_none() && response.status() == http::StatusCode::NOT_FOUND {
-        "unmatched".to_owned()
+        "unmatched"
     } else {
         path
     };
-    let labels = [("method", method), ("code", code.to_owned())];
-    metrics::counter!("rpc_requests_total", &labels).increment(1);
-    metrics::histogram!("rpc_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
-    response
+    let (requests, latency) = handles(method, code);
+    requests.increment(1);
+    latency.record(took.as_secs_f64());
+}
+
+/// Distinct `method` labels kept; calls to further paths are counted under `other`.
+const MAX_METHODS: usize = 1000;
+
+type Handles = (metrics::Counter, metrics::Histogram);
+
+/// The registered series of each method and code, so a request costs a map lookup rather
+/// than building label strings.
+static SERIES: LazyLock<RwLock<HashMap<String, Vec<(&'static str, Handles)>>>> =
+    LazyLock::new(RwLock::default);
+
+fn handles(method: &str, code: &'static str) -> Handles {
+    let find = |series: &HashMap<String, Vec<(&'static str, Handles)>>, method: &str| {
+        series
+            .get(method)
+            .and_then(|codes| codes.iter().find(|(c, _)| *c == code))
+            .map(|(_, h)| h.clone())
+    };
+    if let Some(h) = find(&SERIES.read().unwrap_or_else(PoisonError::into_inner), method) {
+        return h;
+    }
+    let mut series = SERIES.write().unwrap_or_else(PoisonError::into_inner);
+    let method = if series.len() >= MAX_METHODS && !series.contains_key(method) {
+        "other"
+    } else {
+        method
+    };
+    if let Some(h) = find(&series, method) {
+        return h;
+    }
+    let labels = [("method", method.to_owned()), ("code", code.to_owned())];
+    let h = (
+        metrics::counter!("rpc_requests_total", &labels),
+        metrics::histogram!("rpc_request_duration_seconds", &labels),
+    );
+    series
+        .entry(method.to_owned())
+        .or_default()
+        .push((code, h.clone()));
+    h
 }
 
 fn code_of(response: &Response) -> &'static str {

@@ -7,9 +7,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request};
-use axum::middleware::Next;
-use axum::response::Response;
+use std::task::{Context, Poll};
+
+use axum::extract::ConnectInfo;
+use http::Request;
+use tokio::task::futures::TaskLocalFuture;
 
 tokio::task_local! {
     static CLIENT_IP: Option<IpAddr>;
@@ -20,7 +22,7 @@ pub fn client_ip() -> Option<IpAddr> {
     CLIENT_IP.try_with(|ip| *ip).ok().flatten()
 }
 
-fn forwarded(req: &Request) -> Vec<IpAddr> {
+fn forwarded<B>(req: &Request<B>) -> Vec<IpAddr> {
     req.headers()
         .get_all("x-forwarded-for")
         .iter()
@@ -30,7 +32,7 @@ fn forwarded(req: &Request) -> Vec<IpAddr> {
         .collect()
 }
 
-pub fn resolve(req: &Request, trusted: &[IpAddr]) -> Option<IpAddr> {
+pub fn resolve<B>(req: &Request<B>, trusted: &[IpAddr]) -> Option<IpAddr> {
     let socket = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -46,17 +48,52 @@ pub fn resolve(req: &Request, trusted: &[IpAddr]) -> Option<IpAddr> {
     }
 }
 
-/// Middleware factory: records the client IP for the rest of the request.
-pub fn layer(
+/// Records the client IP for the rest of the request.
+#[derive(Clone)]
+pub struct PeerLayer {
     trusted: Arc<Vec<IpAddr>>,
-) -> impl Fn(Request, Next) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
-+ Clone
-+ Send
-+ Sync
-+ 'static {
-    move |req: Request, next: Next| {
-        let ip = resolve(&req, &trusted);
-        Box::pin(CLIENT_IP.scope(ip, next.run(req)))
+}
+
+impl PeerLayer {
+    pub fn new(trusted_proxies: &[IpAddr]) -> Self {
+        Self {
+            trusted: Arc::new(trusted_proxies.to_vec()),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for PeerLayer {
+    type Service = Peer<S>;
+
+    fn layer(&self, inner: S) -> Peer<S> {
+        Peer {
+            inner,
+            trusted: self.trusted.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Peer<S> {
+    inner: S,
+    trusted: Arc<Vec<IpAddr>>,
+}
+
+impl<S, B> tower::Service<Request<B>> for Peer<S>
+where
+    S: tower::Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = TaskLocalFuture<Option<IpAddr>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let ip = resolve(&req, &self.trusted);
+        CLIENT_IP.scope(ip, self.inner.call(req))
     }
 }
 
@@ -64,7 +101,7 @@ pub fn layer(
 mod tests {
     use super::*;
 
-    fn request(socket: Option<&str>, xff: Option<&str>) -> Request {
+    fn request(socket: Option<&str>, xff: Option<&str>) -> Request<axum::body::Body> {
         let mut req = http::Request::get("/")
             .body(axum::body::Body::empty())
             .expect("req");

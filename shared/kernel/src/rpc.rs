@@ -11,7 +11,7 @@ use axum::routing::get;
 use connectrpc_axum::MakeServiceBuilder;
 use http::{HeaderName, Request};
 use tonic::server::NamedService;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -20,6 +20,7 @@ use crate::config::ServerConfig;
 use crate::grpc_web::GrpcWeb;
 use crate::health::{self, Readiness};
 use crate::metrics;
+use crate::request_id::MakeUuidV4;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -91,15 +92,24 @@ where
 }
 
 /// The cross-cutting outer layers every HTTP surface of the platform gets (services and the
-/// gateway): client IP, metrics, a tracing span with W3C trace context, request ids.
-pub fn observed(router: Router, trusted_proxies: &[std::net::IpAddr]) -> Router {
+/// gateway): request ids, a tracing span with W3C trace context, metrics, client IP.
+///
+/// They wrap `service` as one stack rather than going through `Router::layer`, which would
+/// box and clone every layer per route on every request.
+pub fn observed<S>(service: S, trusted_proxies: &[std::net::IpAddr]) -> Router
+where
+    S: tower::Service<Request<axum::body::Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
     // Install the recorder now, so metrics set before the first request are kept.
     let _ = metrics::handle();
-    router
-        .layer(axum::middleware::from_fn(crate::peer::layer(
-            std::sync::Arc::new(trusted_proxies.to_vec()),
-        )))
-        .layer(axum::middleware::from_fn(metrics::track))
+    let stack = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeUuidV4))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<axum::body::Body>| {
@@ -114,10 +124,12 @@ pub fn observed(router: Router, trusted_proxies: &[std::net::IpAddr]) -> Router 
                         path = %req.uri().path(),
                         request_id,
                     );
-                    let parent = opentelemetry::global::get_text_map_propagator(|p| {
-                        p.extract(&opentelemetry_http_headers(req.headers()))
-                    });
-                    let _ = span.set_parent(parent);
+                    if !span.is_disabled() {
+                        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+                            p.extract(&opentelemetry_http_headers(req.headers()))
+                        });
+                        let _ = span.set_parent(parent);
+                    }
                     span
                 })
                 // One access-log line per request, at info.
@@ -127,8 +139,10 @@ pub fn observed(router: Router, trusted_proxies: &[std::net::IpAddr]) -> Router 
                         .latency_unit(tower_http::LatencyUnit::Micros),
                 ),
         )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(metrics::TrackLayer)
+        .layer(crate::peer::PeerLayer::new(trusted_proxies))
+        .service(service);
+    Router::new().fallback_service(stack)
 }
 
 /// Gives the bare 404 of an unknown path a Connect error body (gRPC callers already get
