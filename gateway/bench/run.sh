@@ -62,7 +62,8 @@ path=/platform.identity.v1.IdentityService/GetUserByEmail
 curl -fs -X POST "http://127.0.0.1:$GW$path" -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"email":"bench@example.com"}' >/dev/null
 
 # CPU time (clock ticks) used so far by the given processes and their threads.
-ticks() { local t=0 pid; for pid in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$t"; }
+# FIELDS=14 counts user time only, 15 system time only.
+ticks() { local t=0 pid; for pid in "$@"; do t=$((t + $(awk -v f="${FIELDS:-14 15}" 'BEGIN { n = split(f, w, " ") } { s = 0; for (i = 1; i <= n; i++) s += $(w[i]); print s }' "/proc/$pid/stat"))); done; echo "$t"; }
 proxy_pids() { # name
   case $1 in
     nginx) pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ' ;;
@@ -74,7 +75,7 @@ run() { # name port
   local pids before_proxy before_id
   pids=$(proxy_pids "$1")
   # shellcheck disable=SC2086
-  before_proxy=$(ticks $pids); before_id=$(ticks "$ID_PID")
+  before_proxy=$(ticks $pids); before_id=$(ticks "$ID_PID"); before_user=$(FIELDS=14 ticks $pids)
   wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/call.lua" "http://127.0.0.1:$2$path" >"$WORK/$1.txt"
   local rps p50 p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$1.txt")
@@ -83,10 +84,13 @@ run() { # name port
   errors=$(awk '/Non-2xx/ {print $5}' "$WORK/$1.txt")
   # shellcheck disable=SC2086
   local proxy_ticks=$(( $(ticks $pids) - before_proxy )) id_ticks=$(( $(ticks "$ID_PID") - before_id ))
+  # shellcheck disable=SC2086
+  local user_ticks=$(( $(FIELDS=14 ticks $pids) - before_user ))
   local requests hz
   requests=$(awk '/requests in/ {print $1}' "$WORK/$1.txt"); hz=$(getconf CLK_TCK)
-  printf '%-10s %10s req/s   p50 %8s   p99 %8s   non-2xx %s   CPU µs/req: proxy %s identity %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}" \
+  printf '%-10s %10s req/s   p50 %8s   p99 %8s   non-2xx %s   CPU µs/req: proxy %s (user %s) identity %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}" \
     "$(awk -v t="$proxy_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" \
+    "$(awk -v t="$user_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" \
     "$(awk -v t="$id_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
   echo "$rps" >"$WORK/$1.rps"
 }

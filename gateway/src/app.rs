@@ -9,12 +9,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use http::HeaderValue;
+use http::{HeaderValue, Method};
 use platform_clients::balancer::Balancer;
 use platform_kernel::ErrorCode;
 use platform_tokens::Expectations;
@@ -98,20 +102,9 @@ pub async fn build(config: &GatewayConfig) -> anyhow::Result<Gateway> {
         },
     });
     spawn_limit_shrinker(Arc::downgrade(&inner));
-    let router = Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
-        )
-        .route("/readyz", get(ready))
-        .route("/metrics", get(platform_kernel::metrics::render))
-        .route("/.well-known/jwks.json", get(jwks_document))
-        .fallback(gate)
-        .with_state(inner);
-    let router = Router::new().fallback_service(
-        crate::cors::CorsLayer::new(&config.cors.origins, Duration::from_secs(7200)).layer(router),
-    );
-    let router = platform_kernel::rpc::observed(router, &config.server.trusted_proxies);
+    let edge = crate::cors::CorsLayer::new(&config.cors.origins, Duration::from_secs(7200))
+        .layer(Edge(inner));
+    let router = platform_kernel::rpc::observed(edge, &config.server.trusted_proxies);
     Ok(Gateway { router, jwks })
 }
 
@@ -144,7 +137,38 @@ fn spawn_limit_shrinker(inner: std::sync::Weak<Inner>) {
     });
 }
 
-async fn ready(State(inner): State<Shared>) -> Response {
+/// The gateway's own endpoints, and the gate for everything else. A plain match rather than
+/// a router: there are four fixed paths, and this runs on every request.
+#[derive(Clone)]
+struct Edge(Shared);
+
+impl tower::Service<Request<Body>> for Edge {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let inner = self.0.clone();
+        Box::pin(async move {
+            let read = matches!(*req.method(), Method::GET | Method::HEAD);
+            Ok(match req.uri().path() {
+                "/healthz" if read => {
+                    axum::Json(serde_json::json!({"status": "ok"})).into_response()
+                }
+                "/readyz" if read => ready(&inner),
+                "/metrics" if read => platform_kernel::metrics::render().await.into_response(),
+                "/.well-known/jwks.json" if read => jwks_document(&inner),
+                _ => gate(inner, req).await,
+            })
+        })
+    }
+}
+
+fn ready(inner: &Inner) -> Response {
     if inner.jwks.is_loaded() {
         axum::Json(serde_json::json!({"status": "ready"})).into_response()
     } else {
@@ -156,7 +180,7 @@ async fn ready(State(inner): State<Shared>) -> Response {
     }
 }
 
-async fn jwks_document(State(inner): State<Shared>) -> Response {
+fn jwks_document(inner: &Inner) -> Response {
     (
         [
             (http::header::CONTENT_TYPE, "application/jwk-set+json"),
@@ -199,7 +223,7 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
 }
 
 /// Routing, rate limits and authentication, then the proxy.
-async fn gate(State(inner): State<Shared>, mut req: Request<Body>) -> Response {
+async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
     let started = Instant::now();
     let wire = Wire::of(req.headers());
     for name in &IDENTITY_HEADERS {

@@ -125,7 +125,6 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let origin = self.policy.allowed(req.headers());
         let is_preflight = req.method() == Method::OPTIONS
             && req.headers().contains_key(header::ORIGIN)
             && req
@@ -133,13 +132,25 @@ where
                 .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         if is_preflight {
             return CorsFuture::Preflight {
-                response: Some(self.policy.preflight(origin)),
+                response: Some(self.policy.preflight(self.policy.allowed(req.headers()))),
             };
         }
-        let expose = origin.as_ref().map(|_| self.policy.expose_headers.clone());
+        if self.policy.origins.is_empty() {
+            // CORS is off: answers do not depend on the origin.
+            return CorsFuture::Call {
+                inner: self.inner.call(req),
+                vary: false,
+                origin: None,
+            };
+        }
+        let origin = self
+            .policy
+            .allowed(req.headers())
+            .map(|o| (o, self.policy.expose_headers.clone()));
         CorsFuture::Call {
             inner: self.inner.call(req),
-            origin: origin.map(|o| (o, expose)),
+            vary: true,
+            origin,
         }
     }
 }
@@ -151,7 +162,8 @@ pin_project_lite::pin_project! {
         Call {
             #[pin]
             inner: F,
-            origin: Option<(HeaderValue, Option<HeaderValue>)>,
+            vary: bool,
+            origin: Option<(HeaderValue, HeaderValue)>,
         },
     }
 }
@@ -168,15 +180,19 @@ where
                 Some(r) => Poll::Ready(Ok(r)),
                 None => Poll::Pending,
             },
-            CorsProj::Call { inner, origin } => {
+            CorsProj::Call {
+                inner,
+                vary,
+                origin,
+            } => {
                 let mut response = std::task::ready!(inner.poll(cx))?;
                 let headers = response.headers_mut();
-                headers.append(header::VARY, HeaderValue::from_static("origin"));
+                if *vary {
+                    headers.append(header::VARY, HeaderValue::from_static("origin"));
+                }
                 if let Some((origin, expose)) = origin.take() {
                     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-                    if let Some(expose) = expose {
-                        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose);
-                    }
+                    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose);
                 }
                 Poll::Ready(Ok(response))
             }

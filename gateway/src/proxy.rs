@@ -233,15 +233,40 @@ fn prepare_upstream_headers(headers: &mut HeaderMap, wire: Wire, client_ip: Opti
         headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
     }
     if let Some(ip) = client_ip {
-        let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(prior) => format!("{prior}, {ip}"),
-            None => ip.to_string(),
-        };
-        if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        let prior = headers
+            .get("x-forwarded-for")
+            .map(|v| v.as_bytes().to_vec());
+        let mut forwarded = prior.unwrap_or_default();
+        if !forwarded.is_empty() {
+            forwarded.extend_from_slice(b", ");
+        }
+        write_ip(&mut forwarded, ip);
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(forwarded)) {
             headers.insert("x-forwarded-for", v);
         }
     }
     platform_kernel::rpc::inject_trace_context(headers);
+}
+
+/// Writes `ip` in its usual text form (IPv4 by hand: `Display` is slow on this path).
+fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                if octet >= 100 {
+                    out.push(b'0' + octet / 100);
+                }
+                if octet >= 10 {
+                    out.push(b'0' + octet / 10 % 10);
+                }
+                out.push(b'0' + octet % 10);
+            }
+        }
+        IpAddr::V6(v6) => out.extend_from_slice(v6.to_string().as_bytes()),
+    }
 }
 
 /// One attempt's request: the prepared headers (shared, cheap to clone), the instance's URI,
@@ -325,3 +350,32 @@ pub const IDENTITY_HEADERS: [HeaderName; 3] = [
     HeaderName::from_static("x-token-id"),
     HeaderName::from_static("x-session-id"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_headers_lose_hop_by_hop_headers_and_gain_the_client() {
+        let mut headers = HeaderMap::new();
+        headers.insert("connection", HeaderValue::from_static("keep-alive, x-secret"));
+        headers.insert("x-secret", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("host", HeaderValue::from_static("gateway"));
+        headers.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.7"));
+        headers.insert("authorization", HeaderValue::from_static("Bearer t"));
+        prepare_upstream_headers(&mut headers, Wire::Connect, "203.0.113.45".parse().ok());
+        assert_eq!(headers.len(), 2, "{headers:?}");
+        assert_eq!(headers["x-forwarded-for"], "198.51.100.7, 203.0.113.45");
+        assert_eq!(headers["authorization"], "Bearer t");
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in ["0.0.0.0", "10.20.3.255", "127.0.0.1", "100.9.99.199", "2001:db8::1"] {
+            let mut out = Vec::new();
+            write_ip(&mut out, ip.parse().expect("ip"));
+            assert_eq!(out, ip.as_bytes());
+        }
+    }
+}

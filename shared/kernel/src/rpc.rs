@@ -11,7 +11,6 @@ use axum::routing::get;
 use connectrpc_axum::MakeServiceBuilder;
 use http::{HeaderName, Request};
 use tonic::server::NamedService;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -20,9 +19,7 @@ use crate::config::ServerConfig;
 use crate::grpc_web::GrpcWeb;
 use crate::health::{self, Readiness};
 use crate::metrics;
-use crate::request_id::MakeUuidV4;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use crate::request_id::{REQUEST_ID, RequestIdLayer};
 
 /// One service's RPC surface.
 pub struct ServiceRpc<G> {
@@ -108,8 +105,7 @@ where
     // Install the recorder now, so metrics set before the first request are kept.
     let _ = metrics::handle();
     let stack = tower::ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeUuidV4))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(RequestIdLayer)
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<axum::body::Body>| {
@@ -190,7 +186,12 @@ impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
 /// Writes the current span's W3C trace context into outgoing headers (the gateway's proxy,
 /// service clients), so one trace spans gateway → service → service.
 pub fn inject_trace_context(headers: &mut http::HeaderMap) {
-    let context = tracing::Span::current().context();
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        // Not traced (below the log level, or no span): there is no context to pass on.
+        return;
+    }
+    let context = span.context();
     opentelemetry::global::get_text_map_propagator(|p| {
         p.inject_context(&context, &mut HeaderInjector(headers));
     });
