@@ -4,6 +4,7 @@ pub mod app;
 pub mod config;
 pub mod cors;
 pub mod errors;
+mod pool;
 pub mod jwks;
 pub mod proxy;
 pub mod ratelimit;

@@ -25,6 +25,7 @@ use tower::retry::budget::{Budget as _, TpsBudget};
 
 use crate::config::UpstreamConfig;
 use crate::errors::{Wire, error};
+use crate::pool::H1Pool;
 use crate::routes::Route;
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
@@ -43,7 +44,7 @@ pub struct Upstreams {
     balancers: HashMap<&'static str, Arc<Balancer>>,
     /// Retries add at most 20% to the calls (plus 10/s), so a sick fleet is not hammered.
     budget: TpsBudget,
-    http1: Client<HttpConnector, Body>,
+    http1: Arc<H1Pool>,
     h2c: Client<HttpConnector, Body>,
     config: UpstreamConfig,
     max_body: usize,
@@ -64,10 +65,7 @@ impl Upstreams {
         Self {
             balancers,
             budget: TpsBudget::new(Duration::from_secs(10), 10, 0.2),
-            http1: Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
-                .pool_max_idle_per_host(64)
-                .build(connector()),
+            http1: H1Pool::new(64, Duration::from_secs(1)),
             h2c: Client::builder(TokioExecutor::new())
                 .http2_only(true)
                 .pool_idle_timeout(Duration::from_secs(60))
@@ -139,12 +137,9 @@ impl Upstreams {
             };
             let Some(payload) = body.next() else { break };
             let request = upstream_request(&parts, &pick.instance.base_url, payload, wire, remaining);
-            let client = if wire == Wire::Grpc {
-                &self.h2c
-            } else {
-                &self.http1
-            };
-            match tokio::time::timeout(remaining, client.request(request)).await {
+            match tokio::time::timeout(remaining, self.send(wire, &pick.instance.base_url, request))
+                .await
+            {
                 Err(_) => {
                     pick.finish(Outcome::InstanceFailure);
                     return error(
@@ -156,8 +151,8 @@ impl Upstreams {
                 Ok(Err(e)) => {
                     let id = pick.instance.id.clone();
                     pick.finish(Outcome::InstanceFailure);
-                    tracing::warn!(instance = %id, error = %e, "upstream request failed");
-                    let not_sent = e.is_connect();
+                    tracing::warn!(instance = %id, error = %e.message, "upstream request failed");
+                    let not_sent = e.not_sent;
                     tried.push(id);
                     if !(route.idempotent || not_sent) || attempt == attempts {
                         return unavailable();
@@ -182,6 +177,46 @@ impl Upstreams {
         }
         unavailable()
     }
+}
+
+impl Upstreams {
+    /// One attempt: gRPC over h2c (many calls on one connection), the rest over HTTP/1.1.
+    async fn send(
+        &self,
+        wire: Wire,
+        base_url: &str,
+        request: Request<Body>,
+    ) -> Result<http::Response<Body>, SendError> {
+        if wire == Wire::Grpc {
+            return match self.h2c.request(request).await {
+                Ok(response) => Ok(response.map(Body::new)),
+                Err(e) => Err(SendError {
+                    not_sent: e.is_connect(),
+                    message: e.to_string(),
+                }),
+            };
+        }
+        self.http1
+            .send(authority(base_url), request)
+            .await
+            .map_err(|e| SendError {
+                not_sent: e.not_sent(),
+                message: e.to_string(),
+            })
+    }
+}
+
+struct SendError {
+    /// The instance cannot have seen the call (so even a non-idempotent one may go again).
+    not_sent: bool,
+    message: String,
+}
+
+/// `host:port` of a base URL.
+fn authority(base_url: &str) -> &str {
+    base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest)
 }
 
 /// The request body: buffered (re-sendable) or streamed (sent once).
@@ -213,7 +248,7 @@ impl Limited {
     }
 }
 
-fn is_unavailable(response: &http::Response<hyper::body::Incoming>) -> bool {
+fn is_unavailable(response: &http::Response<Body>) -> bool {
     matches!(response.status().as_u16(), 502 | 503)
         || response
             .headers()
@@ -280,13 +315,23 @@ fn upstream_request(
 ) -> Request<Body> {
     let mut request = Request::new(body);
     *request.method_mut() = parts.method.clone();
-    *request.uri_mut() = upstream_uri(base_url, parts.uri.path_and_query());
-    *request.version_mut() = if wire == Wire::Grpc {
-        Version::HTTP_2
-    } else {
-        Version::HTTP_11
-    };
     let mut headers = parts.headers.clone();
+    if wire == Wire::Grpc {
+        // The h2c client wants the absolute form (`:scheme`, `:authority`).
+        *request.uri_mut() = upstream_uri(base_url, parts.uri.path_and_query());
+        *request.version_mut() = Version::HTTP_2;
+    } else {
+        // HTTP/1.1 on a connection of our own: origin form, and `Host` is ours to set.
+        *request.uri_mut() = parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .map_or_else(|| Uri::from_static("/"), Uri::from);
+        *request.version_mut() = Version::HTTP_11;
+        if let Ok(host) = HeaderValue::from_str(authority(base_url)) {
+            headers.insert(http::header::HOST, host);
+        }
+    }
     match wire {
         Wire::Connect => {
             headers.insert(
@@ -335,10 +380,10 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn downstream_response(response: http::Response<hyper::body::Incoming>) -> Response {
+fn downstream_response(response: http::Response<Body>) -> Response {
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
-    let mut out = Response::new(Body::new(body));
+    let mut out = Response::new(body);
     *out.status_mut() = parts.status;
     *out.headers_mut() = parts.headers;
     out
