@@ -4,8 +4,10 @@
 # gateway (JWT verification + rate limiting, limits raised so nothing is rejected), all in one
 # run on this machine, with wrk. Needs: nginx and wrk (Debian: nginx-light wrk).
 #   gateway/bench/run.sh [seconds] [connections]
-# TARGETS="gateway" runs only some of direct/nginx/gateway (for profiling); GATEWAY_THREADS sets
-# the gateway's runtime threads.
+# ROUNDS=n repeats the three runs n times, alternating, and reports medians. TARGETS="gateway"
+# runs only some of direct/nginx/gateway (for profiling). GATEWAY__WORKERS sets the gateway's
+# worker threads. Besides req/s and latency it reports CPU time per request of the proxy
+# (and how much of it in user space) and of identity, from /proc.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN=${1:-10}
@@ -25,7 +27,6 @@ export GATEWAY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
 PORT=$ID "$BIN/identity-service" >"$WORK/identity.log" 2>&1 &
 ID_PID=$!
 PORT=$AUTH "$BIN/auth-service" >"$WORK/auth.log" 2>&1 &
-[ -n "${GATEWAY_THREADS:-}" ] && export TOKIO_WORKER_THREADS=$GATEWAY_THREADS  # runtime threads (default: one per core)
 PORT=$GW GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=100000000 "$BIN/gateway" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
 for port in $ID $AUTH $GW; do
@@ -92,11 +93,22 @@ run() { # name port
     "$(awk -v t="$proxy_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" \
     "$(awk -v t="$user_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" \
     "$(awk -v t="$id_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
-  echo "$rps" >"$WORK/$1.rps"
+  echo "$rps" >>"$WORK/$1.rps"
+  awk -v t="$proxy_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f\n", t / hz * 1e6 / n }' >>"$WORK/$1.cpu"
 }
-echo "GetUserByEmail, ${SECONDS_PER_RUN}s each, $CONNECTIONS connections, wrk -t2, $(nproc) cores"
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ROUNDS=${ROUNDS:-1}
+echo "GetUserByEmail, ${SECONDS_PER_RUN}s each, $CONNECTIONS connections, wrk -t2, $(nproc) cores, $ROUNDS round(s)"
 declare -A PORT_OF=([direct]=$ID [nginx]=$NGINX [gateway]=$GW)
-for target in ${TARGETS:-direct nginx gateway}; do run "$target" "${PORT_OF[$target]}"; done
-[ -z "${TARGETS:-}" ] || exit 0
-awk -v d="$(cat "$WORK/direct.rps")" -v n="$(cat "$WORK/nginx.rps")" -v g="$(cat "$WORK/gateway.rps")" \
-  'BEGIN { printf "gateway/nginx %.2f   gateway/direct %.2f   nginx/direct %.2f\n", g/n, g/d, n/d }'
+# Rounds alternate the targets, so a slow spell of this shared machine hits all of them.
+for _ in $(seq 1 "$ROUNDS"); do
+  for target in ${TARGETS:-direct nginx gateway}; do run "$target" "${PORT_OF[$target]}"; done
+done
+for target in ${TARGETS:-direct nginx gateway}; do
+  printf 'median %-10s %10s req/s   proxy CPU %s µs/req\n' "$target" "$(median "$WORK/$target.rps")" "$(median "$WORK/$target.cpu")"
+done
+ratio() { # a b
+  [ -f "$WORK/$1.rps" ] && [ -f "$WORK/$2.rps" ] || return 0
+  awk -v a="$(median "$WORK/$1.rps")" -v b="$(median "$WORK/$2.rps")" -v n="$1/$2" 'BEGIN { printf "%s %.2f   ", n, a / b }'
+}
+ratio gateway nginx; ratio gateway direct; ratio nginx direct; echo

@@ -36,6 +36,8 @@ pub struct GatewayConfig {
     pub rate_limit: RateLimitConfig,
     pub auth: JwtConfig,
     pub upstream: UpstreamConfig,
+    /// Serving threads, each with its own runtime and socket (0: one per core).
+    pub workers: usize,
 }
 
 impl Default for GatewayConfig {
@@ -51,6 +53,7 @@ impl Default for GatewayConfig {
             rate_limit: RateLimitConfig::default(),
             auth: JwtConfig::default(),
             upstream: UpstreamConfig::default(),
+            workers: 0,
         }
     }
 }

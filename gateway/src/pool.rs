@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -17,7 +18,17 @@ use http_body::{Body as _, Frame, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 
-type Idle = HashMap<Arc<str>, Vec<SendRequest<Body>>, foldhash::fast::RandomState>;
+type ByInstance = HashMap<Arc<str>, Vec<SendRequest<Body>>, foldhash::fast::RandomState>;
+
+/// Idle connections per thread, then per instance: a connection is driven by the runtime
+/// that opened it, so with one runtime per worker thread it is only worth reusing there.
+type Idle = HashMap<usize, ByInstance, foldhash::fast::RandomState>;
+
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static THREAD: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+}
 
 pub struct H1Pool {
     idle: Mutex<Idle>,
@@ -96,7 +107,8 @@ impl H1Pool {
 
     /// An idle connection not known to be closed, and the pool's key for the address.
     fn checkout(&self, authority: &str) -> (Arc<str>, Option<SendRequest<Body>>) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let idle = all.entry(THREAD.with(|t| *t)).or_default();
         let key = match idle.get_key_value(authority) {
             Some((key, _)) => key.clone(),
             None => {
@@ -146,8 +158,12 @@ impl H1Pool {
         if sender.is_closed() {
             return;
         }
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let senders = idle.entry(key).or_default();
+        let mut all = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let senders = all
+            .entry(THREAD.with(|t| *t))
+            .or_default()
+            .entry(key)
+            .or_default();
         if senders.len() < self.max_idle_per_instance {
             senders.push(sender);
         }
@@ -213,8 +229,6 @@ impl Drop for Recycle {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use http_body_util::BodyExt as _;
 
     use super::*;

@@ -1,17 +1,26 @@
-//! The API gateway on :8080.
-
-use std::time::Duration;
+//! The API gateway on :8080: one single-threaded runtime per worker thread (`workers`, one
+//! per core by default), each with its own socket on the port.
 
 use gateway::GatewayConfig;
 use platform_kernel::{config, server, telemetry};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let config: GatewayConfig = config::load_with("gateway", gateway::config::CONVENTIONAL)?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(config))
+}
+
+async fn run(config: GatewayConfig) -> anyhow::Result<()> {
     let _telemetry = telemetry::init("gateway", &config.telemetry)?;
     let gateway = gateway::build(&config).await?;
-    let listener = server::bind(&config.server).await?;
-    tracing::info!(local = %listener.local_addr()?, "gateway listening");
-    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    server::serve(listener, gateway.router, server::shutdown_signal(), grace).await
+    server::serve_per_core(
+        &config.server,
+        config.workers,
+        gateway.router,
+        server::shutdown_signal(),
+        |local, workers| tracing::info!(%local, workers, "gateway listening"),
+    )
+    .await
 }

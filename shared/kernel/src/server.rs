@@ -62,6 +62,95 @@ pub async fn serve(
     }
 }
 
+/// Serves `router` on `workers` threads (0: one per core), each with its own single-threaded
+/// runtime and its own listening socket on the same port (`SO_REUSEPORT`): a connection, and
+/// everything done for it, stays on one thread, as in nginx and Envoy. The calling runtime
+/// is worker 0 (it should be single-threaded too, and keeps running the background tasks).
+/// `on_bound` gets the address and the number of workers once every socket listens.
+pub async fn serve_per_core(
+    config: &ServerConfig,
+    workers: usize,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(SocketAddr, usize),
+) -> anyhow::Result<()> {
+    let workers = if workers == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        workers
+    };
+    #[cfg(not(unix))]
+    let workers = 1; // no SO_REUSEPORT
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let first = bind_reuseport(SocketAddr::new(config.host, config.port))?;
+    let addr = first.local_addr()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let signal = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let mut threads = Vec::new();
+    for worker in 1..workers {
+        let (router, stopped) = (router.clone(), stopped.clone());
+        let (bound_tx, bound_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("worker-{worker}"))
+            .spawn(move || -> anyhow::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    let listener = match bind_reuseport(addr) {
+                        Ok(listener) => {
+                            let _ = bound_tx.send(Ok(()));
+                            listener
+                        }
+                        Err(e) => {
+                            let _ = bound_tx.send(Err(format!("{e:#}")));
+                            return Err(e);
+                        }
+                    };
+                    serve(listener, router, signal(stopped), grace).await
+                })
+            })
+            .context("starting a worker thread")?;
+        bound_rx
+            .recv()
+            .context("worker thread ended before binding")?
+            .map_err(|e| anyhow::anyhow!("worker {worker}: {e}"))?;
+        threads.push(thread);
+    }
+    on_bound(addr, workers);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let result = serve(first, router, signal(stopped), grace).await;
+    for thread in threads {
+        match tokio::task::spawn_blocking(move || thread.join()).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %format!("{e:#}"), "worker ended with an error"),
+            _ => tracing::warn!("a worker thread panicked"),
+        }
+    }
+    result
+}
+
+/// A listening socket that other sockets may bind to the same address as well.
+fn bind_reuseport(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }?;
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true)?;
+    socket
+        .bind(addr)
+        .with_context(|| format!("binding {addr} (server.port / PORT)"))?;
+    Ok(socket.listen(1024)?)
+}
+
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -101,4 +190,60 @@ pub fn lambda_service(
 /// Runs the router under the Lambda runtime.
 pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
     lambda_http::run(lambda_service(router)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_worker_serves_and_all_stop_together() {
+        let router = Router::new().route(
+            "/who",
+            axum::routing::get(|| async {
+                std::thread::current().name().unwrap_or("main").to_owned()
+            }),
+        );
+        let config = ServerConfig::default();
+        let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            serve_per_core(
+                &config,
+                2,
+                router,
+                async move {
+                    let _ = stop_rx.await;
+                },
+                |addr, workers| {
+                    let _ = bound_tx.send((addr, workers));
+                },
+            )
+            .await
+        });
+        let (addr, workers) = bound_rx.await.expect("bound");
+        assert_eq!(workers, 2);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            // A new connection each time, so the kernel spreads them over the sockets.
+            let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            stream
+                .write_all(b"GET /who HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .await
+                .expect("write");
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.expect("read");
+            assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+            seen.insert(response.rsplit("\r\n").next().unwrap_or_default().to_owned());
+        }
+        assert_eq!(seen.len(), 2, "both workers answered: {seen:?}");
+        let _ = stop_tx.send(());
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("stopped in time")
+            .expect("joined")
+            .expect("served");
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
 }
