@@ -68,7 +68,7 @@ impl JwksCache {
         *last = Some(Instant::now());
         let deadline = Instant::now() + Duration::from_secs(5);
         let pick = self.balancer.pick(&[], deadline).await?;
-        let url = format!("{}/.well-known/jwks.json", pick.instance.base_url);
+        let url = format!("{}/.well-known/jwks.json", pick.instance().base_url);
         let fetched = async {
             let response = self.http.get(url.parse()?).await?;
             anyhow::ensure!(

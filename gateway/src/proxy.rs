@@ -136,8 +136,8 @@ impl Upstreams {
                 Err(e) => return error(wire, e.code, &e.message),
             };
             let Some(payload) = body.next() else { break };
-            let request = upstream_request(&parts, &pick.instance.base_url, payload, wire, remaining);
-            match tokio::time::timeout(remaining, self.send(wire, &pick.instance.base_url, request))
+            let request = upstream_request(&parts, &pick.instance().base_url, payload, wire, remaining);
+            match tokio::time::timeout(remaining, self.send(wire, &pick.instance().base_url, request))
                 .await
             {
                 Err(_) => {
@@ -149,7 +149,7 @@ impl Upstreams {
                     );
                 }
                 Ok(Err(e)) => {
-                    let id = pick.instance.id.clone();
+                    let id = pick.instance().id.clone();
                     pick.finish(Outcome::InstanceFailure);
                     tracing::warn!(instance = %id, error = %e.message, "upstream request failed");
                     let not_sent = e.not_sent;
@@ -161,7 +161,7 @@ impl Upstreams {
                 Ok(Ok(response)) => {
                     let unavailable = is_unavailable(&response);
                     if unavailable && route.idempotent && attempt < attempts {
-                        tried.push(pick.instance.id.clone());
+                        tried.push(pick.instance().id.clone());
                         pick.finish(Outcome::InstanceFailure);
                         continue;
                     }

@@ -16,6 +16,9 @@ use failsafe::failure_policy::ConsecutiveFailures;
 use platform_discovery::{Instance, InstanceSet};
 use platform_kernel::ErrorCode;
 use rand::Rng as _;
+
+/// Up to this many instances, a first attempt picks without building candidate lists.
+const FIRST_TRY_MAX: usize = 16;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -77,13 +80,19 @@ pub enum Outcome {
 
 /// An instance chosen for one attempt. Report how it went with [`Pick::finish`].
 pub struct Pick {
-    pub instance: Instance,
+    set: Arc<Vec<Instance>>,
+    index: usize,
     state: Arc<InstanceState>,
     started: Instant,
     finished: bool,
 }
 
 impl Pick {
+    /// The chosen instance.
+    pub fn instance(&self) -> &Instance {
+        &self.set[self.index]
+    }
+
     pub fn finish(mut self, outcome: Outcome) {
         self.finished = true;
         self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -147,6 +156,9 @@ impl Balancer {
 
     /// The current instances, waiting (until the deadline) for discovery's first answer.
     async fn instances(&self, deadline: Instant) -> Result<Arc<Vec<Instance>>, ClientError> {
+        if let Some(set) = self.instances.borrow().as_ref() {
+            return Ok(set.clone());
+        }
         let mut rx = self.instances.clone();
         let waited = tokio::time::timeout_at(deadline, rx.wait_for(Option::is_some)).await;
         match waited {
@@ -169,6 +181,36 @@ impl Balancer {
             ));
         }
         let states = self.states_for(&set);
+        let mut rng = rand::rng();
+        let chosen = |pick: usize| {
+            states[pick].breaker.is_call_permitted().then(|| {
+                states[pick].in_flight.fetch_add(1, Ordering::Relaxed);
+                Pick {
+                    set: set.clone(),
+                    index: pick,
+                    state: states[pick].clone(),
+                    started: Instant::now(),
+                    finished: false,
+                }
+            })
+        };
+        let two_choices = |candidates: &[usize], rng: &mut rand::rngs::ThreadRng| {
+            let i = candidates[rng.random_range(0..candidates.len())];
+            let j = candidates[rng.random_range(0..candidates.len())];
+            if states[i].load() <= states[j].load() {
+                i
+            } else {
+                j
+            }
+        };
+        if tried.is_empty() && set.len() <= FIRST_TRY_MAX {
+            // The usual case, without building candidate lists: every instance may be chosen.
+            let all: [usize; FIRST_TRY_MAX] = std::array::from_fn(|i| i);
+            let pick = two_choices(&all[..set.len()], &mut rng);
+            if let Some(pick) = chosen(pick) {
+                return Ok(pick);
+            }
+        }
         let fresh: Vec<usize> = (0..set.len())
             .filter(|i| !tried.contains(&set[*i].id))
             .collect();
@@ -177,23 +219,10 @@ impl Balancer {
         } else {
             fresh
         };
-        let mut rng = rand::rng();
         while !candidates.is_empty() {
-            let i = candidates[rng.random_range(0..candidates.len())];
-            let j = candidates[rng.random_range(0..candidates.len())];
-            let pick = if states[i].load() <= states[j].load() {
-                i
-            } else {
-                j
-            };
-            if states[pick].breaker.is_call_permitted() {
-                states[pick].in_flight.fetch_add(1, Ordering::Relaxed);
-                return Ok(Pick {
-                    instance: set[pick].clone(),
-                    state: states[pick].clone(),
-                    started: Instant::now(),
-                    finished: false,
-                });
+            let pick = two_choices(&candidates, &mut rng);
+            if let Some(pick) = chosen(pick) {
+                return Ok(pick);
             }
             candidates.retain(|c| *c != pick);
         }
@@ -216,11 +245,12 @@ impl Balancer {
             self.generation.fetch_add(1, Ordering::Relaxed);
         }
         set.iter()
-            .map(|instance| {
-                states
+            .map(|instance| match states.get(&instance.id) {
+                Some(state) => state.clone(),
+                None => states
                     .entry(instance.id.clone())
                     .or_insert_with(|| Arc::new(InstanceState::new(&self.breaker)))
-                    .clone()
+                    .clone(),
             })
             .collect()
     }

@@ -103,7 +103,7 @@ impl ServiceChannel {
             let pick = inner.balancer.pick(&tried, deadline).await?;
             self.drop_departed_connections();
             inner.stats.attempts.fetch_add(1, Ordering::Relaxed);
-            let base_url = pick.instance.base_url.clone();
+            let base_url = pick.instance().base_url.clone();
             let outcome = tokio::time::timeout(
                 remaining,
                 inner
@@ -135,7 +135,7 @@ impl ServiceChannel {
             }
             // Only failures of the instance count against it, not answers like not_found.
             let instance_failed = !failure.sent || failure.error.code == ErrorCode::Unavailable;
-            let instance_id = pick.instance.id.clone();
+            let instance_id = pick.instance().id.clone();
             pick.finish(if instance_failed {
                 Outcome::InstanceFailure
             } else {
