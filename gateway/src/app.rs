@@ -14,7 +14,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -32,8 +31,10 @@ use crate::proxy::{IDENTITY_HEADERS, Upstreams};
 use crate::ratelimit::{RateLimits, Rejection};
 use crate::routes::{Access, RouteTable};
 
-pub struct Gateway {
-    pub router: Router,
+/// The gateway's HTTP surface (`service`, served by `platform_kernel::server::serve` or
+/// `serve_per_core`), and its JWKS cache.
+pub struct Gateway<S> {
+    pub service: S,
     pub jwks: Arc<JwksCache>,
 }
 
@@ -51,7 +52,17 @@ struct Inner {
 
 type Shared = Arc<Inner>;
 
-pub async fn build(config: &GatewayConfig) -> anyhow::Result<Gateway> {
+pub async fn build(
+    config: &GatewayConfig,
+) -> anyhow::Result<
+    Gateway<
+        impl tower::Service<Request<Body>, Response = Response, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    >,
+> {
     let registry = platform_discovery::from_config(&config.discovery)?;
     let breaker = platform_clients::ClientsConfig::default().defaults.breaker;
     let balancers: HashMap<&'static str, Arc<Balancer>> = ["identity", "auth", "authz", "audit"]
@@ -104,8 +115,8 @@ pub async fn build(config: &GatewayConfig) -> anyhow::Result<Gateway> {
     spawn_limit_shrinker(Arc::downgrade(&inner));
     let edge = crate::cors::CorsLayer::new(&config.cors.origins, Duration::from_secs(7200))
         .layer(Edge(inner));
-    let router = platform_kernel::rpc::observed(edge, &config.server.trusted_proxies);
-    Ok(Gateway { router, jwks })
+    let service = platform_kernel::rpc::observed_service(edge, &config.server.trusted_proxies);
+    Ok(Gateway { service, jwks })
 }
 
 /// `gateway_upstream_instances{service}`: the healthy instances routing can use right now.

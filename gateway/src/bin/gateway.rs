@@ -23,7 +23,7 @@ async fn run(config: GatewayConfig) -> anyhow::Result<()> {
     server::serve_per_core(
         &config.server,
         config.workers,
-        gateway.router,
+        gateway.service,
         server::shutdown_signal(),
         |local, workers| tracing::info!(%local, workers, "gateway listening"),
     )

@@ -15,14 +15,25 @@ use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery";
 
-pub async fn serve(router: axum::Router) -> SocketAddr {
+/// Serves a router or the gateway's service on a free port.
+pub async fn serve<S>(service: S) -> SocketAddr
+where
+    S: tower::Service<
+            http::Request<axum::body::Body>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(platform_kernel::server::serve(
         listener,
-        router,
+        service,
         std::future::pending(),
         Duration::from_secs(1),
     ));
@@ -107,7 +118,7 @@ pub async fn start_gateway(config: &GatewayConfig) -> SocketAddr {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    serve(gw.router).await
+    serve(gw.service).await
 }
 
 impl Stack {

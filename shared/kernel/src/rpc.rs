@@ -89,11 +89,34 @@ where
 }
 
 /// The cross-cutting outer layers every HTTP surface of the platform gets (services and the
-/// gateway): request ids, a tracing span with W3C trace context, metrics, client IP.
-///
-/// They wrap `service` as one stack rather than going through `Router::layer`, which would
-/// box and clone every layer per route on every request.
+/// gateway), as a `Router`: see [`observed_service`].
 pub fn observed<S>(service: S, trusted_proxies: &[std::net::IpAddr]) -> Router
+where
+    S: tower::Service<Request<axum::body::Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    Router::new().fallback_service(observed_service(service, trusted_proxies))
+}
+
+/// The cross-cutting outer layers: request ids, a tracing span with W3C trace context,
+/// metrics, client IP. One tower stack around `service`, cheap to clone (hyper clones the
+/// service for every request), and without `Router::layer`'s boxing of every layer.
+pub fn observed_service<S>(
+    service: S,
+    trusted_proxies: &[std::net::IpAddr],
+) -> impl tower::Service<
+    Request<axum::body::Body>,
+    Response = Response,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ Sync
++ 'static
 where
     S: tower::Service<Request<axum::body::Body>, Response = Response, Error = Infallible>
         + Clone
@@ -104,7 +127,8 @@ where
 {
     // Install the recorder now, so metrics set before the first request are kept.
     let _ = metrics::handle();
-    let stack = tower::ServiceBuilder::new()
+    tower::ServiceBuilder::new()
+        .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
         .layer(RequestIdLayer)
         .layer(
             TraceLayer::new_for_http()
@@ -137,8 +161,7 @@ where
         )
         .layer(metrics::TrackLayer)
         .layer(crate::peer::PeerLayer::new(trusted_proxies))
-        .service(service);
-    Router::new().fallback_service(stack)
+        .service(service)
 }
 
 /// Gives the bare 404 of an unknown path a Connect error body (gRPC callers already get

@@ -5,9 +5,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::convert::Infallible;
+
 use anyhow::Context as _;
-use axum::Router;
 use axum::body::Body;
+use axum::response::Response;
+use http::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
@@ -20,60 +24,121 @@ pub async fn bind(config: &ServerConfig) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("binding {addr} (server.port / PORT)"))
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and gives in-flight requests
-/// `grace` to finish.
-pub async fn serve(
+/// Serves `service` (a `Router`, or any service of the same shape) until `shutdown`
+/// resolves, then stops accepting and gives in-flight requests `grace` to finish. HTTP/1.1
+/// and h2c on one port; each request carries the peer address as `ConnectInfo`.
+pub async fn serve<S>(
     listener: TcpListener,
-    router: Router,
+    service: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
-) -> anyhow::Result<()> {
-    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining in-flight requests");
-        let _ = started_tx.send(());
-    };
-    use axum::serve::ListenerExt as _;
-    // Small RPC responses must not wait for Nagle's algorithm (40 ms stalls otherwise).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
+) -> anyhow::Result<()>
+where
+    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    // Every connection task holds a sender; `recv` returns `None` once all have ended.
+    let (alive, mut all_ended) = tokio::sync::mpsc::channel::<()>(1);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small RPC responses must not wait for Nagle's algorithm (40 ms stalls otherwise).
+        if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY");
         }
-    });
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal);
-    let deadline = async move {
-        if started_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
+        tokio::spawn(connection(
+            stream,
+            peer,
+            service.clone(),
+            stopping.clone(),
+            alive.clone(),
+        ));
+    }
+    drop(listener);
+    tracing::info!("shutting down: draining in-flight requests");
+    let _ = stop.send(true);
+    drop(alive);
+    if tokio::time::timeout(grace, all_ended.recv()).await.is_err() {
+        tracing::warn!(?grace, "grace period over; dropping remaining connections");
+    }
+    Ok(())
+}
+
+/// One connection, until it ends; when the server stops, it finishes the requests under way
+/// and closes (HTTP/2: GOAWAY).
+async fn connection<S>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    service: S,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+    _alive: tokio::sync::mpsc::Sender<()>,
+) where
+    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    use tower::ServiceExt as _;
+    let hyper_service =
+        hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            service.clone().oneshot(req.map(Body::new))
+        });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+    tokio::pin!(conn);
     tokio::select! {
-        result = server => result.context("serving"),
-        () = deadline => {
-            tracing::warn!(?grace, "grace period over; dropping remaining connections");
-            Ok(())
+        biased;
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        }
+        () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
+            conn.as_mut().graceful_shutdown();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
         }
     }
 }
 
-/// Serves `router` on `workers` threads (0: one per core), each with its own single-threaded
+/// Serves `service` on `workers` threads (0: one per core), each with its own single-threaded
 /// runtime and its own listening socket on the same port (`SO_REUSEPORT`): a connection, and
 /// everything done for it, stays on one thread, as in nginx and Envoy. The calling runtime
 /// is worker 0 (it should be single-threaded too, and keeps running the background tasks).
 /// `on_bound` gets the address and the number of workers once every socket listens.
-pub async fn serve_per_core(
+pub async fn serve_per_core<S>(
     config: &ServerConfig,
     workers: usize,
-    router: Router,
+    service: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(SocketAddr, usize),
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let workers = if workers == 0 {
         std::thread::available_parallelism().map_or(1, usize::from)
     } else {
@@ -90,7 +155,7 @@ pub async fn serve_per_core(
     };
     let mut threads = Vec::new();
     for worker in 1..workers {
-        let (router, stopped) = (router.clone(), stopped.clone());
+        let (service, stopped) = (service.clone(), stopped.clone());
         let (bound_tx, bound_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(format!("worker-{worker}"))
@@ -109,7 +174,7 @@ pub async fn serve_per_core(
                             return Err(e);
                         }
                     };
-                    serve(listener, router, signal(stopped), grace).await
+                    serve(listener, service, signal(stopped), grace).await
                 })
             })
             .context("starting a worker thread")?;
@@ -124,7 +189,7 @@ pub async fn serve_per_core(
         shutdown.await;
         let _ = stop.send(true);
     });
-    let result = serve(first, router, signal(stopped), grace).await;
+    let result = serve(first, service, signal(stopped), grace).await;
     for thread in threads {
         match tokio::task::spawn_blocking(move || thread.join()).await {
             Ok(Ok(Ok(()))) => {}
@@ -175,7 +240,7 @@ pub async fn shutdown_signal() {
 
 /// The router as a Lambda handler service (also what Lambda fixture tests drive).
 pub fn lambda_service(
-    router: Router,
+    router: axum::Router,
 ) -> impl tower::Service<
     lambda_http::Request,
     Response = axum::response::Response,
@@ -188,7 +253,7 @@ pub fn lambda_service(
 }
 
 /// Runs the router under the Lambda runtime.
-pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
+pub async fn run_lambda(router: axum::Router) -> Result<(), lambda_http::Error> {
     lambda_http::run(lambda_service(router)).await
 }
 
@@ -198,7 +263,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_worker_serves_and_all_stop_together() {
-        let router = Router::new().route(
+        let router = axum::Router::new().route(
             "/who",
             axum::routing::get(|| async {
                 std::thread::current().name().unwrap_or("main").to_owned()
