@@ -17,5 +17,6 @@ pub mod rpc;
 pub mod secret;
 pub mod server;
 pub mod telemetry;
+pub mod trace;
 
 pub use error::ErrorCode;

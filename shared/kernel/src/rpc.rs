@@ -11,7 +11,6 @@ use axum::routing::get;
 use connectrpc_axum::MakeServiceBuilder;
 use http::{HeaderName, Request};
 use tonic::server::NamedService;
-use tower_http::trace::TraceLayer;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::ErrorCode;
@@ -19,7 +18,7 @@ use crate::config::ServerConfig;
 use crate::grpc_web::GrpcWeb;
 use crate::health::{self, Readiness};
 use crate::metrics;
-use crate::request_id::{REQUEST_ID, RequestIdLayer};
+use crate::request_id::RequestIdLayer;
 
 /// One service's RPC surface.
 pub struct ServiceRpc<G> {
@@ -128,37 +127,8 @@ where
     // Install the recorder now, so metrics set before the first request are kept.
     let _ = metrics::handle();
     tower::ServiceBuilder::new()
-        .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
         .layer(RequestIdLayer)
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &Request<axum::body::Body>| {
-                    let request_id = req
-                        .headers()
-                        .get(&REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    let span = tracing::info_span!(
-                        "request",
-                        method = %req.method(),
-                        path = %req.uri().path(),
-                        request_id,
-                    );
-                    if !span.is_disabled() {
-                        let parent = opentelemetry::global::get_text_map_propagator(|p| {
-                            p.extract(&opentelemetry_http_headers(req.headers()))
-                        });
-                        let _ = span.set_parent(parent);
-                    }
-                    span
-                })
-                // One access-log line per request, at info.
-                .on_response(
-                    tower_http::trace::DefaultOnResponse::new()
-                        .level(tracing::Level::INFO)
-                        .latency_unit(tower_http::LatencyUnit::Micros),
-                ),
-        )
+        .layer(crate::trace::TraceLayer)
         .layer(metrics::TrackLayer)
         .layer(crate::peer::PeerLayer::new(trusted_proxies))
         .service(service)
@@ -190,11 +160,7 @@ async fn unknown_method(req: axum::extract::Request, next: axum::middleware::Nex
 }
 
 /// Reads W3C trace context from HTTP headers.
-fn opentelemetry_http_headers(headers: &http::HeaderMap) -> HeaderExtractor<'_> {
-    HeaderExtractor(headers)
-}
-
-struct HeaderExtractor<'a>(&'a http::HeaderMap);
+pub(crate) struct HeaderExtractor<'a>(pub(crate) &'a http::HeaderMap);
 
 impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
