@@ -250,12 +250,8 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
         .map_status(http::StatusCode::NOT_FOUND, wire);
     };
     if declared_length(req.headers()).is_some_and(|n| n > inner.max_body as u64) {
-        return error(
-            wire,
-            ErrorCode::ResourceExhausted,
-            "request body too large",
-        )
-        .map_status(http::StatusCode::PAYLOAD_TOO_LARGE, wire);
+        return error(wire, ErrorCode::ResourceExhausted, "request body too large")
+            .map_status(http::StatusCode::PAYLOAD_TOO_LARGE, wire);
     }
     let ip = platform_kernel::peer::client_ip();
     if let Err(rejection) = inner.limits.check_ip(path, ip).await {

@@ -87,7 +87,10 @@ impl Policy {
     /// The request's origin, when it is one of the allowed ones.
     fn allowed(&self, headers: &http::HeaderMap) -> Option<HeaderValue> {
         let origin = headers.get(header::ORIGIN)?;
-        self.origins.iter().any(|o| o == origin).then(|| origin.clone())
+        self.origins
+            .iter()
+            .any(|o| o == origin)
+            .then(|| origin.clone())
     }
 
     fn preflight(&self, origin: Option<HeaderValue>) -> Response {

@@ -137,7 +137,10 @@ impl H1Pool {
         .map_err(|_| {
             PoolError::Connect(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!("no connection to {authority} within {:?}", self.connect_timeout),
+                format!(
+                    "no connection to {authority} within {:?}",
+                    self.connect_timeout
+                ),
             ))
         })?
         .map_err(PoolError::Connect)?;
@@ -244,16 +247,14 @@ mod tests {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(
-                    hyper::server::conn::http1::Builder::new().serve_connection(
-                        TokioIo::new(stream),
-                        hyper::service::service_fn(|_req| async {
-                            Ok::<_, std::convert::Infallible>(Response::new(
-                                http_body_util::Full::new(Bytes::from_static(b"ok")),
-                            ))
-                        }),
-                    ),
-                );
+                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(
+                    TokioIo::new(stream),
+                    hyper::service::service_fn(|_req| async {
+                        Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Full::new(
+                            Bytes::from_static(b"ok"),
+                        )))
+                    }),
+                ));
             }
         });
         (addr, accepted)

@@ -136,9 +136,13 @@ impl Upstreams {
                 Err(e) => return error(wire, e.code, &e.message),
             };
             let Some(payload) = body.next() else { break };
-            let request = upstream_request(&parts, &pick.instance().base_url, payload, wire, remaining);
-            match tokio::time::timeout(remaining, self.send(wire, &pick.instance().base_url, request))
-                .await
+            let request =
+                upstream_request(&parts, &pick.instance().base_url, payload, wire, remaining);
+            match tokio::time::timeout(
+                remaining,
+                self.send(wire, &pick.instance().base_url, request),
+            )
+            .await
             {
                 Err(_) => {
                     pick.finish(Outcome::InstanceFailure);
@@ -403,7 +407,10 @@ mod tests {
     #[test]
     fn upstream_headers_lose_hop_by_hop_headers_and_gain_the_client() {
         let mut headers = HeaderMap::new();
-        headers.insert("connection", HeaderValue::from_static("keep-alive, x-secret"));
+        headers.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
         headers.insert("x-secret", HeaderValue::from_static("1"));
         headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         headers.insert("host", HeaderValue::from_static("gateway"));
@@ -417,7 +424,13 @@ mod tests {
 
     #[test]
     fn addresses_are_written_as_display_writes_them() {
-        for ip in ["0.0.0.0", "10.20.3.255", "127.0.0.1", "100.9.99.199", "2001:db8::1"] {
+        for ip in [
+            "0.0.0.0",
+            "10.20.3.255",
+            "127.0.0.1",
+            "100.9.99.199",
+            "2001:db8::1",
+        ] {
             let mut out = Vec::new();
             write_ip(&mut out, ip.parse().expect("ip"));
             assert_eq!(out, ip.as_bytes());

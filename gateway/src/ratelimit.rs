@@ -57,9 +57,7 @@ struct Decisions {
 
 impl Decisions {
     fn new() -> Self {
-        let decision = |backend: &'static str, result: &'static str| {
-            metrics::counter!("gateway_rate_limit_decisions_total", "backend" => backend, "result" => result)
-        };
+        let decision = |backend: &'static str, result: &'static str| metrics::counter!("gateway_rate_limit_decisions_total", "backend" => backend, "result" => result);
         Self {
             local_allowed: decision("local", "allowed"),
             local_rejected: decision("local", "rejected"),

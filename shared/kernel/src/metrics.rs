@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use axum::response::{IntoResponse, Response};
 use http::Request;
-use tokio::task::futures::TaskLocalFuture;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::task::futures::TaskLocalFuture;
 
 use crate::ErrorCode;
 
@@ -146,19 +146,24 @@ const MAX_METHODS: usize = 1000;
 
 type Handles = (metrics::Counter, metrics::Histogram);
 
+/// Per method path: the series of each code seen so far.
+type Series = HashMap<String, Vec<(&'static str, Handles)>>;
+
 /// The registered series of each method and code, so a request costs a map lookup rather
 /// than building label strings.
-static SERIES: LazyLock<RwLock<HashMap<String, Vec<(&'static str, Handles)>>>> =
-    LazyLock::new(RwLock::default);
+static SERIES: LazyLock<RwLock<Series>> = LazyLock::new(RwLock::default);
 
 fn handles(method: &str, code: &'static str) -> Handles {
-    let find = |series: &HashMap<String, Vec<(&'static str, Handles)>>, method: &str| {
+    let find = |series: &Series, method: &str| {
         series
             .get(method)
             .and_then(|codes| codes.iter().find(|(c, _)| *c == code))
             .map(|(_, h)| h.clone())
     };
-    if let Some(h) = find(&SERIES.read().unwrap_or_else(PoisonError::into_inner), method) {
+    if let Some(h) = find(
+        &SERIES.read().unwrap_or_else(PoisonError::into_inner),
+        method,
+    ) {
         return h;
     }
     let mut series = SERIES.write().unwrap_or_else(PoisonError::into_inner);

@@ -113,10 +113,7 @@ mod tests {
             &uuid_v4([0xff; 16]),
             b"ffffffff-ffff-4fff-bfff-ffffffffffff"
         );
-        assert_eq!(
-            &uuid_v4([0; 16]),
-            b"00000000-0000-4000-8000-000000000000"
-        );
+        assert_eq!(&uuid_v4([0; 16]), b"00000000-0000-4000-8000-000000000000");
         assert_ne!(new_id(), new_id());
     }
 
@@ -135,7 +132,13 @@ mod tests {
             .header(REQUEST_ID, "abc")
             .body(())
             .expect("req");
-        let response = service.ready().await.expect("ready").call(given).await.expect("ok");
+        let response = service
+            .ready()
+            .await
+            .expect("ready")
+            .call(given)
+            .await
+            .expect("ok");
         assert_eq!(response.headers()[&REQUEST_ID], "abc");
         let response = service
             .ready()

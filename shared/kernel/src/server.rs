@@ -193,7 +193,9 @@ where
     for thread in threads {
         match tokio::task::spawn_blocking(move || thread.join()).await {
             Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!(error = %format!("{e:#}"), "worker ended with an error"),
+            Ok(Ok(Err(e))) => {
+                tracing::warn!(error = %format!("{e:#}"), "worker ended with an error")
+            }
             _ => tracing::warn!("a worker thread panicked"),
         }
     }
@@ -300,7 +302,13 @@ mod tests {
             let mut response = String::new();
             stream.read_to_string(&mut response).await.expect("read");
             assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-            seen.insert(response.rsplit("\r\n").next().unwrap_or_default().to_owned());
+            seen.insert(
+                response
+                    .rsplit("\r\n")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
         }
         assert_eq!(seen.len(), 2, "both workers answered: {seen:?}");
         let _ = stop_tx.send(());

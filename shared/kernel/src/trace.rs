@@ -144,7 +144,13 @@ mod tests {
             .header(REQUEST_ID, "abc")
             .body(())
             .expect("req");
-        let response = service.ready().await.expect("ready").call(req).await.expect("ok");
+        let response = service
+            .ready()
+            .await
+            .expect("ready")
+            .call(req)
+            .await
+            .expect("ok");
         assert_eq!(response.status(), 404);
         let log = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
         let lines: Vec<&str> = log.lines().collect();
@@ -155,7 +161,10 @@ mod tests {
                 "{line}"
             );
         }
-        assert!(lines[1].contains("finished processing request status=404 latency_us="), "{log}");
+        assert!(
+            lines[1].contains("finished processing request status=404 latency_us="),
+            "{log}"
+        );
     }
 
     trait ForTest {
