@@ -19,6 +19,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform_clients::balancer::{Balancer, Outcome};
+use platform_kernel::headers as names;
 use platform_kernel::{ErrorCode, deadline};
 use tokio::time::Instant;
 use tower::retry::budget::{Budget as _, TpsBudget};
@@ -256,7 +257,7 @@ fn is_unavailable(response: &http::Response<Body>) -> bool {
     matches!(response.status().as_u16(), 502 | 503)
         || response
             .headers()
-            .get("grpc-status")
+            .get(names::GRPC_STATUS)
             .is_some_and(|v| v == "14")
 }
 
@@ -266,14 +267,14 @@ fn is_unavailable(response: &http::Response<Body>) -> bool {
 fn prepare_upstream_headers(headers: &mut HeaderMap, wire: Wire, client_ip: Option<IpAddr>) {
     remove_hop_by_hop(headers);
     headers.remove(http::header::HOST);
-    headers.remove("connect-timeout-ms");
-    headers.remove("grpc-timeout");
+    headers.remove(names::CONNECT_TIMEOUT_MS);
+    headers.remove(names::GRPC_TIMEOUT);
     if wire == Wire::Grpc {
         headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
     }
     if let Some(ip) = client_ip {
         let prior = headers
-            .get("x-forwarded-for")
+            .get(names::X_FORWARDED_FOR)
             .map(|v| v.as_bytes().to_vec());
         let mut forwarded = prior.unwrap_or_default();
         if !forwarded.is_empty() {
@@ -281,7 +282,7 @@ fn prepare_upstream_headers(headers: &mut HeaderMap, wire: Wire, client_ip: Opti
         }
         write_ip(&mut forwarded, ip);
         if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(forwarded)) {
-            headers.insert("x-forwarded-for", v);
+            headers.insert(names::X_FORWARDED_FOR, v);
         }
     }
     platform_kernel::rpc::inject_trace_context(headers);
@@ -339,13 +340,13 @@ fn upstream_request(
     match wire {
         Wire::Connect => {
             headers.insert(
-                "connect-timeout-ms",
+                names::CONNECT_TIMEOUT_MS,
                 HeaderValue::from(remaining.as_millis().max(1) as u64),
             );
         }
         Wire::Grpc | Wire::GrpcWeb => {
             if let Ok(v) = HeaderValue::from_str(&deadline::grpc_timeout_value(remaining)) {
-                headers.insert("grpc-timeout", v);
+                headers.insert(names::GRPC_TIMEOUT, v);
             }
         }
     }

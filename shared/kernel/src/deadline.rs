@@ -52,14 +52,14 @@ pub fn grpc_timeout_value(remaining: Duration) -> String {
 /// The caller's budget from the request headers.
 pub fn from_headers(headers: &http::HeaderMap) -> Option<Duration> {
     if let Some(ms) = headers
-        .get("connect-timeout-ms")
+        .get(crate::headers::CONNECT_TIMEOUT_MS)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
         return Some(Duration::from_millis(ms));
     }
     headers
-        .get("grpc-timeout")
+        .get(crate::headers::GRPC_TIMEOUT)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_grpc_timeout)
 }

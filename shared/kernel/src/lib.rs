@@ -9,6 +9,7 @@ pub mod database;
 pub mod deadline;
 pub mod error;
 pub mod grpc_web;
+pub mod headers;
 pub mod health;
 pub mod metrics;
 pub mod peer;

@@ -190,7 +190,7 @@ fn handles(method: &str, code: &'static str) -> Handles {
 fn code_of(response: &Response) -> &'static str {
     if let Some(status) = response
         .headers()
-        .get("grpc-status")
+        .get(crate::headers::GRPC_STATUS)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i32>().ok())
     {

@@ -24,7 +24,7 @@ pub fn client_ip() -> Option<IpAddr> {
 
 fn forwarded<B>(req: &Request<B>) -> Vec<IpAddr> {
     req.headers()
-        .get_all("x-forwarded-for")
+        .get_all(crate::headers::X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
