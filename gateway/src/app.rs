@@ -266,7 +266,7 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
             return too_many(wire, rejection);
         }
         let headers = req.headers_mut();
-        for (name, value) in IDENTITY_HEADERS.iter().zip(&verified.headers) {
+        for (name, value) in &verified.headers {
             headers.insert(name.clone(), value.clone());
         }
     }
@@ -286,15 +286,17 @@ fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
 /// A verified token: its claims, and the identity headers sent upstream (built once).
 struct Verified {
     claims: platform_tokens::AccessClaims,
-    /// User id, token id, session id, in the order of `IDENTITY_HEADERS`.
-    headers: Vec<HeaderValue>,
+    /// User id, token id, session id (`IDENTITY_HEADERS`); a claim that is not a valid
+    /// header value is left out rather than sent empty.
+    headers: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 impl Verified {
     fn new(claims: platform_tokens::AccessClaims) -> Self {
-        let headers = [&claims.sub, &claims.jti, &claims.sid]
-            .into_iter()
-            .map(|v| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")))
+        let headers = IDENTITY_HEADERS
+            .iter()
+            .zip([&claims.sub, &claims.jti, &claims.sid])
+            .filter_map(|(name, v)| Some((name.clone(), HeaderValue::from_str(v).ok()?)))
             .collect();
         Self { claims, headers }
     }

@@ -7,3 +7,4 @@ pub const CONNECT_TIMEOUT_MS: HeaderName = HeaderName::from_static("connect-time
 pub const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 pub const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
