@@ -27,7 +27,7 @@ use tower::Layer as _;
 use crate::config::GatewayConfig;
 use crate::errors::{Wire, error};
 use crate::jwks::JwksCache;
-use crate::proxy::{IDENTITY_HEADERS, Upstreams};
+use crate::proxy::{IDENTITY_HEADERS, Upstreams, declared_length};
 use crate::ratelimit::{RateLimits, Rejection};
 use crate::routes::{Access, RouteTable};
 
@@ -271,16 +271,6 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
         }
     }
     inner.upstreams.forward(route, req, ip, started).await
-}
-
-/// The `Content-Length` the caller declared, if any.
-fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 /// A verified token: its claims, and the identity headers sent upstream (built once).

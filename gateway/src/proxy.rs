@@ -26,7 +26,7 @@ use tower::retry::budget::{Budget as _, TpsBudget};
 
 use crate::config::UpstreamConfig;
 use crate::errors::{Wire, error};
-use crate::pool::H1Pool;
+use crate::h1::{self, H1Pool};
 use crate::routes::Route;
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
@@ -45,7 +45,10 @@ pub struct Upstreams {
     balancers: HashMap<&'static str, Arc<Balancer>>,
     /// Retries add at most 20% to the calls (plus 10/s), so a sick fleet is not hammered.
     budget: TpsBudget,
+    /// Calls whose body is in memory (every unary Connect and gRPC-Web call).
     http1: Arc<H1Pool>,
+    /// Calls that stream their request body over HTTP/1.1.
+    streaming: Client<HttpConnector, Body>,
     h2c: Client<HttpConnector, Body>,
     config: UpstreamConfig,
     max_body: usize,
@@ -67,6 +70,9 @@ impl Upstreams {
             balancers,
             budget: TpsBudget::new(Duration::from_secs(10), 10, 0.2),
             http1: H1Pool::new(64, Duration::from_secs(1)),
+            streaming: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build(connector()),
             h2c: Client::builder(TokioExecutor::new())
                 .http2_only(true)
                 .pool_idle_timeout(Duration::from_secs(60))
@@ -101,7 +107,9 @@ impl Upstreams {
         let deadline = started + budget;
         let (mut parts, body) = req.into_parts();
         prepare_upstream_headers(&mut parts.headers, wire, client_ip);
-        let mut body = if route.idempotent {
+        let buffer = route.idempotent
+            || declared_length(&parts.headers).is_some_and(|n| n <= BUFFERED_MAX as u64);
+        let mut body = if buffer {
             match Limited::collect(body, self.max_body).await {
                 Ok(bytes) => Payload::Buffered(bytes),
                 Err(response) => return response(wire),
@@ -136,15 +144,29 @@ impl Upstreams {
                 Ok(p) => p,
                 Err(e) => return error(wire, e.code, &e.message),
             };
-            let Some(payload) = body.next() else { break };
-            let request =
-                upstream_request(&parts, &pick.instance().base_url, payload, wire, remaining);
-            match tokio::time::timeout(
-                remaining,
-                self.send(wire, &pick.instance().base_url, request),
-            )
-            .await
-            {
+            let base_url = &pick.instance().base_url;
+            let sent = match &body {
+                Payload::Buffered(bytes) if wire != Wire::Grpc => {
+                    let extra: &[_] = &[deadline_header(wire, remaining)];
+                    let call = h1::Call {
+                        method: &parts.method,
+                        target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+                        headers: &parts.headers,
+                        extra,
+                        body: bytes,
+                    };
+                    let send = self.http1.send(authority(base_url), call, route.idempotent);
+                    tokio::time::timeout(remaining, send)
+                        .await
+                        .map(|sent| sent.map_err(SendError::from))
+                }
+                _ => {
+                    let Some(payload) = body.next() else { break };
+                    let request = upstream_request(&parts, base_url, payload, wire, remaining);
+                    tokio::time::timeout(remaining, self.send(wire, request)).await
+                }
+            };
+            match sent {
                 Err(_) => {
                     pick.finish(Outcome::InstanceFailure);
                     return error(
@@ -185,29 +207,25 @@ impl Upstreams {
 }
 
 impl Upstreams {
-    /// One attempt: gRPC over h2c (many calls on one connection), the rest over HTTP/1.1.
+    /// One attempt with a streamed body (or any gRPC call): gRPC over h2c (many calls on one
+    /// connection), the rest over HTTP/1.1.
     async fn send(
         &self,
         wire: Wire,
-        base_url: &str,
         request: Request<Body>,
     ) -> Result<http::Response<Body>, SendError> {
-        if wire == Wire::Grpc {
-            return match self.h2c.request(request).await {
-                Ok(response) => Ok(response.map(Body::new)),
-                Err(e) => Err(SendError {
-                    not_sent: e.is_connect(),
-                    message: e.to_string(),
-                }),
-            };
-        }
-        self.http1
-            .send(authority(base_url), request)
-            .await
-            .map_err(|e| SendError {
-                not_sent: e.not_sent(),
+        let client = if wire == Wire::Grpc {
+            &self.h2c
+        } else {
+            &self.streaming
+        };
+        match client.request(request).await {
+            Ok(response) => Ok(response.map(Body::new)),
+            Err(e) => Err(SendError {
+                not_sent: e.is_connect(),
                 message: e.to_string(),
-            })
+            }),
+        }
     }
 }
 
@@ -215,6 +233,44 @@ struct SendError {
     /// The instance cannot have seen the call (so even a non-idempotent one may go again).
     not_sent: bool,
     message: String,
+}
+
+impl From<h1::PoolError> for SendError {
+    fn from(e: h1::PoolError) -> Self {
+        Self {
+            not_sent: e.not_sent(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Request bodies up to this size are read before the call is sent (and then go out with
+/// its head in one write) even when the call will not be retried.
+const BUFFERED_MAX: usize = 64 * 1024;
+
+/// The `Content-Length` the caller declared, if any.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// What is left of the deadline, in the caller's protocol.
+fn deadline_header(wire: Wire, remaining: Duration) -> (HeaderName, HeaderValue) {
+    match wire {
+        Wire::Connect => (
+            names::CONNECT_TIMEOUT_MS,
+            HeaderValue::from(remaining.as_millis().max(1) as u64),
+        ),
+        Wire::Grpc | Wire::GrpcWeb => (
+            names::GRPC_TIMEOUT,
+            HeaderValue::from_str(&deadline::grpc_timeout_value(remaining))
+                .unwrap_or(HeaderValue::from_static("1m")),
+        ),
+    }
 }
 
 /// `host:port` of a base URL.
@@ -309,8 +365,9 @@ fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
-/// One attempt's request: the prepared headers (shared, cheap to clone), the instance's URI,
-/// and what is left of the deadline.
+/// One attempt's request for hyper's clients: the prepared headers, the instance's URI in
+/// absolute form (the client sets `Host` from it, or `:authority` for HTTP/2), and what is
+/// left of the deadline.
 fn upstream_request(
     parts: &http::request::Parts,
     base_url: &str,
@@ -320,36 +377,15 @@ fn upstream_request(
 ) -> Request<Body> {
     let mut request = Request::new(body);
     *request.method_mut() = parts.method.clone();
-    let mut headers = parts.headers.clone();
-    if wire == Wire::Grpc {
-        // The h2c client wants the absolute form (`:scheme`, `:authority`).
-        *request.uri_mut() = upstream_uri(base_url, parts.uri.path_and_query());
-        *request.version_mut() = Version::HTTP_2;
+    *request.uri_mut() = upstream_uri(base_url, parts.uri.path_and_query());
+    *request.version_mut() = if wire == Wire::Grpc {
+        Version::HTTP_2
     } else {
-        // HTTP/1.1 on a connection of our own: origin form, and `Host` is ours to set.
-        *request.uri_mut() = parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .map_or_else(|| Uri::from_static("/"), Uri::from);
-        *request.version_mut() = Version::HTTP_11;
-        if let Ok(host) = HeaderValue::from_str(authority(base_url)) {
-            headers.insert(http::header::HOST, host);
-        }
-    }
-    match wire {
-        Wire::Connect => {
-            headers.insert(
-                names::CONNECT_TIMEOUT_MS,
-                HeaderValue::from(remaining.as_millis().max(1) as u64),
-            );
-        }
-        Wire::Grpc | Wire::GrpcWeb => {
-            if let Ok(v) = HeaderValue::from_str(&deadline::grpc_timeout_value(remaining)) {
-                headers.insert(names::GRPC_TIMEOUT, v);
-            }
-        }
-    }
+        Version::HTTP_11
+    };
+    let mut headers = parts.headers.clone();
+    let (name, value) = deadline_header(wire, remaining);
+    headers.insert(name, value);
     *request.headers_mut() = headers;
     request
 }

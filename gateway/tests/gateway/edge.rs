@@ -297,3 +297,54 @@ async fn replicas_share_the_limit_through_redis_and_fall_back_to_local_limits_wi
         "the local limiter still limits: {statuses:?}"
     );
 }
+
+/// An upstream that answers with how many body bytes it read and how they were framed.
+async fn body_counter() -> std::net::SocketAddr {
+    use axum::response::IntoResponse as _;
+    fn header(req: &axum::extract::Request, name: &str) -> Option<String> {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+    let app = axum::Router::new().fallback(|req: axum::extract::Request| async move {
+        let length = header(&req, "content-length");
+        let chunked = header(&req, "transfer-encoding");
+        let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+            .await
+            .map_or(0, |b| b.len());
+        axum::Json(json!({"bytes": body, "contentLength": length, "transferEncoding": chunked}))
+            .into_response()
+    });
+    crate::support::serve(app).await
+}
+
+#[tokio::test]
+async fn small_bodies_sent_with_their_request_and_large_ones_streamed_arrive_whole() {
+    let counter = body_counter().await;
+    let stack = Stack::start(|c| {
+        c.server.max_request_bytes = 1024 * 1024;
+        c.discovery
+            .static_instances
+            .insert("identity".into(), vec![format!("http://{counter}")]);
+    })
+    .await;
+    // CreateUser is public and not idempotent: read first when small (the gateway's own
+    // HTTP/1.1 client), streamed when large (hyper's).
+    for size in [10, 200 * 1024] {
+        let body = "x".repeat(size);
+        let (status, headers, answer) = stack
+            .call(
+                "POST",
+                "/platform.identity.v1.IdentityService/CreateUser",
+                &[("content-type", "application/json")],
+                body,
+            )
+            .await;
+        assert_eq!(status, 200, "{headers:?} {answer:?}");
+        let answer: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+        assert_eq!(answer["bytes"], size, "{answer}");
+        assert_eq!(answer["contentLength"], size.to_string(), "{answer}");
+        assert!(answer["transferEncoding"].is_null(), "{answer}");
+    }
+}

@@ -1,0 +1,774 @@
+//! The gateway's own HTTP/1.1 client, for upstream calls whose request body is already in
+//! memory (every unary Connect and gRPC-Web call). As in nginx or Pingora, the connection is
+//! driven by the request's own task: the request head is written straight from the caller's
+//! headers (no second header map), request and body go out in one write, and the response
+//! head is parsed into header values that share one buffer. There is no connection task, no
+//! channel between tasks and no extra wake-up per call; a connection goes back to its pool
+//! as soon as the last byte of its response has been read.
+//!
+//! Responses are framed as RFC 9112 §6.3 says: none for HEAD, 1xx, 204 and 304; chunked
+//! (trailers become a trailers frame); `Content-Length`; otherwise until the connection
+//! closes. Interim 1xx responses are skipped.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::{Buf as _, Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Version};
+use http_body::{Frame, SizeHint};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+/// A response head larger than this is refused.
+const MAX_HEAD: usize = 64 * 1024;
+/// Response header fields accepted (hyper's default is 100).
+const MAX_HEADERS: usize = 100;
+/// Bodies up to this size are copied behind the request head and sent in the same write.
+const COALESCE: usize = 16 * 1024;
+
+type ByInstance = HashMap<Arc<str>, Slot, foldhash::fast::RandomState>;
+
+/// The idle connections to one instance, and the address they share.
+struct Slot {
+    key: Arc<str>,
+    conns: Vec<Conn>,
+}
+
+/// Idle connections per thread, then per instance: a connection belongs to the runtime that
+/// opened it, and with one runtime per worker thread it is only worth reusing there.
+type Idle = HashMap<usize, ByInstance, foldhash::fast::RandomState>;
+
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static THREAD: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+}
+
+pub struct H1Pool {
+    idle: Mutex<Idle>,
+    max_idle_per_instance: usize,
+    connect_timeout: Duration,
+}
+
+/// One call to send: the request line, the caller's (already prepared) headers, the headers
+/// of this attempt, and the body.
+pub struct Call<'a> {
+    pub method: &'a Method,
+    /// Path and query (origin form).
+    pub target: &'a str,
+    /// Sent as they are, except `Host` and the body framing headers, which are the client's.
+    pub headers: &'a HeaderMap,
+    /// This attempt's own headers (the remaining deadline).
+    pub extra: &'a [(HeaderName, HeaderValue)],
+    pub body: &'a Bytes,
+}
+
+/// Why a call failed, and whether the instance can have seen it.
+#[derive(Debug)]
+pub enum PoolError {
+    /// No connection could be made: the request was never sent.
+    Connect(std::io::Error),
+    /// The connection failed, or the response was not valid HTTP/1.1.
+    Failed(String),
+}
+
+impl PoolError {
+    pub fn not_sent(&self) -> bool {
+        matches!(self, Self::Connect(_))
+    }
+}
+
+impl std::fmt::Display for PoolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Connect(e) => write!(f, "connecting: {e}"),
+            Self::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+struct Conn {
+    stream: TcpStream,
+    /// Bytes read but not used yet; its allocation is reused call after call.
+    buf: BytesMut,
+    /// The head written for a call (kept for its capacity).
+    out: Vec<u8>,
+}
+
+impl H1Pool {
+    pub fn new(max_idle_per_instance: usize, connect_timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            idle: Mutex::new(Idle::default()),
+            max_idle_per_instance,
+            connect_timeout,
+        })
+    }
+
+    /// Sends `call` to the instance at `authority` (`host:port`) on an idle connection or a
+    /// new one. When a reused connection turns out to have been closed by the instance
+    /// before any of the response came back, the call goes once more on a new connection if
+    /// `may_resend` (idempotent calls): a keep-alive race, not a failure of the instance.
+    pub async fn send(
+        self: &Arc<Self>,
+        authority: &str,
+        call: Call<'_>,
+        may_resend: bool,
+    ) -> Result<Response<Body>, PoolError> {
+        let (key, idle) = self.checkout(authority);
+        let (conn, reused) = match idle {
+            Some(conn) => (conn, true),
+            None => (self.connect(authority).await?, false),
+        };
+        match self.exchange(conn, &key, authority, &call).await {
+            Err(Exchange::ClosedEarly(_)) if reused && may_resend => {
+                let conn = self.connect(authority).await?;
+                self.exchange(conn, &key, authority, &call)
+                    .await
+                    .map_err(Exchange::into_error)
+            }
+            other => other.map_err(Exchange::into_error),
+        }
+    }
+
+    async fn exchange(
+        self: &Arc<Self>,
+        mut conn: Conn,
+        key: &Arc<str>,
+        authority: &str,
+        call: &Call<'_>,
+    ) -> Result<Response<Body>, Exchange> {
+        encode_head(&mut conn.out, authority, call);
+        let written = if call.body.len() <= COALESCE {
+            conn.out.extend_from_slice(call.body);
+            conn.stream.write_all(&conn.out).await
+        } else {
+            match conn.stream.write_all(&conn.out).await {
+                Ok(()) => conn.stream.write_all(call.body).await,
+                Err(e) => Err(e),
+            }
+        };
+        written.map_err(|e| Exchange::ClosedEarly(format!("writing the request: {e}")))?;
+        let head = read_head(&mut conn).await?;
+        let framing = head.framing(call.method == Method::HEAD)?;
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = head.status;
+        *response.version_mut() = Version::HTTP_11;
+        let reusable = head.keep_alive;
+        *response.headers_mut() = head.headers;
+        let mut body = UpstreamBody {
+            conn: Some(conn),
+            framing,
+            reusable,
+            pool: Arc::downgrade(self),
+            key: key.clone(),
+        };
+        // Nothing more to read (no body, or all of it came with the head): the connection
+        // goes back at once, and the body is plain bytes.
+        if let Some(complete) = body.take_complete() {
+            *response.body_mut() = Body::from(complete);
+        } else {
+            *response.body_mut() = Body::new(body);
+        }
+        Ok(response)
+    }
+
+    /// An idle connection the instance has not closed, and the pool's key for the address.
+    fn checkout(&self, authority: &str) -> (Arc<str>, Option<Conn>) {
+        let mut all = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let idle = all.entry(THREAD.with(|t| *t)).or_default();
+        let Some(slot) = idle.get_mut(authority) else {
+            let key: Arc<str> = Arc::from(authority);
+            let slot = Slot {
+                key: key.clone(),
+                conns: Vec::new(),
+            };
+            idle.insert(key.clone(), slot);
+            return (key, None);
+        };
+        while let Some(conn) = slot.conns.pop() {
+            if conn.looks_open() {
+                return (slot.key.clone(), Some(conn));
+            }
+        }
+        (slot.key.clone(), None)
+    }
+
+    async fn connect(&self, authority: &str) -> Result<Conn, PoolError> {
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(authority))
+            .await
+            .map_err(|_| {
+                PoolError::Connect(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "no connection to {authority} within {:?}",
+                        self.connect_timeout
+                    ),
+                ))
+            })?
+            .map_err(PoolError::Connect)?;
+        // Small RPC messages must not wait for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        Ok(Conn {
+            stream,
+            buf: BytesMut::with_capacity(8 * 1024),
+            out: Vec::with_capacity(1024),
+        })
+    }
+
+    fn put_back(&self, key: Arc<str>, conn: Conn) {
+        let mut all = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = all
+            .entry(THREAD.with(|t| *t))
+            .or_default()
+            .entry(key.clone())
+            .or_insert_with(|| Slot {
+                key,
+                conns: Vec::new(),
+            });
+        if slot.conns.len() < self.max_idle_per_instance {
+            slot.conns.push(conn);
+        }
+    }
+}
+
+impl Conn {
+    /// Whether an idle connection is still usable. While the runtime has seen no readiness
+    /// since the last read came back empty, it is, and no system call is made; otherwise
+    /// one read tells: nothing there (open), the end of the stream (closed by the
+    /// instance) or bytes nobody asked for (not usable either).
+    fn looks_open(&self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        if self.stream.poll_read_ready(&mut cx).is_pending() {
+            return true;
+        }
+        let mut probe = [0u8; 1];
+        matches!(
+            self.stream.try_read(&mut probe),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+        )
+    }
+}
+
+/// How an exchange failed: before any of the response arrived (the instance may have closed
+/// an idle connection), or later.
+enum Exchange {
+    ClosedEarly(String),
+    Failed(String),
+}
+
+impl Exchange {
+    fn into_error(self) -> PoolError {
+        match self {
+            Self::ClosedEarly(e) | Self::Failed(e) => PoolError::Failed(e),
+        }
+    }
+}
+
+/// The request line and header section: the caller's headers without `Host` and body
+/// framing, then `Host`, the attempt's headers and `Content-Length`.
+fn encode_head(out: &mut Vec<u8>, authority: &str, call: &Call<'_>) {
+    out.clear();
+    out.extend_from_slice(call.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(call.target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    out.extend_from_slice(authority.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in call.headers {
+        if name == http::header::HOST
+            || name == http::header::CONTENT_LENGTH
+            || name == http::header::TRANSFER_ENCODING
+        {
+            continue;
+        }
+        write_field(out, name, value);
+    }
+    for (name, value) in call.extra {
+        write_field(out, name, value);
+    }
+    let bodiless = matches!(
+        *call.method,
+        Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS
+    );
+    if !call.body.is_empty() || !bodiless {
+        out.extend_from_slice(b"content-length: ");
+        write_decimal(out, call.body.len());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn write_field(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
+    out.extend_from_slice(name.as_str().as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes `n` in decimal, without `fmt`.
+fn write_decimal(out: &mut Vec<u8>, n: usize) {
+    let mut digits = [0u8; 20];
+    let (mut n, mut start) = (n, digits.len());
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// A parsed response head.
+struct Head {
+    status: StatusCode,
+    headers: HeaderMap,
+    keep_alive: bool,
+}
+
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked(Chunked),
+    UntilClose,
+    Done,
+}
+
+impl Head {
+    /// How the body is delimited (RFC 9112 §6.3).
+    fn framing(&self, head_request: bool) -> Result<Framing, Exchange> {
+        let status = self.status.as_u16();
+        if head_request || status == 204 || status == 304 {
+            return Ok(Framing::Empty);
+        }
+        if let Some(te) = self
+            .headers
+            .get_all(http::header::TRANSFER_ENCODING)
+            .iter()
+            .next_back()
+        {
+            let chunked = te
+                .as_bytes()
+                .rsplit(|b| *b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            return Ok(if chunked {
+                Framing::Chunked(Chunked::Size)
+            } else {
+                Framing::UntilClose
+            });
+        }
+        let mut length = None;
+        for value in self.headers.get_all(http::header::CONTENT_LENGTH) {
+            for part in value.as_bytes().split(|b| *b == b',') {
+                let n = std::str::from_utf8(part.trim_ascii())
+                    .ok()
+                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .ok_or_else(|| Exchange::Failed("invalid Content-Length upstream".into()))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(Exchange::Failed(
+                        "conflicting Content-Length upstream".into(),
+                    ));
+                }
+                length = Some(n);
+            }
+        }
+        Ok(match length {
+            Some(n) => Framing::Length(n),
+            None => Framing::UntilClose,
+        })
+    }
+}
+
+/// Reads until a complete final (non-1xx) response head is in, and parses it.
+async fn read_head(conn: &mut Conn) -> Result<Head, Exchange> {
+    let mut received = false;
+    loop {
+        if !conn.buf.is_empty() {
+            received = true;
+            if let Some(head) = parse_head(&mut conn.buf)? {
+                if head.status.is_informational() {
+                    continue;
+                }
+                return Ok(head);
+            }
+            if conn.buf.len() >= MAX_HEAD {
+                return Err(Exchange::Failed("response head too large upstream".into()));
+            }
+        }
+        conn.buf.reserve(8 * 1024);
+        let n = conn.stream.read_buf(&mut conn.buf).await.map_err(|e| {
+            let message = format!("reading the response: {e}");
+            if received {
+                Exchange::Failed(message)
+            } else {
+                Exchange::ClosedEarly(message)
+            }
+        })?;
+        if n == 0 {
+            let message = "connection closed before the response".to_owned();
+            return Err(if received {
+                Exchange::Failed(message)
+            } else {
+                Exchange::ClosedEarly(message)
+            });
+        }
+    }
+}
+
+/// Parses a complete response head at the start of `buf` and takes it out; `None` when more
+/// bytes are needed. Header values share the head's bytes rather than being copied.
+fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Exchange> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut fields);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(Exchange::Failed(format!("invalid response upstream: {e}"))),
+    };
+    let status = response
+        .code
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .ok_or_else(|| Exchange::Failed("invalid status upstream".into()))?;
+    let http11 = response.version == Some(1);
+    // Where each name and value lies in the head, so the values can share its bytes.
+    let base = buf.as_ptr() as usize;
+    let mut spans = [(0usize, 0usize, 0usize); MAX_HEADERS];
+    let count = response.headers.len();
+    for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
+        *span = (
+            field.name.as_ptr() as usize - base,
+            field.name.len(),
+            field.value.as_ptr() as usize - base,
+        );
+    }
+    let value_lens: [usize; MAX_HEADERS] = {
+        let mut lens = [0; MAX_HEADERS];
+        for (len, field) in lens.iter_mut().zip(response.headers.iter()) {
+            *len = field.value.len();
+        }
+        lens
+    };
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    let mut close = !http11;
+    for (i, &(name_at, name_len, value_at)) in spans[..count].iter().enumerate() {
+        let name = HeaderName::from_bytes(&head[name_at..name_at + name_len])
+            .map_err(|_| Exchange::Failed("invalid header name upstream".into()))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_lens[i]))
+            .map_err(|_| Exchange::Failed("invalid header value upstream".into()))?;
+        if name == http::header::CONNECTION {
+            let tokens = value.as_bytes().split(|b| *b == b',');
+            for token in tokens.map(<[u8]>::trim_ascii) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
+                    close = false;
+                }
+            }
+        }
+        headers.append(name, value);
+    }
+    Ok(Some(Head {
+        status,
+        headers,
+        keep_alive: !close,
+    }))
+}
+
+/// Chunked transfer coding (RFC 9112 §7.1), decoded as the bytes arrive.
+enum Chunked {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+    /// The trailers were handed on; nothing follows.
+    Finished,
+}
+
+enum Step {
+    Frame(Frame<Bytes>),
+    More,
+    End,
+}
+
+impl Chunked {
+    fn step(&mut self, buf: &mut BytesMut) -> Result<Step, String> {
+        loop {
+            match self {
+                Self::Size => {
+                    let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") else {
+                        return if buf.len() > 1024 {
+                            Err("chunk size line too long upstream".into())
+                        } else {
+                            Ok(Step::More)
+                        };
+                    };
+                    let line = &buf[..eol];
+                    let digits = line.split(|b| *b == b';').next().unwrap_or_default();
+                    let digits = digits.trim_ascii();
+                    if digits.is_empty() || digits.len() > 15 {
+                        return Err("invalid chunk size upstream".into());
+                    }
+                    let mut size = 0u64;
+                    for d in digits {
+                        let v = (*d as char)
+                            .to_digit(16)
+                            .ok_or_else(|| "invalid chunk size upstream".to_owned())?;
+                        size = size * 16 + u64::from(v);
+                    }
+                    buf.advance(eol + 2);
+                    *self = if size == 0 {
+                        Self::Trailers
+                    } else {
+                        Self::Data(size)
+                    };
+                }
+                Self::Data(remaining) => {
+                    if buf.is_empty() {
+                        return Ok(Step::More);
+                    }
+                    let n = (*remaining).min(buf.len() as u64);
+                    let data = buf.split_to(n as usize).freeze();
+                    *remaining -= n;
+                    if *remaining == 0 {
+                        *self = Self::DataEnd;
+                    }
+                    return Ok(Step::Frame(Frame::data(data)));
+                }
+                Self::Finished => return Ok(Step::End),
+                Self::DataEnd => {
+                    if buf.len() < 2 {
+                        return Ok(Step::More);
+                    }
+                    if &buf[..2] != b"\r\n" {
+                        return Err("invalid chunk end upstream".into());
+                    }
+                    buf.advance(2);
+                    *self = Self::Size;
+                }
+                Self::Trailers => {
+                    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                    let (len, trailers) = match httparse::parse_headers(buf, &mut fields) {
+                        Ok(httparse::Status::Complete((len, fields))) => {
+                            let mut map = HeaderMap::new();
+                            for field in fields.iter() {
+                                if let (Ok(name), Ok(value)) = (
+                                    HeaderName::from_bytes(field.name.as_bytes()),
+                                    HeaderValue::from_bytes(field.value),
+                                ) {
+                                    map.append(name, value);
+                                }
+                            }
+                            (len, map)
+                        }
+                        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {
+                            return Ok(Step::More);
+                        }
+                        _ => return Err("invalid trailers upstream".into()),
+                    };
+                    buf.advance(len);
+                    *self = Self::Finished;
+                    return Ok(if trailers.is_empty() {
+                        Step::End
+                    } else {
+                        Step::Frame(Frame::trailers(trailers))
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A response body read from its connection by the caller's task; the connection goes back
+/// to the pool once the body has been read to its end.
+struct UpstreamBody {
+    conn: Option<Conn>,
+    framing: Framing,
+    reusable: bool,
+    pool: Weak<H1Pool>,
+    key: Arc<str>,
+}
+
+impl UpstreamBody {
+    /// The whole body, when it is already here; the connection is then handed back.
+    fn take_complete(&mut self) -> Option<Bytes> {
+        let conn = self.conn.as_mut()?;
+        let bytes = match self.framing {
+            Framing::Empty => Bytes::new(),
+            Framing::Length(n) if conn.buf.len() as u64 >= n => {
+                conn.buf.split_to(n as usize).freeze()
+            }
+            _ => return None,
+        };
+        self.framing = Framing::Done;
+        self.recycle();
+        Some(bytes)
+    }
+
+    fn recycle(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        // Bytes past the end of the response mean the instance does not speak HTTP/1.1
+        // as we understood it: the connection is not reused.
+        if !self.reusable || !conn.buf.is_empty() {
+            return;
+        }
+        if let Some(pool) = self.pool.upgrade() {
+            pool.put_back(self.key.clone(), conn);
+        }
+    }
+
+    /// Reads more of the response into the buffer; `Ok(0)` at the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Poll::Ready(Ok(0));
+        };
+        loop {
+            std::task::ready!(conn.stream.poll_read_ready(cx))?;
+            conn.buf.reserve(8 * 1024);
+            match conn.stream.try_read_buf(&mut conn.buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl http_body::Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = &mut *self;
+        loop {
+            let buffered = this.conn.as_ref().is_some_and(|c| !c.buf.is_empty())
+                || matches!(this.framing, Framing::Chunked(Chunked::Finished));
+            match &mut this.framing {
+                Framing::Done | Framing::Empty => {
+                    this.framing = Framing::Done;
+                    this.recycle();
+                    return Poll::Ready(None);
+                }
+                Framing::Length(0) => this.framing = Framing::Done,
+                Framing::Length(remaining) if buffered => {
+                    let Some(conn) = this.conn.as_mut() else {
+                        return Poll::Ready(None);
+                    };
+                    let n = (*remaining).min(conn.buf.len() as u64);
+                    let data = conn.buf.split_to(n as usize).freeze();
+                    *remaining -= n;
+                    if *remaining == 0 {
+                        this.framing = Framing::Done;
+                        this.recycle();
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Framing::UntilClose if buffered => {
+                    let Some(conn) = this.conn.as_mut() else {
+                        return Poll::Ready(None);
+                    };
+                    let data = conn.buf.split().freeze();
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Framing::Chunked(chunked) if buffered => {
+                    let Some(conn) = this.conn.as_mut() else {
+                        return Poll::Ready(None);
+                    };
+                    match chunked.step(&mut conn.buf) {
+                        Ok(Step::Frame(frame)) => return Poll::Ready(Some(Ok(frame))),
+                        Ok(Step::End) => {
+                            this.framing = Framing::Done;
+                            continue;
+                        }
+                        Ok(Step::More) => {}
+                        Err(e) => {
+                            this.conn = None;
+                            return Poll::Ready(Some(Err(std::io::Error::other(e))));
+                        }
+                    }
+                    if !fill(this, cx)? {
+                        return Poll::Pending;
+                    }
+                }
+                _ => {
+                    if !fill(this, cx)? {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+
+        /// Reads more; `false` when nothing is there yet. The end of the stream finishes a
+        /// body delimited by it, and is an error for any other.
+        fn fill(this: &mut UpstreamBody, cx: &mut Context<'_>) -> Result<bool, std::io::Error> {
+            match this.poll_fill(cx) {
+                Poll::Pending => Ok(false),
+                Poll::Ready(Ok(0)) => {
+                    if matches!(this.framing, Framing::UntilClose) {
+                        this.reusable = false;
+                        this.conn = None;
+                        this.framing = Framing::Done;
+                        Ok(true)
+                    } else {
+                        this.conn = None;
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "upstream closed the connection before the response body ended",
+                        ))
+                    }
+                }
+                Poll::Ready(Ok(_)) => Ok(true),
+                Poll::Ready(Err(e)) => {
+                    this.conn = None;
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(
+            self.framing,
+            Framing::Done | Framing::Empty | Framing::Length(0)
+        )
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.framing {
+            Framing::Done | Framing::Empty => SizeHint::with_exact(0),
+            Framing::Length(n) => SizeHint::with_exact(n),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+impl Drop for UpstreamBody {
+    /// A body dropped when complete still hands its connection back; one dropped half-read
+    /// takes its connection with it.
+    fn drop(&mut self) {
+        if matches!(
+            self.framing,
+            Framing::Done | Framing::Empty | Framing::Length(0)
+        ) {
+            self.recycle();
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "h1_tests.rs"]
+mod tests;

@@ -1,0 +1,357 @@
+use std::sync::atomic::AtomicUsize;
+
+use http_body_util::BodyExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use super::*;
+
+/// What a scripted server saw: each raw request, and how many connections it accepted.
+#[derive(Default)]
+struct Seen {
+    requests: Mutex<Vec<String>>,
+    accepted: AtomicUsize,
+}
+
+/// An HTTP/1.1 server that answers the n-th request (over all connections) with
+/// `responses[n]`, written piece by piece with a pause in between so the client sees them
+/// arrive separately. After a response whose last piece is empty, it closes the connection.
+async fn scripted(responses: Vec<Vec<&'static [u8]>>) -> (String, Arc<Seen>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let seen = Arc::new(Seen::default());
+    let (state, responses) = (seen.clone(), Arc::new(responses));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            state.accepted.fetch_add(1, Ordering::SeqCst);
+            let (state, responses) = (state.clone(), responses.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let Some(request) = read_request(&mut stream, &mut buf).await else {
+                        return;
+                    };
+                    let n = {
+                        let mut requests = state.requests.lock().expect("lock");
+                        requests.push(request);
+                        requests.len() - 1
+                    };
+                    let Some(pieces) = responses.get(n) else {
+                        return;
+                    };
+                    for piece in pieces {
+                        if piece.is_empty() {
+                            return;
+                        }
+                        if stream.write_all(piece).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// One request (head and `Content-Length` body) as text, or `None` at the end.
+async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map_or(0, |n| n.parse::<usize>().expect("length"));
+            if buf.len() >= end + 4 + length {
+                let request = String::from_utf8_lossy(&buf[..end + 4 + length]).to_string();
+                buf.drain(..end + 4 + length);
+                return Some(request);
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn post<'a>(headers: &'a HeaderMap, body: &'a Bytes) -> Call<'a> {
+    Call {
+        method: &Method::POST,
+        target: "/pkg.Service/Method?x=1",
+        headers,
+        extra: &[],
+        body,
+    }
+}
+
+async fn call(pool: &Arc<H1Pool>, addr: &str, body: &str) -> Result<Response<Body>, PoolError> {
+    let headers = HeaderMap::new();
+    let body = Bytes::copy_from_slice(body.as_bytes());
+    pool.send(addr, post(&headers, &body), true).await
+}
+
+async fn frames(response: Response<Body>) -> (Vec<Bytes>, Option<HeaderMap>) {
+    let mut body = response.into_body();
+    let (mut data, mut trailers) = (Vec::new(), None);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.expect("frame");
+        match frame.into_data() {
+            Ok(bytes) => data.push(bytes),
+            Err(frame) => trailers = frame.into_trailers().ok(),
+        }
+    }
+    (data, trailers)
+}
+
+fn pool() -> Arc<H1Pool> {
+    H1Pool::new(8, Duration::from_secs(1))
+}
+
+#[tokio::test]
+async fn the_request_is_written_with_our_host_and_framing_and_the_connection_reused() {
+    let ok: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-a: 1\r\n\r\nok";
+    let (addr, seen) = scripted(vec![vec![ok], vec![ok], vec![ok]]).await;
+    let pool = pool();
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_static("gateway.example"));
+    headers.insert("content-length", HeaderValue::from_static("999"));
+    headers.insert("authorization", HeaderValue::from_static("Bearer t"));
+    headers.append("x-multi", HeaderValue::from_static("1"));
+    headers.append("x-multi", HeaderValue::from_static("2"));
+    let body = Bytes::from_static(b"{\"a\":1}");
+    let extra = [(
+        HeaderName::from_static("connect-timeout-ms"),
+        HeaderValue::from_static("250"),
+    )];
+    for _ in 0..3 {
+        let mut call = post(&headers, &body);
+        call.extra = &extra;
+        let response = pool.send(&addr, call, true).await.expect("sent");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-a"], "1");
+        let (data, trailers) = frames(response).await;
+        assert_eq!(data.concat(), b"ok");
+        assert!(trailers.is_none());
+    }
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 1, "one connection");
+    let requests = seen.requests.lock().expect("lock");
+    assert_eq!(
+        requests[0],
+        format!(
+            "POST /pkg.Service/Method?x=1 HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer t\r\n\
+             x-multi: 1\r\nx-multi: 2\r\nconnect-timeout-ms: 250\r\ncontent-length: 7\r\n\r\n{{\"a\":1}}"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_chunked_response_streams_its_chunks_and_keeps_its_trailers() {
+    let (addr, seen) = scripted(vec![
+        vec![
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            b"5;ext=1\r\nhel",
+            b"lo\r\n",
+            b"6\r\n world\r\n0\r\ngrpc-status: 0\r\n",
+            b"grpc-message: fine\r\n\r\n",
+        ],
+        vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n"],
+    ])
+    .await;
+    let pool = pool();
+    let response = call(&pool, &addr, "x").await.expect("sent");
+    assert!(response.headers().get("content-length").is_none());
+    let (data, trailers) = frames(response).await;
+    assert_eq!(data.concat(), b"hello world");
+    assert!(data.len() >= 3, "streamed as it came: {data:?}");
+    let trailers = trailers.expect("trailers");
+    assert_eq!(trailers["grpc-status"], "0");
+    assert_eq!(trailers["grpc-message"], "fine");
+
+    let (data, trailers) = frames(call(&pool, &addr, "x").await.expect("sent")).await;
+    assert_eq!(data.concat(), b"");
+    assert!(trailers.is_none());
+    assert_eq!(
+        seen.accepted.load(Ordering::SeqCst),
+        1,
+        "reused after the chunks"
+    );
+}
+
+#[tokio::test]
+async fn a_body_delimited_by_the_end_of_the_connection_is_read_to_it_and_not_reused() {
+    let ok: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    let (addr, seen) = scripted(vec![
+        vec![b"HTTP/1.1 200 OK\r\n\r\npart one, ", b"part two", b""],
+        vec![ok],
+    ])
+    .await;
+    let pool = pool();
+    let (data, _) = frames(call(&pool, &addr, "x").await.expect("sent")).await;
+    assert_eq!(data.concat(), b"part one, part two");
+    let (data, _) = frames(call(&pool, &addr, "x").await.expect("sent")).await;
+    assert_eq!(data.concat(), b"ok");
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn interim_responses_are_skipped_and_bodiless_statuses_have_no_body() {
+    let (addr, seen) = scripted(vec![
+        vec![
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+            b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 3\r\n\r\nnew",
+        ],
+        vec![b"HTTP/1.1 204 No Content\r\n\r\n"],
+        vec![b"HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n"],
+        vec![b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"],
+        vec![b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"],
+    ])
+    .await;
+    let pool = pool();
+    let response = call(&pool, &addr, "x").await.expect("sent");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(frames(response).await.0.concat(), b"new");
+    for status in [204, 304] {
+        let response = call(&pool, &addr, "x").await.expect("sent");
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(frames(response).await.0.concat(), b"");
+    }
+    let (headers, body) = (HeaderMap::new(), Bytes::new());
+    let head = Call {
+        method: &Method::HEAD,
+        target: "/",
+        headers: &headers,
+        extra: &[],
+        body: &body,
+    };
+    let response = pool.send(&addr, head, true).await.expect("sent");
+    assert_eq!(response.headers()["content-length"], "10");
+    assert_eq!(frames(response).await.0.concat(), b"");
+    let (data, _) = frames(call(&pool, &addr, "x").await.expect("sent")).await;
+    assert_eq!(data.concat(), b"ok");
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 1);
+    let requests = seen.requests.lock().expect("lock");
+    assert!(requests[3].starts_with("HEAD / HTTP/1.1\r\n"));
+    assert!(!requests[3].contains("content-length"), "{}", requests[3]);
+}
+
+#[tokio::test]
+async fn invalid_responses_are_errors() {
+    for response in [
+        &b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok"[..],
+        b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+        b"NOT HTTP\r\n\r\n",
+    ] {
+        let (addr, _) = scripted(vec![vec![response]]).await;
+        let e = call(&pool(), &addr, "x").await.expect_err("invalid");
+        assert!(!e.not_sent(), "{e}");
+    }
+    let (addr, _) = scripted(vec![vec![
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+    ]])
+    .await;
+    let response = call(&pool(), &addr, "x").await.expect("head is fine");
+    let error = response.into_body().collect().await.expect_err("bad chunk");
+    assert!(error.to_string().contains("chunk size"), "{error}");
+
+    let (addr, _) = scripted(vec![vec![
+        b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort",
+        b"",
+    ]])
+    .await;
+    let response = call(&pool(), &addr, "x").await.expect("head is fine");
+    let error = response.into_body().collect().await.expect_err("truncated");
+    assert!(
+        error.to_string().contains("before the response body ended"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn connection_close_is_honoured_and_a_closed_idle_connection_is_not_used() {
+    let (addr, seen) = scripted(vec![
+        vec![b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1\r\n\r\na"],
+        // The server closes right after this response, without saying so.
+        vec![b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nb", b""],
+        vec![b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nc"],
+    ])
+    .await;
+    let pool = pool();
+    for expected in ["a", "b"] {
+        let (data, _) = frames(call(&pool, &addr, "x").await.expect("sent")).await;
+        assert_eq!(data.concat(), expected.as_bytes());
+    }
+    // Let the runtime see the close of the idle connection.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (data, _) = frames(call(&pool, &addr, "x").await.expect("sent")).await;
+    assert_eq!(data.concat(), b"c");
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_reused_connection_closed_under_the_call_is_retried_once_when_allowed() {
+    // The server answers once per connection and then closes without a word; the pool
+    // only finds out when it reuses the connection straight away.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                if read_request(&mut stream, &mut buf).await.is_some() {
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                }
+                // Read the next request, then close without answering it.
+                let _ = read_request(&mut stream, &mut buf).await;
+            });
+        }
+    });
+    let pool = pool();
+    let headers = HeaderMap::new();
+    let body = Bytes::from_static(b"x");
+    for _ in 0..3 {
+        let response = pool.send(&addr, post(&headers, &body), true).await;
+        let (data, _) = frames(response.expect("resent on a new connection")).await;
+        assert_eq!(data.concat(), b"ok");
+    }
+    let response = pool.send(&addr, post(&headers, &body), false).await;
+    let e = response.expect_err("not resent when not allowed");
+    assert!(!e.not_sent(), "{e}");
+}
+
+#[tokio::test]
+async fn an_instance_that_refuses_connections_never_saw_the_call() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    drop(listener);
+    let e = call(&pool(), &addr, "x").await.expect_err("refused");
+    assert!(e.not_sent(), "{e}");
+}
+
+#[tokio::test]
+async fn a_body_dropped_half_read_takes_its_connection_with_it() {
+    let ok: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    let (addr, seen) = scripted(vec![
+        vec![b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nabc", b"def"],
+        vec![ok],
+    ])
+    .await;
+    let pool = pool();
+    let response = call(&pool, &addr, "x").await.expect("sent");
+    let mut body = response.into_body();
+    let first = body.frame().await.expect("frame").expect("data");
+    assert_eq!(first.into_data().expect("data"), "abc");
+    drop(body);
+    let (data, _) = frames(call(&pool, &addr, "x").await.expect("sent")).await;
+    assert_eq!(data.concat(), b"ok");
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 2);
+}
