@@ -5,8 +5,8 @@
 # run on this machine, with wrk. Needs: nginx and wrk (Debian: nginx-light wrk).
 #   gateway/bench/run.sh [seconds] [connections]
 # ROUNDS=n repeats the three runs n times, alternating, and reports medians. TARGETS="gateway"
-# runs only some of direct/nginx/gateway (for profiling). GATEWAY__WORKERS sets the gateway's
-# worker threads. Besides req/s and latency it reports CPU time per request of the proxy
+# runs only some of direct/nginx/gateway (for profiling). WORKERS sets both nginx's worker
+# processes and the gateway's worker threads (default: one per core, as both default to). Besides req/s and latency it reports CPU time per request of the proxy
 # (and how much of it in user space) and of identity, from /proc.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,14 +27,15 @@ export GATEWAY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
 PORT=$ID "$BIN/identity-service" >"$WORK/identity.log" 2>&1 &
 ID_PID=$!
 PORT=$AUTH "$BIN/auth-service" >"$WORK/auth.log" 2>&1 &
-PORT=$GW GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=100000000 "$BIN/gateway" >"$WORK/gateway.log" 2>&1 &
+WORKERS=${WORKERS:-$(nproc)}
+PORT=$GW GATEWAY__WORKERS=$WORKERS GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=100000000 "$BIN/gateway" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
 for port in $ID $AUTH $GW; do
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 done
 
 cat >"$WORK/nginx.conf" <<NGINX
-worker_processes 2;
+worker_processes $WORKERS;
 pid $WORK/nginx.pid;
 error_log $WORK/nginx-error.log;
 events { worker_connections 4096; }
@@ -98,7 +99,7 @@ run() { # name port
 }
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ROUNDS=${ROUNDS:-1}
-echo "GetUserByEmail, ${SECONDS_PER_RUN}s each, $CONNECTIONS connections, wrk -t2, $(nproc) cores, $ROUNDS round(s)"
+echo "GetUserByEmail, ${SECONDS_PER_RUN}s each, $CONNECTIONS connections, wrk -t2, $(nproc) cores, $WORKERS proxy worker(s), $ROUNDS round(s)"
 declare -A PORT_OF=([direct]=$ID [nginx]=$NGINX [gateway]=$GW)
 # Rounds alternate the targets, so a slow spell of this shared machine hits all of them.
 for _ in $(seq 1 "$ROUNDS"); do

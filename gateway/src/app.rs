@@ -27,6 +27,7 @@ use tower::Layer as _;
 use crate::config::GatewayConfig;
 use crate::errors::{Wire, error};
 use crate::jwks::JwksCache;
+use crate::per_thread::PerThread;
 use crate::proxy::{IDENTITY_HEADERS, Upstreams, declared_length};
 use crate::ratelimit::{RateLimits, Rejection};
 use crate::routes::{Access, RouteTable};
@@ -40,8 +41,9 @@ pub struct Gateway<S> {
 
 struct Inner {
     /// Tokens already verified, with their claims: an EdDSA verification costs tens of µs,
-    /// and a client sends the same token on every call until it expires.
-    verified: std::sync::Mutex<HashMap<String, Arc<Verified>, foldhash::fast::RandomState>>,
+    /// and a client sends the same token on every call until it expires. One cache per
+    /// worker thread (a token is verified once on each).
+    verified: PerThread<HashMap<String, Arc<Verified>, foldhash::fast::RandomState>>,
     max_body: usize,
     routes: RouteTable,
     upstreams: Upstreams,
@@ -96,7 +98,7 @@ pub async fn build(
     };
     let limits = RateLimits::with_shared(&config.rate_limit, shared);
     let inner = Arc::new(Inner {
-        verified: std::sync::Mutex::new(HashMap::default()),
+        verified: PerThread::default(),
         max_body: config.server.max_request_bytes,
         routes: RouteTable::new(config.auth.allow_self_signup),
         upstreams: Upstreams::new(
@@ -262,7 +264,7 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
             Ok(verified) => verified,
             Err(why) => return error(wire, ErrorCode::Unauthenticated, &why),
         };
-        if let Err(rejection) = inner.limits.check_user(&verified.claims.sub).await {
+        if let Err(rejection) = inner.limits.check_user(&verified.user).await {
             return too_many(wire, rejection);
         }
         let headers = req.headers_mut();
@@ -276,6 +278,8 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
 /// A verified token: its claims, and the identity headers sent upstream (built once).
 struct Verified {
     claims: platform_tokens::AccessClaims,
+    /// The user id, as the per-user rate limit keys it.
+    user: Arc<str>,
     /// User id, token id, session id (`IDENTITY_HEADERS`); a claim that is not a valid
     /// header value is left out rather than sent empty.
     headers: Vec<(http::HeaderName, HeaderValue)>,
@@ -288,11 +292,15 @@ impl Verified {
             .zip([&claims.sub, &claims.jti, &claims.sid])
             .filter_map(|(name, v)| Some((name.clone(), HeaderValue::from_str(v).ok()?)))
             .collect();
-        Self { claims, headers }
+        Self {
+            user: Arc::from(claims.sub.as_str()),
+            claims,
+            headers,
+        }
     }
 }
 
-/// Entries kept in the verified-token cache before it starts over.
+/// Entries kept in each verified-token cache before it starts over.
 const VERIFIED_CAPACITY: usize = 10_000;
 
 async fn authenticate(inner: &Inner, headers: &http::HeaderMap) -> Result<Arc<Verified>, String> {
@@ -300,12 +308,7 @@ async fn authenticate(inner: &Inner, headers: &http::HeaderMap) -> Result<Arc<Ve
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let cached = inner
-        .verified
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(token)
-        .cloned();
+    let cached = inner.verified.with(|cache| cache.get(token).cloned());
     if let Some(verified) = cached {
         // What changes with time is checked again; the signature, issuer, audience and type
         // cannot change for the same token string.
@@ -316,14 +319,12 @@ async fn authenticate(inner: &Inner, headers: &http::HeaderMap) -> Result<Arc<Ve
         }
     }
     let verified = Arc::new(Verified::new(verify_uncached(inner, token, now).await?));
-    let mut cache = inner
-        .verified
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if cache.len() >= VERIFIED_CAPACITY {
-        cache.clear();
-    }
-    cache.insert(token.to_owned(), verified.clone());
+    inner.verified.with(|cache| {
+        if cache.len() >= VERIFIED_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(token.to_owned(), verified.clone());
+    });
     Ok(verified)
 }
 

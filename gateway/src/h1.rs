@@ -12,8 +12,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -23,6 +22,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Ver
 use http_body::{Frame, SizeHint};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
+
+use crate::per_thread::{PerThread, thread_index};
 
 /// A response head larger than this is refused.
 const MAX_HEAD: usize = 64 * 1024;
@@ -43,14 +44,8 @@ struct Slot {
 /// opened it, and with one runtime per worker thread it is only worth reusing there.
 type Idle = HashMap<usize, ByInstance, foldhash::fast::RandomState>;
 
-static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static THREAD: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
-}
-
 pub struct H1Pool {
-    idle: Mutex<Idle>,
+    idle: PerThread<Idle>,
     max_idle_per_instance: usize,
     connect_timeout: Duration,
 }
@@ -103,7 +98,7 @@ struct Conn {
 impl H1Pool {
     pub fn new(max_idle_per_instance: usize, connect_timeout: Duration) -> Arc<Self> {
         Arc::new(Self {
-            idle: Mutex::new(Idle::default()),
+            idle: PerThread::default(),
             max_idle_per_instance,
             connect_timeout,
         })
@@ -179,8 +174,11 @@ impl H1Pool {
 
     /// An idle connection the instance has not closed, and the pool's key for the address.
     fn checkout(&self, authority: &str) -> (Arc<str>, Option<Conn>) {
-        let mut all = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let idle = all.entry(THREAD.with(|t| *t)).or_default();
+        self.idle
+            .with(|all| Self::take_idle(all.entry(thread_index()).or_default(), authority))
+    }
+
+    fn take_idle(idle: &mut ByInstance, authority: &str) -> (Arc<str>, Option<Conn>) {
         let Some(slot) = idle.get_mut(authority) else {
             let key: Arc<str> = Arc::from(authority);
             let slot = Slot {
@@ -221,18 +219,19 @@ impl H1Pool {
     }
 
     fn put_back(&self, key: Arc<str>, conn: Conn) {
-        let mut all = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let slot = all
-            .entry(THREAD.with(|t| *t))
-            .or_default()
-            .entry(key.clone())
-            .or_insert_with(|| Slot {
-                key,
-                conns: Vec::new(),
-            });
-        if slot.conns.len() < self.max_idle_per_instance {
-            slot.conns.push(conn);
-        }
+        self.idle.with(|all| {
+            let slot = all
+                .entry(thread_index())
+                .or_default()
+                .entry(key.clone())
+                .or_insert_with(|| Slot {
+                    key,
+                    conns: Vec::new(),
+                });
+            if slot.conns.len() < self.max_idle_per_instance {
+                slot.conns.push(conn);
+            }
+        });
     }
 }
 

@@ -6,6 +6,7 @@ pub mod cors;
 pub mod errors;
 mod h1;
 pub mod jwks;
+mod per_thread;
 pub mod proxy;
 pub mod ratelimit;
 pub mod routes;

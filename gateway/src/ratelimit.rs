@@ -6,10 +6,12 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
 use metrics::Counter;
 
 use crate::config::{Limit, RateLimitConfig};
@@ -22,9 +24,13 @@ pub struct Rejection {
     pub limit: Limit,
 }
 
+/// governor's keyed limiter with foldhash rather than SipHash: keys are looked up on every
+/// call.
+type Keyed<K> = RateLimiter<K, DashMapStateStore<K, foldhash::fast::RandomState>, DefaultClock>;
+
 struct Limiter<K: std::hash::Hash + Eq + Clone> {
     limit: Limit,
-    keyed: DefaultKeyedRateLimiter<K>,
+    keyed: Keyed<K>,
 }
 
 impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
@@ -33,7 +39,11 @@ impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
         let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
         Self {
             limit,
-            keyed: RateLimiter::keyed(Quota::per_second(rps).allow_burst(burst)),
+            keyed: RateLimiter::dashmap_with_clock_and_hasher(
+                Quota::per_second(rps).allow_burst(burst),
+                DefaultClock::default(),
+                foldhash::fast::RandomState::default(),
+            ),
         }
     }
 
@@ -73,7 +83,7 @@ const UNKNOWN_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
 pub struct RateLimits {
     per_ip: Limiter<IpAddr>,
-    per_user: Limiter<String>,
+    per_user: Limiter<Arc<str>>,
     routes: HashMap<String, Limiter<IpAddr>, foldhash::fast::RandomState>,
     shared: Option<SharedLimiter>,
     decisions: Decisions,
@@ -148,9 +158,9 @@ impl RateLimits {
         self.decide(&self.per_ip, &ip, || format!("ip:{ip}")).await
     }
 
-    /// After authentication: the user, wherever they call from.
-    #[allow(clippy::ptr_arg)] // governor looks keys up by `&K`
-    pub async fn check_user(&self, user: &String) -> Result<(), Rejection> {
+    /// After authentication: the user, wherever they call from. (A shared string: governor
+    /// clones the key on every check.)
+    pub async fn check_user(&self, user: &Arc<str>) -> Result<(), Rejection> {
         self.decide(&self.per_user, user, || format!("user:{user}"))
             .await
     }
