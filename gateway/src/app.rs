@@ -28,7 +28,7 @@ use crate::config::GatewayConfig;
 use crate::errors::{Wire, error};
 use crate::jwks::JwksCache;
 use crate::per_thread::PerThread;
-use crate::proxy::{IDENTITY_HEADERS, Upstreams, declared_length};
+use crate::proxy::{IDENTITY_HEADERS, Incoming, Upstreams, declared_length};
 use crate::ratelimit::{RateLimits, Rejection};
 use crate::routes::{Access, RouteTable};
 
@@ -251,7 +251,8 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
         )
         .map_status(http::StatusCode::NOT_FOUND, wire);
     };
-    if declared_length(req.headers()).is_some_and(|n| n > inner.max_body as u64) {
+    let declared = declared_length(req.headers());
+    if declared.is_some_and(|n| n > inner.max_body as u64) {
         return error(wire, ErrorCode::ResourceExhausted, "request body too large")
             .map_status(http::StatusCode::PAYLOAD_TOO_LARGE, wire);
     }
@@ -272,7 +273,14 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
             headers.insert(name.clone(), value.clone());
         }
     }
-    inner.upstreams.forward(route, req, ip, started).await
+    let call = Incoming {
+        route,
+        wire,
+        declared,
+        client_ip: ip,
+        started,
+    };
+    inner.upstreams.forward(call, req).await
 }
 
 /// A verified token: its claims, and the identity headers sent upstream (built once).

@@ -41,8 +41,18 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     http::header::UPGRADE,
 ];
 
+/// A call the gate let through, with what it read of it.
+pub struct Incoming {
+    pub route: Route,
+    pub wire: Wire,
+    /// The caller's `Content-Length`.
+    pub declared: Option<u64>,
+    pub client_ip: Option<IpAddr>,
+    pub started: Instant,
+}
+
 pub struct Upstreams {
-    balancers: HashMap<&'static str, Arc<Balancer>>,
+    balancers: HashMap<&'static str, Arc<Balancer>, foldhash::fast::RandomState>,
     /// Retries add at most 20% to the calls (plus 10/s), so a sick fleet is not hammered.
     budget: TpsBudget,
     /// Calls whose body is in memory (every unary Connect and gRPC-Web call).
@@ -67,7 +77,7 @@ impl Upstreams {
             c
         };
         Self {
-            balancers,
+            balancers: balancers.into_iter().collect(),
             budget: TpsBudget::new(Duration::from_secs(10), 10, 0.2),
             http1: H1Pool::new(64, Duration::from_secs(1)),
             streaming: Client::builder(TokioExecutor::new())
@@ -82,15 +92,16 @@ impl Upstreams {
         }
     }
 
-    /// Forwards `req` (whose processing began at `started`) along `route`.
-    pub async fn forward(
-        &self,
-        route: Route,
-        req: Request<Body>,
-        client_ip: Option<IpAddr>,
-        started: Instant,
-    ) -> Response {
-        let wire = Wire::of(req.headers());
+    /// Forwards `req` (whose processing began at `started`) along `route`. The gate has
+    /// already read its protocol and declared length.
+    pub async fn forward(&self, call: Incoming, req: Request<Body>) -> Response {
+        let Incoming {
+            route,
+            wire,
+            declared,
+            client_ip,
+            started,
+        } = call;
         let Some(balancer) = self.balancers.get(route.service) else {
             return error(
                 wire,
@@ -107,8 +118,7 @@ impl Upstreams {
         let deadline = started + budget;
         let (mut parts, body) = req.into_parts();
         prepare_upstream_headers(&mut parts.headers, wire, client_ip);
-        let buffer = route.idempotent
-            || declared_length(&parts.headers).is_some_and(|n| n <= BUFFERED_MAX as u64);
+        let buffer = route.idempotent || declared.is_some_and(|n| n <= BUFFERED_MAX as u64);
         let mut body = if buffer {
             match Limited::collect(body, self.max_body).await {
                 Ok(bytes) => Payload::Buffered(bytes),

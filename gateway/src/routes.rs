@@ -23,7 +23,7 @@ pub struct Route {
     pub idempotent: bool,
 }
 
-pub struct RouteTable(HashMap<&'static str, Route>);
+pub struct RouteTable(HashMap<&'static str, Route, foldhash::fast::RandomState>);
 
 impl RouteTable {
     pub fn new(allow_self_signup: bool) -> Self {
@@ -42,7 +42,7 @@ impl RouteTable {
             ("authz", method::authz::ALL),
             ("audit", method::audit::ALL),
         ];
-        let mut table = HashMap::new();
+        let mut table = HashMap::default();
         for (service, methods) in services {
             for m in methods {
                 let access = if internal(m) {

@@ -116,7 +116,7 @@ impl Drop for Pick {
 pub struct Balancer {
     service: String,
     instances: watch::Receiver<InstanceSet>,
-    states: Mutex<HashMap<String, Arc<InstanceState>>>,
+    states: Mutex<HashMap<String, Arc<InstanceState>, foldhash::fast::RandomState>>,
     breaker: BreakerConfig,
     /// Bumped whenever instances leave, so pools can drop their connections.
     generation: AtomicU64,
@@ -131,7 +131,7 @@ impl Balancer {
         Self {
             service: service.to_owned(),
             instances,
-            states: Mutex::new(HashMap::new()),
+            states: Mutex::new(HashMap::default()),
             breaker,
             generation: AtomicU64::new(0),
         }

@@ -136,9 +136,24 @@ fn record(path: &str, recorded: Option<ErrorCode>, response: &Response, took: Du
     } else {
         path
     };
-    let (requests, latency) = handles(method, code);
-    requests.increment(1);
-    latency.record(took.as_secs_f64());
+    let took = took.as_secs_f64();
+    LOCAL.with_borrow_mut(|local| {
+        let cached = local
+            .get(method)
+            .and_then(|codes| codes.iter().find(|(c, _)| *c == code));
+        if let Some((_, (requests, latency))) = cached {
+            requests.increment(1);
+            latency.record(took);
+            return;
+        }
+        let (requests, latency) = handles(method, code);
+        requests.increment(1);
+        latency.record(took);
+        if local.len() < MAX_METHODS || local.contains_key(method) {
+            let codes = local.entry(method.to_owned()).or_default();
+            codes.push((code, (requests, latency)));
+        }
+    });
 }
 
 /// Distinct `method` labels kept; calls to further paths are counted under `other`.
@@ -147,7 +162,13 @@ const MAX_METHODS: usize = 1000;
 type Handles = (metrics::Counter, metrics::Histogram);
 
 /// Per method path: the series of each code seen so far.
-type Series = HashMap<String, Vec<(&'static str, Handles)>>;
+type Series = HashMap<String, Vec<(&'static str, Handles)>, foldhash::fast::RandomState>;
+
+thread_local! {
+    /// This thread's copy of the series it has recorded to: a request reaches its counters
+    /// without a lock or a reference count shared with the other worker threads.
+    static LOCAL: std::cell::RefCell<Series> = std::cell::RefCell::default();
+}
 
 /// The registered series of each method and code, so a request costs a map lookup rather
 /// than building label strings.
