@@ -197,7 +197,16 @@ impl H1Pool {
     }
 
     async fn connect(&self, authority: &str) -> Result<Conn, PoolError> {
-        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(authority))
+        let connecting = async {
+            match authority.rsplit_once(':') {
+                Some((_, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                    TcpStream::connect(authority).await
+                }
+                // No port: HTTP's default.
+                _ => TcpStream::connect((authority.trim_matches(['[', ']']), 80)).await,
+            }
+        };
+        let stream = tokio::time::timeout(self.connect_timeout, connecting)
             .await
             .map_err(|_| {
                 PoolError::Connect(std::io::Error::new(

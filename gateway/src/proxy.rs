@@ -156,6 +156,11 @@ impl Upstreams {
             };
             let base_url = &pick.instance().base_url;
             let sent = match &body {
+                // hyper's connector and ours speak plain TCP only.
+                _ if !base_url.starts_with("http://") => Ok(Err(SendError {
+                    not_sent: true,
+                    message: format!("{base_url}: only http:// upstreams are supported"),
+                })),
                 Payload::Buffered(bytes) if wire != Wire::Grpc => {
                     let extra: &[_] = &[deadline_header(wire, remaining)];
                     let call = h1::Call {
@@ -285,9 +290,10 @@ fn deadline_header(wire: Wire, remaining: Duration) -> (HeaderName, HeaderValue)
 
 /// `host:port` of a base URL.
 fn authority(base_url: &str) -> &str {
-    base_url
+    let rest = base_url
         .split_once("://")
-        .map_or(base_url, |(_, rest)| rest)
+        .map_or(base_url, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
 }
 
 /// The request body: buffered (re-sendable) or streamed (sent once).
@@ -467,6 +473,14 @@ mod tests {
         assert_eq!(headers.len(), 2, "{headers:?}");
         assert_eq!(headers["x-forwarded-for"], "198.51.100.7, 203.0.113.45");
         assert_eq!(headers["authorization"], "Bearer t");
+    }
+
+    #[test]
+    fn the_authority_of_a_base_url_is_its_host_and_port() {
+        assert_eq!(authority("http://10.0.0.7:8081"), "10.0.0.7:8081");
+        assert_eq!(authority("http://identity.internal/"), "identity.internal");
+        assert_eq!(authority("http://[::1]:8081/base"), "[::1]:8081");
+        assert_eq!(authority("127.0.0.1:8081"), "127.0.0.1:8081");
     }
 
     #[test]
