@@ -437,9 +437,15 @@ async fn read_head(conn: &mut Conn) -> Result<Head, Exchange> {
 /// Parses a complete response head at the start of `buf` and takes it out; `None` when more
 /// bytes are needed. Header values share the head's bytes rather than being copied.
 fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Exchange> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut fields);
-    let len = match response.parse(buf) {
+    // Left uninitialised: zeroing room for 100 fields on every call costs more than parsing.
+    let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        buf,
+        &mut fields,
+    );
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => return Err(Exchange::Failed(format!("invalid response upstream: {e}"))),
@@ -451,29 +457,27 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Exchange> {
     let http11 = response.version == Some(1);
     // Where each name and value lies in the head, so the values can share its bytes.
     let base = buf.as_ptr() as usize;
-    let mut spans = [(0usize, 0usize, 0usize); MAX_HEADERS];
-    let count = response.headers.len();
-    for (span, field) in spans.iter_mut().zip(response.headers.iter()) {
-        *span = (
-            field.name.as_ptr() as usize - base,
-            field.name.len(),
-            field.value.as_ptr() as usize - base,
-        );
-    }
-    let value_lens: [usize; MAX_HEADERS] = {
-        let mut lens = [0; MAX_HEADERS];
-        for (len, field) in lens.iter_mut().zip(response.headers.iter()) {
-            *len = field.value.len();
-        }
-        lens
-    };
+    let spans: Vec<(usize, usize, usize, usize)> = response
+        .headers
+        .iter()
+        .map(|field| {
+            let name_at = field.name.as_ptr() as usize - base;
+            let value_at = field.value.as_ptr() as usize - base;
+            (
+                name_at,
+                name_at + field.name.len(),
+                value_at,
+                value_at + field.value.len(),
+            )
+        })
+        .collect();
     let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(count);
+    let mut headers = HeaderMap::with_capacity(spans.len());
     let mut close = !http11;
-    for (i, &(name_at, name_len, value_at)) in spans[..count].iter().enumerate() {
-        let name = HeaderName::from_bytes(&head[name_at..name_at + name_len])
+    for (name_at, name_end, value_at, value_end) in spans {
+        let name = HeaderName::from_bytes(&head[name_at..name_end])
             .map_err(|_| Exchange::Failed("invalid header name upstream".into()))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(value_at..value_at + value_lens[i]))
+        let value = HeaderValue::from_maybe_shared(head.slice(value_at..value_end))
             .map_err(|_| Exchange::Failed("invalid header value upstream".into()))?;
         if name == http::header::CONNECTION {
             let tokens = value.as_bytes().split(|b| *b == b',');
