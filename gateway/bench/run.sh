@@ -6,7 +6,9 @@
 #   gateway/bench/run.sh [seconds] [connections]
 # ROUNDS=n repeats the three runs n times, alternating, and reports medians. TARGETS="gateway"
 # runs only some of direct/nginx/gateway (for profiling). WORKERS sets both nginx's worker
-# processes and the gateway's worker threads (default: one per core, as both default to). Besides req/s and latency it reports CPU time per request of the proxy
+# processes and the gateway's worker threads (default: one per core, as both default to).
+# UPSTREAM=static puts a canned answer from a second nginx where identity was (the proxies
+# then cost most of the CPU: it measures the proxy rather than the service). Besides req/s and latency it reports CPU time per request of the proxy
 # (and how much of it in user space) and of identity, from /proc.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,13 +18,15 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/bench-target}
 cargo build --quiet --release -p identity -p auth -p gateway --bins
 BIN=$CARGO_TARGET_DIR/release
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; for p in "$WORK"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 
-ID=18181 AUTH=18182 GW=18180 NGINX=18183
+ID=18181 AUTH=18182 GW=18180 NGINX=18183 STATIC=18184
+# Where the proxies send GetUserByEmail: identity, or the canned answer.
+if [ "${UPSTREAM:-identity}" = static ]; then TARGET=$STATIC; else TARGET=$ID; fi
 export PLATFORM_DATA_DIR=$WORK/data RUST_LOG=warn
 export IDENTITY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
 export AUTH__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$ID]"
-export GATEWAY__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$ID]"
+export GATEWAY__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$TARGET]"
 export GATEWAY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
 PORT=$ID "$BIN/identity-service" >"$WORK/identity.log" 2>&1 &
 ID_PID=$!
@@ -41,7 +45,7 @@ error_log $WORK/nginx-error.log;
 events { worker_connections 4096; }
 http {
   access_log off;
-  upstream identity { server 127.0.0.1:$ID; keepalive 128; }
+  upstream identity { server 127.0.0.1:$TARGET; keepalive 128; }
   server {
     listen 127.0.0.1:$NGINX;
     location / { proxy_pass http://identity; proxy_http_version 1.1; proxy_set_header Connection ""; }
@@ -49,10 +53,32 @@ http {
 }
 NGINX
 nginx -c "$WORK/nginx.conf" -p "$WORK"
+UPSTREAM_PIDS=$ID_PID
+if [ "$TARGET" = "$STATIC" ]; then
+  cat >"$WORK/static.conf" <<NGINX
+worker_processes 2;
+pid $WORK/static.pid;
+error_log $WORK/static-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$STATIC;
+    location / {
+      default_type application/json;
+      return 200 '{"user":{"id":"01a206fa-e87a-73b7-936b-d4f4808f62b9","email":"bench@example.com","createdAt":"2026-11-23T05:57:16.538048+00:00","updatedAt":"2026-11-23T05:57:16.538048+00:00","version":"1"}}';
+    }
+  }
+}
+NGINX
+  nginx -c "$WORK/static.conf" -p "$WORK"
+  sleep 0.2
+  UPSTREAM_PIDS=$(pgrep -P "$(cat "$WORK/static.pid")" | tr '\n' ' ')
+fi
 
 json='{"email":"bench@example.com","password":"correct horse battery"}'
-curl -fs -X POST "http://127.0.0.1:$GW/platform.identity.v1.IdentityService/CreateUser" -H 'content-type: application/json' -d "$json" >/dev/null
-TOKEN=$(curl -fs -X POST "http://127.0.0.1:$GW/platform.auth.v1.AuthService/Login" -H 'content-type: application/json' -d "$json" | sed 's/.*"accessToken":"\([^"]*\)".*/\1/')
+curl -fs -X POST "http://127.0.0.1:$ID/platform.identity.v1.IdentityService/CreateUser" -H 'content-type: application/json' -d "$json" >/dev/null
+TOKEN=$(curl -fs -X POST "http://127.0.0.1:$AUTH/platform.auth.v1.AuthService/Login" -H 'content-type: application/json' -d "$json" | sed 's/.*"accessToken":"\([^"]*\)".*/\1/')
 export TOKEN
 cat >"$WORK/call.lua" <<'LUA'
 wrk.method = "POST"
@@ -77,7 +103,7 @@ run() { # name port
   local pids before_proxy before_id
   pids=$(proxy_pids "$1")
   # shellcheck disable=SC2086
-  before_proxy=$(ticks $pids); before_id=$(ticks "$ID_PID"); before_user=$(FIELDS=14 ticks $pids)
+  before_proxy=$(ticks $pids); before_id=$(ticks $UPSTREAM_PIDS); before_user=$(FIELDS=14 ticks $pids)
   wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/call.lua" "http://127.0.0.1:$2$path" >"$WORK/$1.txt"
   local rps p50 p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$1.txt")
@@ -85,12 +111,12 @@ run() { # name port
   p99=$(awk '$1=="99%" {print $2}' "$WORK/$1.txt")
   errors=$(awk '/Non-2xx/ {print $5}' "$WORK/$1.txt")
   # shellcheck disable=SC2086
-  local proxy_ticks=$(( $(ticks $pids) - before_proxy )) id_ticks=$(( $(ticks "$ID_PID") - before_id ))
+  local proxy_ticks=$(( $(ticks $pids) - before_proxy )) id_ticks=$(( $(ticks $UPSTREAM_PIDS) - before_id ))
   # shellcheck disable=SC2086
   local user_ticks=$(( $(FIELDS=14 ticks $pids) - before_user ))
   local requests hz
   requests=$(awk '/requests in/ {print $1}' "$WORK/$1.txt"); hz=$(getconf CLK_TCK)
-  printf '%-10s %10s req/s   p50 %8s   p99 %8s   non-2xx %s   CPU µs/req: proxy %s (user %s) identity %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}" \
+  printf '%-10s %10s req/s   p50 %8s   p99 %8s   non-2xx %s   CPU µs/req: proxy %s (user %s) upstream %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-0}" \
     "$(awk -v t="$proxy_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" \
     "$(awk -v t="$user_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" \
     "$(awk -v t="$id_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
@@ -100,7 +126,7 @@ run() { # name port
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ROUNDS=${ROUNDS:-1}
 echo "GetUserByEmail, ${SECONDS_PER_RUN}s each, $CONNECTIONS connections, wrk -t2, $(nproc) cores, $WORKERS proxy worker(s), $ROUNDS round(s)"
-declare -A PORT_OF=([direct]=$ID [nginx]=$NGINX [gateway]=$GW)
+declare -A PORT_OF=([direct]=$TARGET [nginx]=$NGINX [gateway]=$GW)
 # Rounds alternate the targets, so a slow spell of this shared machine hits all of them.
 for _ in $(seq 1 "$ROUNDS"); do
   for target in ${TARGETS:-direct nginx gateway}; do run "$target" "${PORT_OF[$target]}"; done
