@@ -28,7 +28,7 @@ use crate::config::GatewayConfig;
 use crate::errors::{Wire, error};
 use crate::jwks::JwksCache;
 use crate::per_thread::PerThread;
-use crate::proxy::{IDENTITY_HEADERS, Incoming, Upstreams, declared_length};
+use crate::proxy::{IDENTITY_HEADERS, Incoming, Upstreams};
 use crate::ratelimit::{RateLimits, Rejection};
 use crate::routes::{Access, RouteTable};
 
@@ -56,15 +56,7 @@ type Shared = Arc<Inner>;
 
 pub async fn build(
     config: &GatewayConfig,
-) -> anyhow::Result<
-    Gateway<
-        impl tower::Service<Request<Body>, Response = Response, Error = Infallible, Future: Send>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    >,
-> {
+) -> anyhow::Result<Gateway<impl platform_kernel::server::HttpService + Sync>> {
     let registry = platform_discovery::from_config(&config.discovery)?;
     let breaker = platform_clients::ClientsConfig::default().defaults.breaker;
     let balancers: HashMap<&'static str, Arc<Balancer>> = ["identity", "auth", "authz", "audit"]
@@ -288,6 +280,16 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
         started,
     };
     inner.upstreams.forward(call, req).await
+}
+
+/// The `Content-Length` the caller declared, if any.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// A verified token: its claims, and the identity headers sent upstream (built once).

@@ -263,16 +263,6 @@ impl From<h1::PoolError> for SendError {
 /// its head in one write) even when the call will not be retried.
 const BUFFERED_MAX: usize = 64 * 1024;
 
-/// The `Content-Length` the caller declared, if any.
-pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
-}
-
 /// What is left of the deadline, in the caller's protocol.
 fn deadline_header(wire: Wire, remaining: Duration) -> (HeaderName, HeaderValue) {
     match wire {

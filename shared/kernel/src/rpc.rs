@@ -91,12 +91,7 @@ where
 /// gateway), as a `Router`: see [`observed_service`].
 pub fn observed<S>(service: S, trusted_proxies: &[std::net::IpAddr]) -> Router
 where
-    S: tower::Service<Request<axum::body::Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
+    S: crate::server::HttpService + Sync,
 {
     Router::new().fallback_service(observed_service(service, trusted_proxies))
 }
@@ -107,22 +102,9 @@ where
 pub fn observed_service<S>(
     service: S,
     trusted_proxies: &[std::net::IpAddr],
-) -> impl tower::Service<
-    Request<axum::body::Body>,
-    Response = Response,
-    Error = Infallible,
-    Future: Send + 'static,
-> + Clone
-+ Send
-+ Sync
-+ 'static
+) -> impl crate::server::HttpService + Sync
 where
-    S: tower::Service<Request<axum::body::Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
+    S: crate::server::HttpService + Sync,
 {
     // Install the recorder now, so metrics set before the first request are kept.
     let _ = metrics::handle();

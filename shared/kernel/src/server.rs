@@ -16,6 +16,28 @@ use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
 
+/// What the server serves: a `Router`, or any tower service of the same shape. (hyper clones
+/// it for every request, and runs each request's future on the runtime.)
+pub trait HttpService:
+    tower::Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> HttpService for S where
+    S: tower::Service<
+            Request<Body>,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Binds the configured address (port 0 picks a free one).
 pub async fn bind(config: &ServerConfig) -> anyhow::Result<TcpListener> {
     let addr = SocketAddr::new(config.host, config.port);
@@ -34,11 +56,7 @@ pub async fn serve<S>(
     grace: Duration,
 ) -> anyhow::Result<()>
 where
-    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: HttpService,
 {
     let (stop, stopping) = tokio::sync::watch::channel(false);
     // Every connection task holds a sender; `recv` returns `None` once all have ended.
@@ -88,11 +106,7 @@ async fn connection<S>(
     mut stopping: tokio::sync::watch::Receiver<bool>,
     _alive: tokio::sync::mpsc::Sender<()>,
 ) where
-    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: HttpService,
 {
     use tower::ServiceExt as _;
     let hyper_service =
@@ -133,11 +147,7 @@ pub async fn serve_per_core<S>(
     on_bound: impl FnOnce(SocketAddr, usize),
 ) -> anyhow::Result<()>
 where
-    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: HttpService,
 {
     let workers = if workers == 0 {
         std::thread::available_parallelism().map_or(1, usize::from)
