@@ -43,6 +43,11 @@ impl Upstream {
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        // As the platform's servers do: without TCP_NODELAY, a response can wait ~40 ms for
+        // a delayed ACK, and such stalls skew the balancer's latency averages at random.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
