@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN=${1:-10}
 CONNECTIONS=${2:-32}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/bench-target}
-cargo build --quiet --release -p identity -p auth -p gateway --bins
+cargo build --quiet --release --bin identity-service --bin auth-service --bin gateway
 BIN=$CARGO_TARGET_DIR/release
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; for p in "$WORK"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$WORK"' EXIT
@@ -99,12 +99,25 @@ proxy_pids() { # name
     *) echo "" ;;
   esac
 }
+# Context switches so far of the given processes' threads: "voluntary involuntary".
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt/ {v += $2} /^nonvoluntary_ctxt/ {n += $2} END {print v + 0, n + 0}'; }
+switches_of() { local v=0 n=0 pid a b; for pid in "$@"; do read -r a b < <(switches "$pid"); v=$((v + a)); n=$((n + b)); done; echo "$v $n"; }
+# Idle time of the whole machine so far (clock ticks, all cores).
+idle() { awk '/^cpu / {print $5 + $6}' /proc/stat; }
 run() { # name port
   local pids before_proxy before_id
   pids=$(proxy_pids "$1")
   # shellcheck disable=SC2086
   before_proxy=$(ticks $pids); before_id=$(ticks $UPSTREAM_PIDS); before_user=$(FIELDS=14 ticks $pids)
-  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/call.lua" "http://127.0.0.1:$2$path" >"$WORK/$1.txt"
+  # shellcheck disable=SC2086
+  local before_cs_proxy before_cs_up before_idle
+  before_cs_proxy=$(switches_of $pids); before_cs_up=$(switches_of $UPSTREAM_PIDS); before_idle=$(idle)
+  /usr/bin/time -f '%U %S %w %c' -o "$WORK/$1.time" \
+    wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/call.lua" "http://127.0.0.1:$2$path" >"$WORK/$1.txt"
+  local idle_ticks=$(( $(idle) - before_idle ))
+  # shellcheck disable=SC2086
+  local after_cs_proxy after_cs_up
+  after_cs_proxy=$(switches_of $pids); after_cs_up=$(switches_of $UPSTREAM_PIDS)
   local rps p50 p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$1.txt")
   p50=$(awk '$1=="50%" {print $2}' "$WORK/$1.txt")
@@ -120,8 +133,17 @@ run() { # name port
     "$(awk -v t="$proxy_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" \
     "$(awk -v t="$user_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')" \
     "$(awk -v t="$id_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
+  # wrk's own CPU, the machine's idle share, and context switches per request (voluntary +
+  # involuntary) of the proxy and the upstream: where a difference in throughput comes from.
+  printf '%-10s wrk CPU %s µs/req   idle %s%%   switches/req: proxy %s upstream %s\n' "" \
+    "$(awk -v n="$requests" '{ printf "%.1f", ($1 + $2) * 1e6 / n }' "$WORK/$1.time")" \
+    "$(awk -v t="$idle_ticks" -v hz="$hz" -v s="$SECONDS_PER_RUN" -v c="$(nproc)" 'BEGIN { printf "%.0f", t / hz / s / c * 100 }')" \
+    "$(per_request "$before_cs_proxy" "$after_cs_proxy" "$requests")" "$(per_request "$before_cs_up" "$after_cs_up" "$requests")"
   echo "$rps" >>"$WORK/$1.rps"
   awk -v t="$proxy_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f\n", t / hz * 1e6 / n }' >>"$WORK/$1.cpu"
+}
+per_request() { # "v n" before, "v n" after, requests
+  awk -v b="$1" -v a="$2" -v r="$3" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.2f+%.2f", (y[1] - x[1]) / r, (y[2] - x[2]) / r }'
 }
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ROUNDS=${ROUNDS:-1}

@@ -16,6 +16,10 @@ use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
 
+mod http1;
+#[cfg(test)]
+mod http1_tests;
+
 /// What the server serves: a `Router`, or any tower service of the same shape. (hyper clones
 /// it for every request, and runs each request's future on the runtime.)
 pub trait HttpService:
@@ -98,17 +102,22 @@ where
 }
 
 /// One connection, until it ends; when the server stops, it finishes the requests under way
-/// and closes (HTTP/2: GOAWAY).
+/// and closes (HTTP/2: GOAWAY). Plain HTTP/1.1 calls are served by `http1`; hyper takes the
+/// connection over at the first request that needs more (and serves HTTP/2 from the start).
 async fn connection<S>(
-    stream: tokio::net::TcpStream,
+    mut stream: tokio::net::TcpStream,
     peer: SocketAddr,
-    service: S,
+    mut service: S,
     mut stopping: tokio::sync::watch::Receiver<bool>,
     _alive: tokio::sync::mpsc::Sender<()>,
 ) where
     S: HttpService,
 {
     use tower::ServiceExt as _;
+    let read = match http1::serve(&mut stream, peer, &mut service, &stopping).await {
+        http1::Ended::Closed => return,
+        http1::Ended::Handover(read) => read,
+    };
     let hyper_service =
         hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
             req.extensions_mut()
@@ -116,7 +125,10 @@ async fn connection<S>(
             service.clone().oneshot(req.map(Body::new))
         });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+    let conn = builder.serve_connection_with_upgrades(
+        TokioIo::new(http1::Rewind::new(read, stream)),
+        hyper_service,
+    );
     tokio::pin!(conn);
     tokio::select! {
         biased;
@@ -170,8 +182,11 @@ where
         let thread = std::thread::Builder::new()
             .name(format!("worker-{worker}"))
             .spawn(move || -> anyhow::Result<()> {
+                // I/O and timers only: the signal and process drivers would be checked on
+                // every wake-up, and only the calling runtime waits for signals.
                 let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
+                    .enable_io()
+                    .enable_time()
                     .build()?;
                 runtime.block_on(async move {
                     let listener = match bind_reuseport(addr) {
