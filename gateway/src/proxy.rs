@@ -280,10 +280,13 @@ fn deadline_header(wire: Wire, remaining: Duration) -> (HeaderName, HeaderValue)
 
 /// `host:port` of a base URL.
 fn authority(base_url: &str) -> &str {
-    let rest = base_url
-        .split_once("://")
-        .map_or(base_url, |(_, rest)| rest);
-    rest.split('/').next().unwrap_or(rest)
+    let rest = match base_url.strip_prefix("http://") {
+        Some(rest) => rest,
+        None => base_url
+            .split_once("://")
+            .map_or(base_url, |(_, rest)| rest),
+    };
+    rest.find('/').map_or(rest, |end| &rest[..end])
 }
 
 /// The request body: buffered (re-sendable) or streamed (sent once).
@@ -409,20 +412,38 @@ fn upstream_uri(base_url: &str, path: Option<&http::uri::PathAndQuery>) -> Uri {
 }
 
 /// Removes the headers that describe one hop (RFC 9110 §7.6.1), and those `Connection`
-/// names. One pass over the (few) headers when there is nothing to remove.
+/// names. One pass over the (few) headers finds what is there; only that is removed (each
+/// removal hashes and shifts the map), so a `Connection: keep-alive` costs one removal.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
-        return;
+    let mut present: Vec<HeaderName> = Vec::new();
+    for (name, value) in headers.iter() {
+        if !HOP_BY_HOP.contains(name) {
+            continue;
+        }
+        if !present.contains(name) {
+            present.push(name.clone());
+        }
+        if name != http::header::CONNECTION {
+            continue;
+        }
+        // Names listed in `Connection` are hop-by-hop too (`keep-alive`, `close` and
+        // `upgrade` are the usual tokens and need no lookup of their own).
+        let tokens = value
+            .as_bytes()
+            .split(|b| *b == b',')
+            .map(<[u8]>::trim_ascii);
+        for token in tokens.filter(|t| !t.is_empty()) {
+            if token.eq_ignore_ascii_case(b"keep-alive") || token.eq_ignore_ascii_case(b"close") {
+                continue;
+            }
+            if let Ok(named) = HeaderName::from_bytes(token)
+                && !present.contains(&named)
+            {
+                present.push(named);
+            }
+        }
     }
-    let mut named: Vec<HeaderName> = headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| HeaderName::from_bytes(s.trim().as_bytes()).ok())
-        .collect();
-    named.extend(HOP_BY_HOP);
-    for name in named {
+    for name in present {
         headers.remove(name);
     }
 }
@@ -463,6 +484,23 @@ mod tests {
         assert_eq!(headers.len(), 2, "{headers:?}");
         assert_eq!(headers["x-forwarded-for"], "198.51.100.7, 203.0.113.45");
         assert_eq!(headers["authorization"], "Bearer t");
+    }
+
+    #[test]
+    fn every_connection_field_names_hop_by_hop_headers() {
+        let mut headers = HeaderMap::new();
+        headers.append("connection", HeaderValue::from_static("Keep-Alive"));
+        headers.append(
+            "connection",
+            HeaderValue::from_static(" X-Trace-Hop ,close"),
+        );
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("x-trace-hop", HeaderValue::from_static("1"));
+        headers.insert("te", HeaderValue::from_static("trailers"));
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert_eq!(headers["content-type"], "application/json");
     }
 
     #[test]

@@ -217,7 +217,9 @@ fn parse(buf: &[u8]) -> Result<Option<Parsed>, ()> {
 /// The request the service gets, sharing `head`'s bytes; `None` for an invalid target.
 fn request(parsed: Parsed, head: &Bytes, body: Bytes, peer: SocketAddr) -> Option<Request<Body>> {
     let uri = Uri::from_maybe_shared(head.slice(parsed.target.0..parsed.target.1)).ok()?;
-    let mut headers = HeaderMap::with_capacity(parsed.fields.len());
+    // Room for the fields layers add (request id, identity, forwarding, trace context)
+    // without growing the map, which rehashes it.
+    let mut headers = HeaderMap::with_capacity(parsed.fields.len() + 8);
     for (name, at, end) in parsed.fields {
         // httparse allowed only the bytes a header value may hold.
         headers.append(
