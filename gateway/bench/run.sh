@@ -18,6 +18,8 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/bench-target}
 cargo build --quiet --release --bin identity-service --bin auth-service --bin gateway
 BIN=$CARGO_TARGET_DIR/release
 WORK=$(mktemp -d)
+# shellcheck source=gateway/bench/lib.sh
+. gateway/bench/lib.sh
 trap 'kill $(jobs -p) 2>/dev/null; for p in "$WORK"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 
 ID=18181 AUTH=18182 GW=18180 NGINX=18183 STATIC=18184
@@ -28,15 +30,17 @@ export IDENTITY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
 export AUTH__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$ID]"
 export GATEWAY__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$TARGET]"
 export GATEWAY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
-PORT=$ID "$BIN/identity-service" >"$WORK/identity.log" 2>&1 &
+# Each server in a session of its own (setsid), as nginx puts itself when it daemonises: with
+# the kernel's autogroup scheduling (sched_autogroup_enabled), a session is one scheduling
+# group, and a proxy sharing wrk's group would get a different share of the CPU than one in
+# its own. (In production each service has its own cgroup.)
+PORT=$ID setsid "$BIN/identity-service" >"$WORK/identity.log" 2>&1 &
 ID_PID=$!
-PORT=$AUTH "$BIN/auth-service" >"$WORK/auth.log" 2>&1 &
+PORT=$AUTH setsid "$BIN/auth-service" >"$WORK/auth.log" 2>&1 &
 WORKERS=${WORKERS:-$(nproc)}
-PORT=$GW GATEWAY__WORKERS=$WORKERS GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=100000000 "$BIN/gateway" >"$WORK/gateway.log" 2>&1 &
+PORT=$GW GATEWAY__WORKERS=$WORKERS GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=100000000 setsid "$BIN/gateway" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
-for port in $ID $AUTH $GW; do
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-done
+wait_ready "$ID" "$AUTH" "$GW"
 
 cat >"$WORK/nginx.conf" <<NGINX
 worker_processes $WORKERS;
@@ -55,37 +59,10 @@ NGINX
 nginx -c "$WORK/nginx.conf" -p "$WORK"
 UPSTREAM_PIDS=$ID_PID
 if [ "$TARGET" = "$STATIC" ]; then
-  cat >"$WORK/static.conf" <<NGINX
-worker_processes 2;
-pid $WORK/static.pid;
-error_log $WORK/static-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$STATIC;
-    location / {
-      default_type application/json;
-      return 200 '{"user":{"id":"01a206fa-e87a-73b7-936b-d4f4808f62b9","email":"bench@example.com","createdAt":"2026-11-23T05:57:16.538048+00:00","updatedAt":"2026-11-23T05:57:16.538048+00:00","version":"1"}}';
-    }
-  }
-}
-NGINX
-  nginx -c "$WORK/static.conf" -p "$WORK"
-  sleep 0.2
+  start_static_upstream "$STATIC" 2
   UPSTREAM_PIDS=$(pgrep -P "$(cat "$WORK/static.pid")" | tr '\n' ' ')
 fi
-
-json='{"email":"bench@example.com","password":"correct horse battery"}'
-curl -fs -X POST "http://127.0.0.1:$ID/platform.identity.v1.IdentityService/CreateUser" -H 'content-type: application/json' -d "$json" >/dev/null
-TOKEN=$(curl -fs -X POST "http://127.0.0.1:$AUTH/platform.auth.v1.AuthService/Login" -H 'content-type: application/json' -d "$json" | sed 's/.*"accessToken":"\([^"]*\)".*/\1/')
-export TOKEN
-cat >"$WORK/call.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"email":"bench@example.com"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
-LUA
+prepare_calls "$ID" "$AUTH"
 path=/platform.identity.v1.IdentityService/GetUserByEmail
 curl -fs -X POST "http://127.0.0.1:$GW$path" -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"email":"bench@example.com"}' >/dev/null
 

@@ -1,0 +1,48 @@
+# What the bench scripts share (sourced, not run): the canned upstream, the bench user and
+# the wrk script. Expects $WORK (a scratch directory).
+
+# Starts nginx with `workers` processes answering every request with a canned
+# GetUserByEmail answer on 127.0.0.1:port; its pid file is $WORK/static.pid.
+start_static_upstream() { # port workers
+  cat >"$WORK/static.conf" <<NGINX
+worker_processes $2;
+pid $WORK/static.pid;
+error_log $WORK/static-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$1;
+    location / {
+      default_type application/json;
+      return 200 '{"user":{"id":"01a206fa-e87a-73b7-936b-d4f4808f62b9","email":"bench@example.com","createdAt":"2026-11-23T05:57:16.538048+00:00","updatedAt":"2026-11-23T05:57:16.538048+00:00","version":"1"}}';
+    }
+  }
+}
+NGINX
+  nginx -c "$WORK/static.conf" -p "$WORK"
+  sleep 0.2
+}
+
+# Creates the bench user at identity, logs in at auth, exports TOKEN and writes
+# $WORK/call.lua (an authenticated GetUserByEmail for wrk).
+prepare_calls() { # identity-port auth-port
+  local json='{"email":"bench@example.com","password":"correct horse battery"}'
+  curl -fs -X POST "http://127.0.0.1:$1/platform.identity.v1.IdentityService/CreateUser" -H 'content-type: application/json' -d "$json" >/dev/null
+  TOKEN=$(curl -fs -X POST "http://127.0.0.1:$2/platform.auth.v1.AuthService/Login" -H 'content-type: application/json' -d "$json" | sed 's/.*"accessToken":"\([^"]*\)".*/\1/')
+  export TOKEN
+  cat >"$WORK/call.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"email":"bench@example.com"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+LUA
+}
+
+# Waits until each of the given ports answers /readyz.
+wait_ready() { # port...
+  local port
+  for port in "$@"; do
+    for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+  done
+}
