@@ -11,13 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN=${1:-8}
 OUT=${OUT:-/tmp/gateway.callgrind}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/bench-target}
-cargo build --quiet --release --bin identity-service --bin auth-service --bin gateway
-BIN=$CARGO_TARGET_DIR/release
-WORK=$(mktemp -d)
 # shellcheck source=gateway/bench/lib.sh
 . gateway/bench/lib.sh
-trap 'kill $(jobs -p) 2>/dev/null; [ -f "$WORK/static.pid" ] && kill "$(cat "$WORK/static.pid")"; rm -rf "$WORK"' EXIT
 
 ID=19181 AUTH=19182 GW=19180 STATIC=19184
 if [ "${UPSTREAM:-static}" = static ]; then TARGET=$STATIC; else TARGET=$ID; fi

@@ -1,5 +1,11 @@
-# What the bench scripts share (sourced, not run): the canned upstream, the bench user and
-# the wrk script. Expects $WORK (a scratch directory).
+# What the bench scripts share (sourced, not run, from the repository root): the release
+# build ($BIN), a scratch directory ($WORK) cleaned up on exit with every process started,
+# the canned upstream, the bench user and the wrk script.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/bench-target}
+cargo build --quiet --release --bin identity-service --bin auth-service --bin gateway
+BIN=$CARGO_TARGET_DIR/release
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; for p in "$WORK"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 
 # Starts nginx with `workers` processes answering every request with a canned
 # GetUserByEmail answer on 127.0.0.1:port; its pid file is $WORK/static.pid.

@@ -14,13 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN=${1:-10}
 CONNECTIONS=${2:-32}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/bench-target}
-cargo build --quiet --release --bin identity-service --bin auth-service --bin gateway
-BIN=$CARGO_TARGET_DIR/release
-WORK=$(mktemp -d)
 # shellcheck source=gateway/bench/lib.sh
 . gateway/bench/lib.sh
-trap 'kill $(jobs -p) 2>/dev/null; for p in "$WORK"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 
 ID=18181 AUTH=18182 GW=18180 NGINX=18183 STATIC=18184
 # Where the proxies send GetUserByEmail: identity, or the canned answer.
