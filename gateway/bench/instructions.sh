@@ -16,11 +16,7 @@ OUT=${OUT:-/tmp/gateway.callgrind}
 
 ID=19181 AUTH=19182 GW=19180 STATIC=19184
 if [ "${UPSTREAM:-static}" = static ]; then TARGET=$STATIC; else TARGET=$ID; fi
-export PLATFORM_DATA_DIR=$WORK/data RUST_LOG=warn
-export IDENTITY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
-export AUTH__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$ID]"
-export GATEWAY__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$TARGET]"
-export GATEWAY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
+configure_services "$ID" "$AUTH" "$TARGET"
 PORT=$ID setsid "$BIN/identity-service" >"$WORK/identity.log" 2>&1 &
 PORT=$AUTH setsid "$BIN/auth-service" >"$WORK/auth.log" 2>&1 &
 start_static_upstream "$STATIC" 1

@@ -52,3 +52,13 @@ wait_ready() { # port...
     for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
   done
 }
+
+# Where each service finds the others: identity and auth each other, the gateway auth and
+# its GetUserByEmail target (identity or the canned upstream).
+configure_services() { # identity-port auth-port target-port
+  export PLATFORM_DATA_DIR=$WORK/data RUST_LOG=warn
+  export IDENTITY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$2]"
+  export AUTH__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$1]"
+  export GATEWAY__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$3]"
+  export GATEWAY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$2]"
+}

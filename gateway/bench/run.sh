@@ -20,11 +20,7 @@ CONNECTIONS=${2:-32}
 ID=18181 AUTH=18182 GW=18180 NGINX=18183 STATIC=18184
 # Where the proxies send GetUserByEmail: identity, or the canned answer.
 if [ "${UPSTREAM:-identity}" = static ]; then TARGET=$STATIC; else TARGET=$ID; fi
-export PLATFORM_DATA_DIR=$WORK/data RUST_LOG=warn
-export IDENTITY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
-export AUTH__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$ID]"
-export GATEWAY__DISCOVERY__STATIC_INSTANCES__IDENTITY="[http://127.0.0.1:$TARGET]"
-export GATEWAY__DISCOVERY__STATIC_INSTANCES__AUTH="[http://127.0.0.1:$AUTH]"
+configure_services "$ID" "$AUTH" "$TARGET"
 # Each server in a session of its own (setsid), as nginx puts itself when it daemonises: with
 # the kernel's autogroup scheduling (sched_autogroup_enabled), a session is one scheduling
 # group, and a proxy sharing wrk's group would get a different share of the CPU than one in
