@@ -308,7 +308,7 @@ fn encode_head(out: &mut Vec<u8>, authority: &str, call: &Call<'_>) {
     );
     if !call.body.is_empty() || !bodiless {
         out.extend_from_slice(b"content-length: ");
-        write_decimal(out, call.body.len());
+        platform_kernel::server::write_digits(out, call.body.len(), 10);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
@@ -319,21 +319,6 @@ fn write_field(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
-}
-
-/// Writes `n` in decimal, without `fmt`.
-fn write_decimal(out: &mut Vec<u8>, n: usize) {
-    let mut digits = [0u8; 20];
-    let (mut n, mut start) = (n, digits.len());
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
 }
 
 /// A parsed response head.

@@ -417,8 +417,8 @@ fn write_chunk_size(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// `n` in base 10 or 16, without `fmt`.
-fn write_digits(out: &mut Vec<u8>, n: usize, base: usize) {
+/// `n` in base 10 or 16, without `fmt` (also the gateway's upstream client's lengths).
+pub fn write_digits(out: &mut Vec<u8>, n: usize, base: usize) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut digits = [0u8; 20];
     let (mut n, mut start) = (n, digits.len());
