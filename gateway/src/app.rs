@@ -26,9 +26,10 @@ use tower::Layer as _;
 
 use crate::config::GatewayConfig;
 use crate::errors::{Wire, error};
+use crate::forwarding::IDENTITY_HEADERS;
 use crate::jwks::JwksCache;
 use crate::per_thread::PerThread;
-use crate::proxy::{IDENTITY_HEADERS, Incoming, Upstreams};
+use crate::proxy::{Incoming, Upstreams};
 use crate::ratelimit::{RateLimits, Rejection};
 use crate::routes::{Access, RouteTable};
 
@@ -259,6 +260,7 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
     if let Err(rejection) = inner.limits.check_ip(path, ip).await {
         return too_many(wire, rejection);
     }
+    let mut identity = None;
     if route.access == Access::Authenticated {
         let verified = match authenticate(&inner, req.headers()).await {
             Ok(verified) => verified,
@@ -267,10 +269,7 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
         if let Err(rejection) = inner.limits.check_user(&verified.user).await {
             return too_many(wire, rejection);
         }
-        let headers = req.headers_mut();
-        for (name, value) in &verified.headers {
-            headers.insert(name.clone(), value.clone());
-        }
+        identity = Some(verified);
     }
     let call = Incoming {
         route,
@@ -278,6 +277,7 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
         declared,
         client_ip: ip,
         started,
+        identity,
     };
     inner.upstreams.forward(call, req).await
 }
@@ -293,13 +293,13 @@ fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
 }
 
 /// A verified token: its claims, and the identity headers sent upstream (built once).
-struct Verified {
+pub(crate) struct Verified {
     claims: platform_tokens::AccessClaims,
     /// The user id, as the per-user rate limit keys it.
     user: Arc<str>,
     /// User id, token id, session id (`IDENTITY_HEADERS`); a claim that is not a valid
     /// header value is left out rather than sent empty.
-    headers: Vec<(http::HeaderName, HeaderValue)>,
+    pub(crate) headers: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 impl Verified {

@@ -50,16 +50,14 @@ pub struct H1Pool {
     connect_timeout: Duration,
 }
 
-/// One call to send: the request line, the caller's (already prepared) headers, the headers
-/// of this attempt, and the body.
+/// One call to send: the request line, its header fields, and the body.
 pub struct Call<'a> {
     pub method: &'a Method,
     /// Path and query (origin form).
     pub target: &'a str,
-    /// Sent as they are, except `Host` and the body framing headers, which are the client's.
-    pub headers: &'a HeaderMap,
-    /// This attempt's own headers (the remaining deadline).
-    pub extra: &'a [(HeaderName, HeaderValue)],
+    /// Writes the header fields, each as `name: value\r\n`, except `Host` and
+    /// `Content-Length`, which the client writes.
+    pub fields: &'a (dyn Fn(&mut Vec<u8>) + Sync),
     pub body: &'a Bytes,
 }
 
@@ -93,6 +91,8 @@ struct Conn {
     buf: BytesMut,
     /// The head written for a call (kept for its capacity).
     out: Vec<u8>,
+    /// The response fields passed on (kept for its capacity).
+    fields: Vec<(HeaderName, usize, usize)>,
 }
 
 impl H1Pool {
@@ -148,8 +148,8 @@ impl H1Pool {
             }
         };
         written.map_err(|e| Exchange::ClosedEarly(format!("writing the request: {e}")))?;
-        let head = read_head(&mut conn).await?;
-        let framing = head.framing(call.method == Method::HEAD)?;
+        let head = read_head(&mut conn, call.method == Method::HEAD).await?;
+        let framing = head.framing;
         let mut response = Response::new(Body::empty());
         *response.status_mut() = head.status;
         *response.version_mut() = Version::HTTP_11;
@@ -224,6 +224,7 @@ impl H1Pool {
             stream,
             buf: BytesMut::with_capacity(8 * 1024),
             out: Vec::with_capacity(1024),
+            fields: Vec::new(),
         })
     }
 
@@ -280,8 +281,7 @@ impl Exchange {
     }
 }
 
-/// The request line and header section: the caller's headers without `Host` and body
-/// framing, then `Host`, the attempt's headers and `Content-Length`.
+/// The request line and header section: `Host`, the call's fields and `Content-Length`.
 fn encode_head(out: &mut Vec<u8>, authority: &str, call: &Call<'_>) {
     out.clear();
     out.extend_from_slice(call.method.as_str().as_bytes());
@@ -290,18 +290,7 @@ fn encode_head(out: &mut Vec<u8>, authority: &str, call: &Call<'_>) {
     out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     out.extend_from_slice(authority.as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in call.headers {
-        if name == http::header::HOST
-            || name == http::header::CONTENT_LENGTH
-            || name == http::header::TRANSFER_ENCODING
-        {
-            continue;
-        }
-        write_field(out, name, value);
-    }
-    for (name, value) in call.extra {
-        write_field(out, name, value);
-    }
+    (call.fields)(out);
     let bodiless = matches!(
         *call.method,
         Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS
@@ -314,17 +303,14 @@ fn encode_head(out: &mut Vec<u8>, authority: &str, call: &Call<'_>) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn write_field(out: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
-    out.extend_from_slice(name.as_str().as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
-    out.extend_from_slice(b"\r\n");
-}
-
-/// A parsed response head.
+/// A parsed response head, ready to go downstream: the fields that describe this hop
+/// (RFC 9110 §7.6.1: `Connection`, the names it lists, `Keep-Alive`, `Transfer-Encoding` …)
+/// and `Date` (the server sets its own, as nginx does) are left out, and so is
+/// `Content-Length` when the body carries its exact size.
 struct Head {
     status: StatusCode,
     headers: HeaderMap,
+    framing: Framing,
     keep_alive: bool,
 }
 
@@ -336,60 +322,102 @@ enum Framing {
     Done,
 }
 
-impl Head {
-    /// How the body is delimited (RFC 9112 §6.3).
-    fn framing(&self, head_request: bool) -> Result<Framing, Exchange> {
-        let status = self.status.as_u16();
-        if head_request || status == 204 || status == 304 {
-            return Ok(Framing::Empty);
+/// What the framing fields of a response head say, read from its raw fields.
+#[derive(Default)]
+struct FramingFields<'h> {
+    /// The last `Transfer-Encoding` value.
+    transfer_encoding: Option<&'h [u8]>,
+    length: Option<u64>,
+    close: bool,
+    keep_alive: bool,
+    /// Other names `Connection` lists (rare): left out as well.
+    listed: Vec<&'h [u8]>,
+}
+
+impl<'h> FramingFields<'h> {
+    fn read(fields: &[httparse::Header<'h>]) -> Result<Self, Exchange> {
+        let mut found = Self::default();
+        for field in fields {
+            let name = field.name.as_bytes();
+            if name.eq_ignore_ascii_case(b"content-length") {
+                for part in field.value.split(|b| *b == b',') {
+                    let n = std::str::from_utf8(part.trim_ascii())
+                        .ok()
+                        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .ok_or_else(|| {
+                            Exchange::Failed("invalid Content-Length upstream".into())
+                        })?;
+                    if found.length.is_some_and(|l| l != n) {
+                        return Err(Exchange::Failed(
+                            "conflicting Content-Length upstream".into(),
+                        ));
+                    }
+                    found.length = Some(n);
+                }
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                found.transfer_encoding = Some(field.value);
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                for token in field.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        found.close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        found.keep_alive = true;
+                    } else if !token.is_empty() {
+                        found.listed.push(token);
+                    }
+                }
+            }
         }
-        if let Some(te) = self
-            .headers
-            .get_all(http::header::TRANSFER_ENCODING)
-            .iter()
-            .next_back()
-        {
+        Ok(found)
+    }
+
+    /// How the body is delimited (RFC 9112 §6.3).
+    fn framing(&self, status: StatusCode, head_request: bool) -> Framing {
+        if head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+            return Framing::Empty;
+        }
+        if let Some(te) = self.transfer_encoding {
             let chunked = te
-                .as_bytes()
                 .rsplit(|b| *b == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-            return Ok(if chunked {
+            return if chunked {
                 Framing::Chunked(Chunked::Size)
             } else {
                 Framing::UntilClose
-            });
+            };
         }
-        let mut length = None;
-        for value in self.headers.get_all(http::header::CONTENT_LENGTH) {
-            for part in value.as_bytes().split(|b| *b == b',') {
-                let n = std::str::from_utf8(part.trim_ascii())
-                    .ok()
-                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .ok_or_else(|| Exchange::Failed("invalid Content-Length upstream".into()))?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(Exchange::Failed(
-                        "conflicting Content-Length upstream".into(),
-                    ));
-                }
-                length = Some(n);
-            }
-        }
-        Ok(match length {
+        match self.length {
             Some(n) => Framing::Length(n),
             None => Framing::UntilClose,
-        })
+        }
+    }
+
+    /// Whether a field of this name goes downstream.
+    fn passed_on(&self, name: &HeaderName, framing: &Framing) -> bool {
+        // The server writes its own `Date`.
+        if crate::forwarding::HOP_BY_HOP.contains(name) || name == http::header::DATE {
+            return false;
+        }
+        // The body's size hint says it exactly (and the server writes it).
+        if name == http::header::CONTENT_LENGTH && matches!(framing, Framing::Length(_)) {
+            return false;
+        }
+        !self
+            .listed
+            .iter()
+            .any(|listed| listed.eq_ignore_ascii_case(name.as_str().as_bytes()))
     }
 }
 
 /// Reads until a complete final (non-1xx) response head is in, and parses it.
-async fn read_head(conn: &mut Conn) -> Result<Head, Exchange> {
+async fn read_head(conn: &mut Conn, head_request: bool) -> Result<Head, Exchange> {
     let mut received = false;
     loop {
         if !conn.buf.is_empty() {
             received = true;
-            if let Some(head) = parse_head(&mut conn.buf)? {
+            if let Some(head) = parse_head(&mut conn.buf, head_request, &mut conn.fields)? {
                 if head.status.is_informational() {
                     continue;
                 }
@@ -421,7 +449,12 @@ async fn read_head(conn: &mut Conn) -> Result<Head, Exchange> {
 
 /// Parses a complete response head at the start of `buf` and takes it out; `None` when more
 /// bytes are needed. Header values share the head's bytes rather than being copied.
-fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Exchange> {
+/// `kept` is scratch room (its capacity is reused call after call).
+fn parse_head(
+    buf: &mut BytesMut,
+    head_request: bool,
+    kept: &mut Vec<(HeaderName, usize, usize)>,
+) -> Result<Option<Head>, Exchange> {
     // Left uninitialised: zeroing room for 100 fields on every call costs more than parsing.
     let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut []);
@@ -440,46 +473,42 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, Exchange> {
         .and_then(|c| StatusCode::from_u16(c).ok())
         .ok_or_else(|| Exchange::Failed("invalid status upstream".into()))?;
     let http11 = response.version == Some(1);
-    // Where each name and value lies in the head, so the values can share its bytes.
+    let found = FramingFields::read(response.headers)?;
+    let framing = if status.is_informational() {
+        Framing::Empty
+    } else {
+        found.framing(status, head_request)
+    };
+    let keep_alive = if http11 {
+        !found.close
+    } else {
+        found.keep_alive && !found.close
+    };
+    // The fields that go downstream; their values share the head's bytes.
     let base = buf.as_ptr() as usize;
-    let spans: Vec<(usize, usize, usize, usize)> = response
-        .headers
-        .iter()
-        .map(|field| {
-            let name_at = field.name.as_ptr() as usize - base;
-            let value_at = field.value.as_ptr() as usize - base;
-            (
-                name_at,
-                name_at + field.name.len(),
-                value_at,
-                value_at + field.value.len(),
-            )
-        })
-        .collect();
-    let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(spans.len());
-    let mut close = !http11;
-    for (name_at, name_end, value_at, value_end) in spans {
-        let name = HeaderName::from_bytes(&head[name_at..name_end])
+    kept.clear();
+    for field in response.headers.iter() {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| Exchange::Failed("invalid header name upstream".into()))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(value_at..value_end))
-            .map_err(|_| Exchange::Failed("invalid header value upstream".into()))?;
-        if name == http::header::CONNECTION {
-            let tokens = value.as_bytes().split(|b| *b == b',');
-            for token in tokens.map(<[u8]>::trim_ascii) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
-                    close = false;
-                }
-            }
+        if !found.passed_on(&name, &framing) {
+            continue;
         }
+        let at = field.value.as_ptr() as usize - base;
+        kept.push((name, at, at + field.value.len()));
+    }
+    drop(found);
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(kept.len());
+    for (name, at, end) in kept.drain(..) {
+        let value = HeaderValue::from_maybe_shared(head.slice(at..end))
+            .map_err(|_| Exchange::Failed("invalid header value upstream".into()))?;
         headers.append(name, value);
     }
     Ok(Some(Head {
         status,
         headers,
-        keep_alive: !close,
+        framing,
+        keep_alive,
     }))
 }
 

@@ -81,20 +81,21 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Strin
     }
 }
 
-fn post<'a>(headers: &'a HeaderMap, body: &'a Bytes) -> Call<'a> {
+/// Writes no header fields.
+fn no_fields(_: &mut Vec<u8>) {}
+
+fn post(body: &Bytes) -> Call<'_> {
     Call {
         method: &Method::POST,
         target: "/pkg.Service/Method?x=1",
-        headers,
-        extra: &[],
+        fields: &no_fields,
         body,
     }
 }
 
 async fn call(pool: &Arc<H1Pool>, addr: &str, body: &str) -> Result<Response<Body>, PoolError> {
-    let headers = HeaderMap::new();
     let body = Bytes::copy_from_slice(body.as_bytes());
-    pool.send(addr, post(&headers, &body), true).await
+    pool.send(addr, post(&body), true).await
 }
 
 async fn frames(response: Response<Body>) -> (Vec<Bytes>, Option<HeaderMap>) {
@@ -119,20 +120,14 @@ async fn the_request_is_written_with_our_host_and_framing_and_the_connection_reu
     let ok: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-a: 1\r\n\r\nok";
     let (addr, seen) = scripted(vec![vec![ok], vec![ok], vec![ok]]).await;
     let pool = pool();
-    let mut headers = HeaderMap::new();
-    headers.insert("host", HeaderValue::from_static("gateway.example"));
-    headers.insert("content-length", HeaderValue::from_static("999"));
-    headers.insert("authorization", HeaderValue::from_static("Bearer t"));
-    headers.append("x-multi", HeaderValue::from_static("1"));
-    headers.append("x-multi", HeaderValue::from_static("2"));
     let body = Bytes::from_static(b"{\"a\":1}");
-    let extra = [(
-        HeaderName::from_static("connect-timeout-ms"),
-        HeaderValue::from_static("250"),
-    )];
+    let fields = |out: &mut Vec<u8>| {
+        out.extend_from_slice(b"authorization: Bearer t\r\nx-multi: 1\r\nx-multi: 2\r\n");
+        out.extend_from_slice(b"connect-timeout-ms: 250\r\n");
+    };
     for _ in 0..3 {
-        let mut call = post(&headers, &body);
-        call.extra = &extra;
+        let mut call = post(&body);
+        call.fields = &fields;
         let response = pool.send(&addr, call, true).await.expect("sent");
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["x-a"], "1");
@@ -149,6 +144,25 @@ async fn the_request_is_written_with_our_host_and_framing_and_the_connection_reu
              x-multi: 1\r\nx-multi: 2\r\nconnect-timeout-ms: 250\r\ncontent-length: 7\r\n\r\n{{\"a\":1}}"
         )
     );
+}
+
+#[tokio::test]
+async fn the_fields_of_the_hop_and_the_date_are_not_passed_on() {
+    let answer: &[u8] =
+        b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\n\
+        X-Hop: 1\r\nDate: Mon, 23 Nov 2026 10:00:00 GMT\r\nContent-Length: 2\r\n\
+        Content-Type: application/json\r\nX-Kept: 2\r\n\r\nok";
+    let (addr, seen) = scripted(vec![vec![answer], vec![answer]]).await;
+    let pool = pool();
+    for _ in 0..2 {
+        let response = call(&pool, &addr, "x").await.expect("sent");
+        let mut names: Vec<&str> = response.headers().keys().map(|n| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["content-type", "x-kept"]);
+        assert_eq!(http_body::Body::size_hint(response.body()).exact(), Some(2));
+        assert_eq!(frames(response).await.0.concat(), b"ok");
+    }
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 1, "kept alive");
 }
 
 #[tokio::test]
@@ -222,12 +236,11 @@ async fn interim_responses_are_skipped_and_bodiless_statuses_have_no_body() {
         assert_eq!(response.status().as_u16(), status);
         assert_eq!(frames(response).await.0.concat(), b"");
     }
-    let (headers, body) = (HeaderMap::new(), Bytes::new());
+    let body = Bytes::new();
     let head = Call {
         method: &Method::HEAD,
         target: "/",
-        headers: &headers,
-        extra: &[],
+        fields: &no_fields,
         body: &body,
     };
     let response = pool.send(&addr, head, true).await.expect("sent");
@@ -317,14 +330,13 @@ async fn a_reused_connection_closed_under_the_call_is_retried_once_when_allowed(
         }
     });
     let pool = pool();
-    let headers = HeaderMap::new();
     let body = Bytes::from_static(b"x");
     for _ in 0..3 {
-        let response = pool.send(&addr, post(&headers, &body), true).await;
+        let response = pool.send(&addr, post(&body), true).await;
         let (data, _) = frames(response.expect("resent on a new connection")).await;
         assert_eq!(data.concat(), b"ok");
     }
-    let response = pool.send(&addr, post(&headers, &body), false).await;
+    let response = pool.send(&addr, post(&body), false).await;
     let e = response.expect_err("not resent when not allowed");
     assert!(!e.not_sent(), "{e}");
 }

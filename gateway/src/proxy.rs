@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Uri, Version};
+use http::{Request, Uri, Version};
 use http_body_util::BodyExt as _;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -24,22 +24,12 @@ use platform_kernel::{ErrorCode, deadline};
 use tokio::time::Instant;
 use tower::retry::budget::{Budget as _, TpsBudget};
 
+use crate::app::Verified;
 use crate::config::UpstreamConfig;
 use crate::errors::{Wire, error};
+use crate::forwarding::{self, Outgoing};
 use crate::h1::{self, H1Pool};
 use crate::routes::Route;
-
-/// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
-    http::header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    http::header::PROXY_AUTHENTICATE,
-    http::header::PROXY_AUTHORIZATION,
-    http::header::TE,
-    http::header::TRAILER,
-    http::header::TRANSFER_ENCODING,
-    http::header::UPGRADE,
-];
 
 /// A call the gate let through, with what it read of it.
 pub struct Incoming {
@@ -49,6 +39,8 @@ pub struct Incoming {
     pub declared: Option<u64>,
     pub client_ip: Option<IpAddr>,
     pub started: Instant,
+    /// The verified caller (none for public methods).
+    pub identity: Option<Arc<Verified>>,
 }
 
 pub struct Upstreams {
@@ -101,6 +93,7 @@ impl Upstreams {
             declared,
             client_ip,
             started,
+            identity,
         } = call;
         let Some(balancer) = self.balancers.get(route.service) else {
             return error(
@@ -117,7 +110,12 @@ impl Upstreams {
             deadline::from_headers(req.headers()).map_or(route_timeout, |b| b.min(route_timeout));
         let deadline = started + budget;
         let (mut parts, body) = req.into_parts();
-        prepare_upstream_headers(&mut parts.headers, wire, client_ip);
+        platform_kernel::rpc::inject_trace_context(&mut parts.headers);
+        let outgoing = Outgoing {
+            wire,
+            identity: identity.as_deref().map_or(&[], |v| v.headers.as_slice()),
+            client_ip,
+        };
         let buffer = route.idempotent || declared.is_some_and(|n| n <= BUFFERED_MAX as u64);
         let mut body = if buffer {
             match Limited::collect(body, self.max_body).await {
@@ -130,6 +128,12 @@ impl Upstreams {
                 self.max_body,
             ))))
         };
+        // The gateway's own client writes the upstream fields straight into the request
+        // head; hyper's clients get them in the header map.
+        let own_client = matches!(body, Payload::Buffered(_)) && wire != Wire::Grpc;
+        if !own_client {
+            forwarding::prepare(&mut parts.headers, &outgoing);
+        }
         let attempts = if route.idempotent {
             self.config.max_attempts.max(1)
         } else {
@@ -161,13 +165,14 @@ impl Upstreams {
                     not_sent: true,
                     message: format!("{base_url}: only http:// upstreams are supported"),
                 })),
-                Payload::Buffered(bytes) if wire != Wire::Grpc => {
-                    let extra: &[_] = &[deadline_header(wire, remaining)];
+                Payload::Buffered(bytes) if own_client => {
+                    let fields = |out: &mut Vec<u8>| {
+                        forwarding::write_fields(out, &parts.headers, &outgoing, remaining);
+                    };
                     let call = h1::Call {
                         method: &parts.method,
                         target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
-                        headers: &parts.headers,
-                        extra,
+                        fields: &fields,
                         body: bytes,
                     };
                     let send = self.http1.send(authority(base_url), call, route.idempotent);
@@ -201,7 +206,7 @@ impl Upstreams {
                     }
                 }
                 Ok(Ok(response)) => {
-                    let unavailable = is_unavailable(&response);
+                    let unavailable = is_unavailable(&response, wire);
                     if unavailable && route.idempotent && attempt < attempts {
                         tried.push(pick.instance().id.clone());
                         pick.finish(Outcome::InstanceFailure);
@@ -212,7 +217,7 @@ impl Upstreams {
                     } else {
                         Outcome::Success
                     });
-                    return downstream_response(response);
+                    return response;
                 }
             }
             tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
@@ -235,7 +240,10 @@ impl Upstreams {
             &self.streaming
         };
         match client.request(request).await {
-            Ok(response) => Ok(response.map(Body::new)),
+            Ok(mut response) => {
+                forwarding::remove_hop_by_hop(response.headers_mut());
+                Ok(response.map(Body::new))
+            }
             Err(e) => Err(SendError {
                 not_sent: e.is_connect(),
                 message: e.to_string(),
@@ -262,21 +270,6 @@ impl From<h1::PoolError> for SendError {
 /// Request bodies up to this size are read before the call is sent (and then go out with
 /// its head in one write) even when the call will not be retried.
 const BUFFERED_MAX: usize = 64 * 1024;
-
-/// What is left of the deadline, in the caller's protocol.
-fn deadline_header(wire: Wire, remaining: Duration) -> (HeaderName, HeaderValue) {
-    match wire {
-        Wire::Connect => (
-            names::CONNECT_TIMEOUT_MS,
-            HeaderValue::from(remaining.as_millis().max(1) as u64),
-        ),
-        Wire::Grpc | Wire::GrpcWeb => (
-            names::GRPC_TIMEOUT,
-            HeaderValue::from_str(&deadline::grpc_timeout_value(remaining))
-                .unwrap_or(HeaderValue::from_static("1m")),
-        ),
-    }
-}
 
 /// `host:port` of a base URL.
 fn authority(base_url: &str) -> &str {
@@ -318,60 +311,14 @@ impl Limited {
     }
 }
 
-fn is_unavailable(response: &http::Response<Body>) -> bool {
+/// Whether the instance said it cannot serve (a Connect answer says so by its status alone).
+fn is_unavailable(response: &http::Response<Body>, wire: Wire) -> bool {
     matches!(response.status().as_u16(), 502 | 503)
-        || response
-            .headers()
-            .get(names::GRPC_STATUS)
-            .is_some_and(|v| v == "14")
-}
-
-/// Turns the caller's headers into the upstream's, in place: hop-by-hop headers and
-/// `Host` go, `X-Forwarded-For` gains the client, trace context is injected. The deadline
-/// headers are set per attempt.
-fn prepare_upstream_headers(headers: &mut HeaderMap, wire: Wire, client_ip: Option<IpAddr>) {
-    remove_hop_by_hop(headers);
-    headers.remove(http::header::HOST);
-    headers.remove(names::CONNECT_TIMEOUT_MS);
-    headers.remove(names::GRPC_TIMEOUT);
-    if wire == Wire::Grpc {
-        headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
-    }
-    if let Some(ip) = client_ip {
-        let prior = headers
-            .get(names::X_FORWARDED_FOR)
-            .map(|v| v.as_bytes().to_vec());
-        let mut forwarded = prior.unwrap_or_default();
-        if !forwarded.is_empty() {
-            forwarded.extend_from_slice(b", ");
-        }
-        write_ip(&mut forwarded, ip);
-        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(forwarded)) {
-            headers.insert(names::X_FORWARDED_FOR, v);
-        }
-    }
-    platform_kernel::rpc::inject_trace_context(headers);
-}
-
-/// Writes `ip` in its usual text form (IPv4 by hand: `Display` is slow on this path).
-fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
-    match ip {
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                if octet >= 100 {
-                    out.push(b'0' + octet / 100);
-                }
-                if octet >= 10 {
-                    out.push(b'0' + octet / 10 % 10);
-                }
-                out.push(b'0' + octet % 10);
-            }
-        }
-        IpAddr::V6(v6) => out.extend_from_slice(v6.to_string().as_bytes()),
-    }
+        || wire != Wire::Connect
+            && response
+                .headers()
+                .get(names::GRPC_STATUS)
+                .is_some_and(|v| v == "14")
 }
 
 /// One attempt's request for hyper's clients: the prepared headers, the instance's URI in
@@ -393,7 +340,7 @@ fn upstream_request(
         Version::HTTP_11
     };
     let mut headers = parts.headers.clone();
-    let (name, value) = deadline_header(wire, remaining);
+    let (name, value) = forwarding::deadline_field(wire, remaining);
     headers.insert(name, value);
     *request.headers_mut() = headers;
     request
@@ -411,97 +358,9 @@ fn upstream_uri(base_url: &str, path: Option<&http::uri::PathAndQuery>) -> Uri {
     builder.build().unwrap_or_default()
 }
 
-/// Removes the headers that describe one hop (RFC 9110 §7.6.1), and those `Connection`
-/// names. One pass over the (few) headers finds what is there; only that is removed (each
-/// removal hashes and shifts the map), so a `Connection: keep-alive` costs one removal.
-fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let mut present: Vec<HeaderName> = Vec::new();
-    for (name, value) in headers.iter() {
-        if !HOP_BY_HOP.contains(name) {
-            continue;
-        }
-        if !present.contains(name) {
-            present.push(name.clone());
-        }
-        if name != http::header::CONNECTION {
-            continue;
-        }
-        // Names listed in `Connection` are hop-by-hop too (`keep-alive`, `close` and
-        // `upgrade` are the usual tokens and need no lookup of their own).
-        let tokens = value
-            .as_bytes()
-            .split(|b| *b == b',')
-            .map(<[u8]>::trim_ascii);
-        for token in tokens.filter(|t| !t.is_empty()) {
-            if token.eq_ignore_ascii_case(b"keep-alive") || token.eq_ignore_ascii_case(b"close") {
-                continue;
-            }
-            if let Ok(named) = HeaderName::from_bytes(token)
-                && !present.contains(&named)
-            {
-                present.push(named);
-            }
-        }
-    }
-    for name in present {
-        headers.remove(name);
-    }
-}
-
-fn downstream_response(response: http::Response<Body>) -> Response {
-    let (mut parts, body) = response.into_parts();
-    remove_hop_by_hop(&mut parts.headers);
-    let mut out = Response::new(body);
-    *out.status_mut() = parts.status;
-    *out.headers_mut() = parts.headers;
-    out
-}
-
-/// Identity headers the gateway sets after authentication; callers can never send them.
-pub const IDENTITY_HEADERS: [HeaderName; 3] = [
-    HeaderName::from_static("x-user-id"),
-    HeaderName::from_static("x-token-id"),
-    HeaderName::from_static("x-session-id"),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn upstream_headers_lose_hop_by_hop_headers_and_gain_the_client() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "connection",
-            HeaderValue::from_static("keep-alive, x-secret"),
-        );
-        headers.insert("x-secret", HeaderValue::from_static("1"));
-        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        headers.insert("host", HeaderValue::from_static("gateway"));
-        headers.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.7"));
-        headers.insert("authorization", HeaderValue::from_static("Bearer t"));
-        prepare_upstream_headers(&mut headers, Wire::Connect, "203.0.113.45".parse().ok());
-        assert_eq!(headers.len(), 2, "{headers:?}");
-        assert_eq!(headers["x-forwarded-for"], "198.51.100.7, 203.0.113.45");
-        assert_eq!(headers["authorization"], "Bearer t");
-    }
-
-    #[test]
-    fn every_connection_field_names_hop_by_hop_headers() {
-        let mut headers = HeaderMap::new();
-        headers.append("connection", HeaderValue::from_static("Keep-Alive"));
-        headers.append(
-            "connection",
-            HeaderValue::from_static(" X-Trace-Hop ,close"),
-        );
-        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        headers.insert("x-trace-hop", HeaderValue::from_static("1"));
-        headers.insert("te", HeaderValue::from_static("trailers"));
-        headers.insert("content-type", HeaderValue::from_static("application/json"));
-        remove_hop_by_hop(&mut headers);
-        assert_eq!(headers.len(), 1, "{headers:?}");
-        assert_eq!(headers["content-type"], "application/json");
-    }
 
     #[test]
     fn the_authority_of_a_base_url_is_its_host_and_port() {
@@ -509,20 +368,5 @@ mod tests {
         assert_eq!(authority("http://identity.internal/"), "identity.internal");
         assert_eq!(authority("http://[::1]:8081/base"), "[::1]:8081");
         assert_eq!(authority("127.0.0.1:8081"), "127.0.0.1:8081");
-    }
-
-    #[test]
-    fn addresses_are_written_as_display_writes_them() {
-        for ip in [
-            "0.0.0.0",
-            "10.20.3.255",
-            "127.0.0.1",
-            "100.9.99.199",
-            "2001:db8::1",
-        ] {
-            let mut out = Vec::new();
-            write_ip(&mut out, ip.parse().expect("ip"));
-            assert_eq!(out, ip.as_bytes());
-        }
     }
 }

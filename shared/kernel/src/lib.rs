@@ -12,6 +12,7 @@ pub mod grpc_web;
 pub mod headers;
 pub mod health;
 pub mod metrics;
+pub mod observe;
 pub mod peer;
 pub mod request_id;
 pub mod rpc;

@@ -5,24 +5,14 @@
 //! while the request runs (see [`record_error_code`]); errors raised by the protocol layer
 //! are read from `grpc-status` or the HTTP status.
 
-use std::cell::Cell;
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{LazyLock, OnceLock, PoisonError, RwLock};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
-use http::Request;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tokio::task::futures::TaskLocalFuture;
 
 use crate::ErrorCode;
-
-tokio::task_local! {
-    static OUTCOME: Cell<Option<ErrorCode>>;
-}
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -39,8 +29,31 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may exist (tests embedding several apps): render ours anyway.
         let _ = metrics::set_global_recorder(recorder);
+        spawn_upkeep(handle.clone(), UPKEEP_EVERY);
         handle
     })
+}
+
+/// How often recorded histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Folds the histogram samples recorded since the last run into their buckets, every
+/// `every`, on a thread of its own (the recorder may be installed outside a runtime). The
+/// recorder keeps every sample until then: without this a process nobody scrapes grows by
+/// a sample per request (about 80 KB/s at 10k requests/s), and the scrape that finally comes
+/// pays for all of them.
+fn spawn_upkeep(handle: PrometheusHandle, every: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "metrics upkeep thread not started; histograms fold only when /metrics is scraped");
+    }
 }
 
 /// `GET /metrics`.
@@ -56,74 +69,11 @@ pub async fn render() -> impl IntoResponse {
 
 /// Called by the error adapter so the metrics see the exact code.
 pub fn record_error_code(code: ErrorCode) {
-    let _ = OUTCOME.try_with(|slot| slot.set(Some(code)));
+    crate::observe::record_outcome(code);
 }
 
-/// Counts and times every request.
-#[derive(Clone, Copy, Default)]
-pub struct TrackLayer;
-
-impl<S> tower::Layer<S> for TrackLayer {
-    type Service = Track<S>;
-
-    fn layer(&self, inner: S) -> Track<S> {
-        Track { inner }
-    }
-}
-
-#[derive(Clone)]
-pub struct Track<S> {
-    inner: S,
-}
-
-impl<S, B> tower::Service<Request<B>> for Track<S>
-where
-    S: tower::Service<Request<B>, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = TrackFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        TrackFuture {
-            uri: req.uri().clone(),
-            start: Instant::now(),
-            inner: OUTCOME.scope(Cell::new(None), self.inner.call(req)),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    pub struct TrackFuture<F> {
-        #[pin]
-        inner: TaskLocalFuture<Cell<Option<ErrorCode>>, F>,
-        uri: http::Uri,
-        start: Instant,
-    }
-}
-
-impl<F, E> Future for TrackFuture<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let result = std::task::ready!(this.inner.as_mut().poll(cx));
-        let recorded = this.inner.take_value().and_then(|slot| slot.get());
-        if let Ok(response) = &result {
-            record(this.uri.path(), recorded, response, this.start.elapsed());
-        }
-        Poll::Ready(result)
-    }
-}
-
-fn record(path: &str, recorded: Option<ErrorCode>, response: &Response, took: Duration) {
+/// Counts and times one request (called by [`crate::observe`] when its response head is ready).
+pub(crate) fn record(path: &str, recorded: Option<ErrorCode>, response: &Response, took: Duration) {
     if matches!(path, "/metrics" | "/healthz" | "/readyz") {
         return;
     }
@@ -225,5 +175,27 @@ fn code_of(response: &Response) -> &'static str {
         408 | 504 => ErrorCode::DeadlineExceeded.as_str(),
         413 => ErrorCode::ResourceExhausted.as_str(),
         status => ErrorCode::from_http_status(status).as_str(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn installing_the_recorder_starts_the_upkeep_thread() {
+        let _ = super::handle();
+        let threads = || -> Vec<String> {
+            std::fs::read_dir("/proc/self/task")
+                .expect("tasks")
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                .collect()
+        };
+        // The new thread names itself once it runs.
+        for _ in 0..100 {
+            if threads().iter().any(|name| name.trim() == "metrics-upkeep") {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("no upkeep thread among {:?}", threads());
     }
 }

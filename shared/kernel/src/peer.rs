@@ -5,21 +5,13 @@
 //! Gateway sets.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-
-use std::task::{Context, Poll};
 
 use axum::extract::ConnectInfo;
 use http::Request;
-use tokio::task::futures::TaskLocalFuture;
 
-tokio::task_local! {
-    static CLIENT_IP: Option<IpAddr>;
-}
-
-/// The client IP of the request being served, when known.
+/// The client IP of the request being served, when known (resolved by [`crate::observe`]).
 pub fn client_ip() -> Option<IpAddr> {
-    CLIENT_IP.try_with(|ip| *ip).ok().flatten()
+    crate::observe::client_ip()
 }
 
 fn forwarded<B>(req: &Request<B>) -> Vec<IpAddr> {
@@ -45,55 +37,6 @@ pub fn resolve<B>(req: &Request<B>, trusted: &[IpAddr]) -> Option<IpAddr> {
             .find(|hop| !trusted.contains(hop))
             .or(Some(ip)),
         None => forwarded(req).into_iter().next(),
-    }
-}
-
-/// Records the client IP for the rest of the request.
-#[derive(Clone)]
-pub struct PeerLayer {
-    trusted: Arc<Vec<IpAddr>>,
-}
-
-impl PeerLayer {
-    pub fn new(trusted_proxies: &[IpAddr]) -> Self {
-        Self {
-            trusted: Arc::new(trusted_proxies.to_vec()),
-        }
-    }
-}
-
-impl<S> tower::Layer<S> for PeerLayer {
-    type Service = Peer<S>;
-
-    fn layer(&self, inner: S) -> Peer<S> {
-        Peer {
-            inner,
-            trusted: self.trusted.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Peer<S> {
-    inner: S,
-    trusted: Arc<Vec<IpAddr>>,
-}
-
-impl<S, B> tower::Service<Request<B>> for Peer<S>
-where
-    S: tower::Service<Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = TaskLocalFuture<Option<IpAddr>, S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let ip = resolve(&req, &self.trusted);
-        CLIENT_IP.scope(ip, self.inner.call(req))
     }
 }
 

@@ -18,7 +18,6 @@ use crate::config::ServerConfig;
 use crate::grpc_web::GrpcWeb;
 use crate::health::{self, Readiness};
 use crate::metrics;
-use crate::request_id::RequestIdLayer;
 
 /// One service's RPC surface.
 pub struct ServiceRpc<G> {
@@ -96,9 +95,9 @@ where
     Router::new().fallback_service(observed_service(service, trusted_proxies))
 }
 
-/// The cross-cutting outer layers: request ids, a tracing span with W3C trace context,
-/// metrics, client IP. One tower stack around `service`, cheap to clone (hyper clones the
-/// service for every request), and without `Router::layer`'s boxing of every layer.
+/// The cross-cutting outer layer ([`crate::observe`]): request ids, a tracing span with W3C
+/// trace context and the access log, metrics, client IP. Cheap to clone (hyper clones the
+/// service for every request), and without `Router::layer`'s boxing.
 pub fn observed_service<S>(
     service: S,
     trusted_proxies: &[std::net::IpAddr],
@@ -108,12 +107,7 @@ where
 {
     // Install the recorder now, so metrics set before the first request are kept.
     let _ = metrics::handle();
-    tower::ServiceBuilder::new()
-        .layer(RequestIdLayer)
-        .layer(crate::trace::TraceLayer)
-        .layer(metrics::TrackLayer)
-        .layer(crate::peer::PeerLayer::new(trusted_proxies))
-        .service(service)
+    tower::Layer::layer(&crate::observe::ObserveLayer::new(trusted_proxies), service)
 }
 
 /// Gives the bare 404 of an unknown path a Connect error body (gRPC callers already get

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use crate::config::ServerConfig;
 
 mod http1;
-pub use http1::write_digits;
+pub use http1::{write_digits, write_field};
 #[cfg(test)]
 mod http1_tests;
 

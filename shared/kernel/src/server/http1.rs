@@ -398,7 +398,8 @@ async fn write_with(stream: &mut TcpStream, out: &mut Vec<u8>, data: &[u8]) -> s
     }
 }
 
-fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+/// Writes one header field line, `name: value\r\n`.
+pub fn write_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
