@@ -11,11 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN=${1:-8}
 OUT=${OUT:-/tmp/gateway.callgrind}
-# Line tables (same machine code) so callgrind_annotate can tell which source the
-# instructions of inlined code come from; a target directory of its own, so the bench's
-# build is not invalidated.
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/bench-profile-target}
-export CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
 # shellcheck source=gateway/bench/lib.sh
 . gateway/bench/lib.sh
 

@@ -2,6 +2,9 @@
 # build ($BIN), a scratch directory ($WORK) cleaned up on exit with every process started,
 # the canned upstream, the bench user and the wrk script.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/bench-target}
+# Line tables (the same machine code), so callgrind_annotate can tell which source the
+# instructions of inlined code come from (instructions.sh).
+export CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
 cargo build --quiet --release --bin identity-service --bin auth-service --bin gateway
 BIN=$CARGO_TARGET_DIR/release
 WORK=$(mktemp -d)

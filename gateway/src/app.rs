@@ -223,7 +223,9 @@ fn too_many(wire: Wire, rejection: Rejection) -> Response {
 }
 
 fn bearer(headers: &http::HeaderMap) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    // A header value holds no control characters; UTF-8 is checked faster than
+    // `to_str`'s visible-ASCII rule, and a token with other bytes fails verification anyway.
+    let value = std::str::from_utf8(headers.get(http::header::AUTHORIZATION)?.as_bytes()).ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -354,7 +356,7 @@ async fn verify_uncached(
     match verify() {
         Err(platform_tokens::TokenError::UnknownKey(_)) => {
             // Maybe a key rotated since the last fetch: look again, at a bounded rate.
-            if let Err(e) = inner.jwks.refresh(false).await {
+            if let Err(e) = Box::pin(inner.jwks.refresh(false)).await {
                 tracing::warn!(error = %format!("{e:#}"), "JWKS refetch failed");
             }
             verify().map_err(|e| format!("invalid token: {e}"))

@@ -115,13 +115,15 @@ impl H1Pool {
         may_resend: bool,
     ) -> Result<Response<Body>, PoolError> {
         let (key, idle) = self.checkout(authority);
+        // Connecting is boxed: it is rare, and its future (a timer and a connect) would
+        // otherwise make every call's future larger.
         let (conn, reused) = match idle {
             Some(conn) => (conn, true),
-            None => (self.connect(authority).await?, false),
+            None => (Box::pin(self.connect(authority)).await?, false),
         };
         match self.exchange(conn, &key, authority, &call).await {
             Err(Exchange::ClosedEarly(_)) if reused && may_resend => {
-                let conn = self.connect(authority).await?;
+                let conn = Box::pin(self.connect(authority)).await?;
                 self.exchange(conn, &key, authority, &call)
                     .await
                     .map_err(Exchange::into_error)

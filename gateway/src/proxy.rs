@@ -183,7 +183,9 @@ impl Upstreams {
                 _ => {
                     let Some(payload) = body.next() else { break };
                     let request = upstream_request(&parts, base_url, payload, wire, remaining);
-                    tokio::time::timeout(remaining, self.send(wire, request)).await
+                    // Boxed: hyper's request future is large, and the call's future (moved
+                    // into its box on every request) would carry its size.
+                    tokio::time::timeout(remaining, Box::pin(self.send(wire, request))).await
                 }
             };
             match sent {
@@ -220,7 +222,10 @@ impl Upstreams {
                     return response;
                 }
             }
-            tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+            Box::pin(tokio::time::sleep(Duration::from_millis(
+                10 * u64::from(attempt),
+            )))
+            .await;
         }
         unavailable()
     }

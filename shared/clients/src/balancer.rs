@@ -160,7 +160,12 @@ impl Balancer {
             return Ok(set.clone());
         }
         let mut rx = self.instances.clone();
-        let waited = tokio::time::timeout_at(deadline, rx.wait_for(Option::is_some)).await;
+        // Boxed: only the first calls wait, and every call's future would carry the size.
+        let waited = Box::pin(tokio::time::timeout_at(
+            deadline,
+            rx.wait_for(Option::is_some),
+        ))
+        .await;
         match waited {
             Ok(Ok(set)) => Ok(set.clone().unwrap_or_default()),
             _ => Err(ClientError::new(

@@ -61,6 +61,7 @@ pub(super) async fn serve<S: HttpService>(
 ) -> Ended {
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out = Vec::with_capacity(1024);
+    let mut last_uri = None;
     let mut watch = stopping.clone();
     let stop = async move {
         let _ = watch.wait_for(|stop| *stop).await;
@@ -101,7 +102,7 @@ pub(super) async fn serve<S: HttpService>(
         let body = buf.split_to(parsed.body_len).freeze();
         let head_request = parsed.method == Method::HEAD;
         let (asked_close, trailers) = (parsed.close, parsed.trailers);
-        let Some(request) = request(parsed, &head, body, peer) else {
+        let Some(request) = request(parsed, &head, body, peer, &mut last_uri) else {
             let _ = stream
                 .write_all(
                     b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
@@ -215,8 +216,35 @@ fn parse(buf: &[u8]) -> Result<Option<Parsed>, ()> {
 }
 
 /// The request the service gets, sharing `head`'s bytes; `None` for an invalid target.
-fn request(parsed: Parsed, head: &Bytes, body: Bytes, peer: SocketAddr) -> Option<Request<Body>> {
-    let uri = Uri::from_maybe_shared(head.slice(parsed.target.0..parsed.target.1)).ok()?;
+/// `last_uri` is the connection's previous target: a client calls the same method again
+/// and again, and its URI is then cloned rather than parsed.
+fn request(
+    parsed: Parsed,
+    head: &Bytes,
+    body: Bytes,
+    peer: SocketAddr,
+    last_uri: &mut Option<Uri>,
+) -> Option<Request<Body>> {
+    let target = &head[parsed.target.0..parsed.target.1];
+    let uri = match last_uri {
+        Some(uri)
+            if uri
+                .path_and_query()
+                .is_some_and(|p| p.as_str().as_bytes() == target) =>
+        {
+            uri.clone()
+        }
+        _ => {
+            // Its own bytes: a URI kept for the next request must not hold on to this
+            // head (and with it the connection's read buffer).
+            let uri = Uri::from_maybe_shared(Bytes::copy_from_slice(target)).ok()?;
+            // Only the origin form (`/path?query`) is the same URI whenever its bytes are.
+            if uri.scheme().is_none() && uri.authority().is_none() {
+                *last_uri = Some(uri.clone());
+            }
+            uri
+        }
+    };
     // Room for the fields layers add (request id, identity, forwarding, trace context)
     // without growing the map, which rehashes it.
     let mut headers = HeaderMap::with_capacity(parsed.fields.len() + 8);

@@ -73,6 +73,10 @@ struct Server {
 async fn start() -> Server {
     let router = axum::Router::new()
         .route("/hello", get(|| async { "hello" }))
+        .route(
+            "/target",
+            get(|uri: http::Uri| async move { format!("[{uri}]") }),
+        )
         .route("/echo", post(|body: Bytes| async move { body }))
         .route(
             "/fields",
@@ -197,6 +201,47 @@ GET /hello HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
         let answers = exchange(server.addr, &pieces).await;
         assert_eq!(answers, whole, "split into {} pieces", pieces.len());
     }
+}
+
+#[tokio::test]
+async fn each_request_on_a_connection_gets_its_own_target() {
+    let server = start().await;
+    let targets = [
+        "/target?a=1",
+        "/target?a=1",
+        "/target?a=2",
+        "/target",
+        "/hello",
+        "/target?a=1",
+        "http://other.example/target?a=3",
+        "/target?a=3",
+    ];
+    let mut requests = String::new();
+    for target in targets {
+        requests.push_str(&format!("GET {target} HTTP/1.1\r\nhost: x\r\n\r\n"));
+    }
+    requests.push_str("GET /target?last HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    let text = exchange(server.addr, &[requests.as_bytes()]).await;
+    let seen: Vec<&str> = text
+        .split("\r\n\r\n")
+        .skip(1)
+        .map(|body| body.split("HTTP/1.1").next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "[/target?a=1]",
+            "[/target?a=1]",
+            "[/target?a=2]",
+            "[/target]",
+            "hello",
+            "[/target?a=1]",
+            "[http://other.example/target?a=3]",
+            "[/target?a=3]",
+            "[/target?last]"
+        ],
+        "{text}"
+    );
 }
 
 #[tokio::test]
