@@ -26,12 +26,13 @@ use tower::Layer as _;
 
 use crate::config::GatewayConfig;
 use crate::errors::{Wire, error};
+use crate::facts::Facts;
 use crate::forwarding::IDENTITY_HEADERS;
 use crate::jwks::JwksCache;
-use crate::per_thread::PerThread;
 use crate::proxy::{Incoming, Upstreams};
 use crate::ratelimit::{RateLimits, Rejection};
 use crate::routes::{Access, RouteTable};
+use crate::verified::{Verified, VerifiedCache};
 
 /// The gateway's HTTP surface (`service`, served by `platform_kernel::server::serve` or
 /// `serve_per_core`), and its JWKS cache.
@@ -41,10 +42,7 @@ pub struct Gateway<S> {
 }
 
 struct Inner {
-    /// Tokens already verified, with their claims: an EdDSA verification costs tens of µs,
-    /// and a client sends the same token on every call until it expires. One cache per
-    /// worker thread (a token is verified once on each).
-    verified: PerThread<HashMap<String, Arc<Verified>, foldhash::fast::RandomState>>,
+    verified: VerifiedCache,
     max_body: usize,
     routes: RouteTable,
     upstreams: Upstreams,
@@ -91,7 +89,7 @@ pub async fn build(
     };
     let limits = RateLimits::with_shared(&config.rate_limit, shared);
     let inner = Arc::new(Inner {
-        verified: PerThread::default(),
+        verified: VerifiedCache::default(),
         max_body: config.server.max_request_bytes,
         routes: RouteTable::new(config.auth.allow_self_signup),
         upstreams: Upstreams::new(
@@ -222,24 +220,12 @@ fn too_many(wire: Wire, rejection: Rejection) -> Response {
     response
 }
 
-fn bearer(headers: &http::HeaderMap) -> Option<&str> {
-    // A header value holds no control characters; UTF-8 is checked faster than
-    // `to_str`'s visible-ASCII rule, and a token with other bytes fails verification anyway.
-    let value = std::str::from_utf8(headers.get(http::header::AUTHORIZATION)?.as_bytes()).ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
 /// Routing, rate limits and authentication, then the proxy.
 async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
     let started = Instant::now();
-    let wire = Wire::of(req.headers());
-    // One pass over the (few) headers; a lookup per name would hash each of them.
-    if req
-        .headers()
-        .keys()
-        .any(|name| IDENTITY_HEADERS.contains(name))
-    {
+    let facts = Facts::read(req.headers());
+    let wire = facts.wire;
+    if facts.spoofed {
         for name in &IDENTITY_HEADERS {
             req.headers_mut().remove(name);
         }
@@ -253,8 +239,7 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
         )
         .map_status(http::StatusCode::NOT_FOUND, wire);
     };
-    let declared = declared_length(req.headers());
-    if declared.is_some_and(|n| n > inner.max_body as u64) {
+    if facts.declared.is_some_and(|n| n > inner.max_body as u64) {
         return error(wire, ErrorCode::ResourceExhausted, "request body too large")
             .map_status(http::StatusCode::PAYLOAD_TOO_LARGE, wire);
     }
@@ -264,7 +249,7 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
     }
     let mut identity = None;
     if route.access == Access::Authenticated {
-        let verified = match authenticate(&inner, req.headers()).await {
+        let verified = match authenticate(&inner, facts.bearer()).await {
             Ok(verified) => verified,
             Err(why) => return error(wire, ErrorCode::Unauthenticated, &why),
         };
@@ -276,7 +261,8 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
     let call = Incoming {
         route,
         wire,
-        declared,
+        declared: facts.declared,
+        budget: facts.budget,
         client_ip: ip,
         started,
         identity,
@@ -284,66 +270,19 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
     inner.upstreams.forward(call, req).await
 }
 
-/// The `Content-Length` the caller declared, if any.
-fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
-}
-
-/// A verified token: its claims, and the identity headers sent upstream (built once).
-pub(crate) struct Verified {
-    claims: platform_tokens::AccessClaims,
-    /// The user id, as the per-user rate limit keys it.
-    user: Arc<str>,
-    /// User id, token id, session id (`IDENTITY_HEADERS`); a claim that is not a valid
-    /// header value is left out rather than sent empty.
-    pub(crate) headers: Vec<(http::HeaderName, HeaderValue)>,
-}
-
-impl Verified {
-    fn new(claims: platform_tokens::AccessClaims) -> Self {
-        let headers = IDENTITY_HEADERS
-            .iter()
-            .zip([&claims.sub, &claims.jti, &claims.sid])
-            .filter_map(|(name, v)| Some((name.clone(), HeaderValue::from_str(v).ok()?)))
-            .collect();
-        Self {
-            user: Arc::from(claims.sub.as_str()),
-            claims,
-            headers,
-        }
-    }
-}
-
-/// Entries kept in each verified-token cache before it starts over.
-const VERIFIED_CAPACITY: usize = 10_000;
-
-async fn authenticate(inner: &Inner, headers: &http::HeaderMap) -> Result<Arc<Verified>, String> {
-    let token = bearer(headers).ok_or_else(|| "missing bearer token".to_owned())?;
+async fn authenticate(inner: &Inner, token: Option<&[u8]>) -> Result<Arc<Verified>, String> {
+    let token = token.ok_or_else(|| "missing bearer token".to_owned())?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let cached = inner.verified.with(|cache| cache.get(token).cloned());
-    if let Some(verified) = cached {
-        // What changes with time is checked again; the signature, issuer, audience and type
-        // cannot change for the same token string.
-        let leeway = inner.expect.leeway_secs;
-        let claims = &verified.claims;
-        if claims.exp + leeway > now && claims.nbf - leeway <= now {
-            return Ok(verified);
-        }
+    if let Some(verified) = inner.verified.get(token)
+        && verified.current(now, inner.expect.leeway_secs)
+    {
+        return Ok(verified);
     }
-    let verified = Arc::new(Verified::new(verify_uncached(inner, token, now).await?));
-    inner.verified.with(|cache| {
-        if cache.len() >= VERIFIED_CAPACITY {
-            cache.clear();
-        }
-        cache.insert(token.to_owned(), verified.clone());
-    });
+    let text = std::str::from_utf8(token).map_err(|_| "invalid token: not UTF-8".to_owned())?;
+    let verified = Arc::new(Verified::new(verify_uncached(inner, text, now).await?));
+    inner.verified.insert(token, verified.clone());
     Ok(verified)
 }
 

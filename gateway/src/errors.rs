@@ -3,7 +3,7 @@
 //! `grpc-status`, `grpc-message`).
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue};
+use http::HeaderValue;
 use platform_kernel::ErrorCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,14 +14,11 @@ pub enum Wire {
 }
 
 impl Wire {
-    pub fn of(headers: &HeaderMap) -> Self {
-        let ct = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if ct.starts_with("application/grpc-web") {
+    /// The protocol a `Content-Type` value names (Connect when it names none of gRPC's).
+    pub fn of_content_type(ct: &[u8]) -> Self {
+        if ct.starts_with(b"application/grpc-web") {
             Self::GrpcWeb
-        } else if ct.starts_with("application/grpc") {
+        } else if ct.starts_with(b"application/grpc") {
             Self::Grpc
         } else {
             Self::Connect

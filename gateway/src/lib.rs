@@ -4,6 +4,7 @@ pub mod app;
 pub mod config;
 pub mod cors;
 pub mod errors;
+mod facts;
 mod forwarding;
 mod h1;
 pub mod jwks;
@@ -12,6 +13,7 @@ mod proxy;
 pub mod ratelimit;
 pub mod routes;
 pub mod shared_limit;
+mod verified;
 
 pub use app::{Gateway, build};
 pub use config::GatewayConfig;

@@ -19,17 +19,17 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform_clients::balancer::{Balancer, Outcome};
+use platform_kernel::ErrorCode;
 use platform_kernel::headers as names;
-use platform_kernel::{ErrorCode, deadline};
 use tokio::time::Instant;
 use tower::retry::budget::{Budget as _, TpsBudget};
 
-use crate::app::Verified;
 use crate::config::UpstreamConfig;
 use crate::errors::{Wire, error};
 use crate::forwarding::{self, Outgoing};
 use crate::h1::{self, H1Pool};
 use crate::routes::Route;
+use crate::verified::Verified;
 
 /// A call the gate let through, with what it read of it.
 pub struct Incoming {
@@ -37,6 +37,8 @@ pub struct Incoming {
     pub wire: Wire,
     /// The caller's `Content-Length`.
     pub declared: Option<u64>,
+    /// The caller's deadline budget.
+    pub budget: Option<std::time::Duration>,
     pub client_ip: Option<IpAddr>,
     pub started: Instant,
     /// The verified caller (none for public methods).
@@ -91,6 +93,7 @@ impl Upstreams {
             route,
             wire,
             declared,
+            budget,
             client_ip,
             started,
             identity,
@@ -106,8 +109,7 @@ impl Upstreams {
             Some(ms) => Duration::from_millis(*ms),
             None => Duration::from_millis(self.config.timeout_ms),
         };
-        let budget =
-            deadline::from_headers(req.headers()).map_or(route_timeout, |b| b.min(route_timeout));
+        let budget = budget.map_or(route_timeout, |b| b.min(route_timeout));
         let deadline = started + budget;
         let (mut parts, body) = req.into_parts();
         platform_kernel::rpc::inject_trace_context(&mut parts.headers);
