@@ -307,14 +307,33 @@ impl Payload {
 struct Limited;
 
 impl Limited {
-    /// Reads at most `max` bytes, or answers with `resource_exhausted`.
-    async fn collect(body: Body, max: usize) -> Result<Bytes, fn(Wire) -> Response> {
-        match http_body_util::Limited::new(body, max).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(_) => {
-                Err(|wire| error(wire, ErrorCode::ResourceExhausted, "request body too large"))
+    /// Reads at most `max` bytes, or answers with `resource_exhausted`. A body that comes in
+    /// one piece (every request the server read whole) is that piece, not copied.
+    async fn collect(mut body: Body, max: usize) -> Result<Bytes, fn(Wire) -> Response> {
+        let too_large: fn(Wire) -> Response =
+            |wire| error(wire, ErrorCode::ResourceExhausted, "request body too large");
+        let mut whole = Bytes::new();
+        let mut pieces: Option<bytes::BytesMut> = None;
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.map_err(|_| too_large)?.into_data() else {
+                continue; // trailers: a unary call has none worth keeping
+            };
+            let read = whole.len() + pieces.as_ref().map_or(0, |p| p.len()) + data.len();
+            if read > max {
+                return Err(too_large);
+            }
+            match &mut pieces {
+                None if whole.is_empty() => whole = data,
+                None => {
+                    let mut joined = bytes::BytesMut::with_capacity(read);
+                    joined.extend_from_slice(&std::mem::take(&mut whole));
+                    joined.extend_from_slice(&data);
+                    pieces = Some(joined);
+                }
+                Some(joined) => joined.extend_from_slice(&data),
             }
         }
+        Ok(pieces.map_or(whole, bytes::BytesMut::freeze))
     }
 }
 
@@ -368,6 +387,39 @@ fn upstream_uri(base_url: &str, path: Option<&http::uri::PathAndQuery>) -> Uri {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A body given in pieces.
+    struct Pieces(std::collections::VecDeque<&'static [u8]>);
+
+    impl http_body::Body for Pieces {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            let piece = self.0.pop_front();
+            std::task::Poll::Ready(piece.map(|p| Ok(http_body::Frame::data(Bytes::from_static(p)))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole_within_its_limit() {
+        let pieces = |p: &[&'static [u8]]| Body::new(Pieces(p.iter().copied().collect()));
+        let one = Limited::collect(pieces(&[b"hello"]), 5).await;
+        assert_eq!(one.ok(), Some(Bytes::from_static(b"hello")));
+        let three = Limited::collect(pieces(&[b"he", b"", b"ll", b"o"]), 5).await;
+        assert_eq!(three.ok(), Some(Bytes::from_static(b"hello")));
+        assert!(
+            Limited::collect(pieces(&[b"hel", b"lo!"]), 5)
+                .await
+                .is_err()
+        );
+        assert!(Limited::collect(pieces(&[b"hello!"]), 5).await.is_err());
+        let none = Limited::collect(pieces(&[]), 5).await;
+        assert_eq!(none.ok(), Some(Bytes::new()));
+    }
 
     #[test]
     fn the_authority_of_a_base_url_is_its_host_and_port() {

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use failsafe::StateMachine;
@@ -78,11 +78,17 @@ pub enum Outcome {
     Answered,
 }
 
+/// An instance set with each instance's state, in the same order: built when the set
+/// changes, not on every pick.
+struct Resolved {
+    set: Arc<Vec<Instance>>,
+    states: Vec<Arc<InstanceState>>,
+}
+
 /// An instance chosen for one attempt. Report how it went with [`Pick::finish`].
 pub struct Pick {
-    set: Arc<Vec<Instance>>,
+    resolved: Arc<Resolved>,
     index: usize,
-    state: Arc<InstanceState>,
     started: Instant,
     finished: bool,
 }
@@ -90,16 +96,21 @@ pub struct Pick {
 impl Pick {
     /// The chosen instance.
     pub fn instance(&self) -> &Instance {
-        &self.set[self.index]
+        &self.resolved.set[self.index]
+    }
+
+    fn state(&self) -> &InstanceState {
+        &self.resolved.states[self.index]
     }
 
     pub fn finish(mut self, outcome: Outcome) {
         self.finished = true;
-        self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.state.observe(self.started.elapsed());
+        let state = self.state();
+        state.in_flight.fetch_sub(1, Ordering::Relaxed);
+        state.observe(self.started.elapsed());
         match outcome {
-            Outcome::InstanceFailure => self.state.breaker.on_error(),
-            Outcome::Success | Outcome::Answered => self.state.breaker.on_success(),
+            Outcome::InstanceFailure => state.breaker.on_error(),
+            Outcome::Success | Outcome::Answered => state.breaker.on_success(),
         }
     }
 }
@@ -108,7 +119,7 @@ impl Drop for Pick {
     fn drop(&mut self) {
         if !self.finished {
             // Abandoned (the caller's future was dropped): release the slot only.
-            self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
+            self.state().in_flight.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -117,6 +128,8 @@ pub struct Balancer {
     service: String,
     instances: watch::Receiver<InstanceSet>,
     states: Mutex<HashMap<String, Arc<InstanceState>, foldhash::fast::RandomState>>,
+    /// The set last picked from, resolved.
+    resolved: RwLock<Arc<Resolved>>,
     breaker: BreakerConfig,
     /// Bumped whenever instances leave, so pools can drop their connections.
     generation: AtomicU64,
@@ -132,6 +145,10 @@ impl Balancer {
             service: service.to_owned(),
             instances,
             states: Mutex::new(HashMap::default()),
+            resolved: RwLock::new(Arc::new(Resolved {
+                set: Arc::default(),
+                states: Vec::new(),
+            })),
             breaker,
             generation: AtomicU64::new(0),
         }
@@ -154,10 +171,11 @@ impl Balancer {
             .unwrap_or_default()
     }
 
-    /// The current instances, waiting (until the deadline) for discovery's first answer.
-    async fn instances(&self, deadline: Instant) -> Result<Arc<Vec<Instance>>, ClientError> {
+    /// The current instances, resolved, waiting (until the deadline) for discovery's first
+    /// answer.
+    async fn instances(&self, deadline: Instant) -> Result<Arc<Resolved>, ClientError> {
         if let Some(set) = self.instances.borrow().as_ref() {
-            return Ok(set.clone());
+            return Ok(self.resolve(set));
         }
         let mut rx = self.instances.clone();
         // Boxed: only the first calls wait, and every call's future would carry the size.
@@ -167,7 +185,7 @@ impl Balancer {
         ))
         .await;
         match waited {
-            Ok(Ok(set)) => Ok(set.clone().unwrap_or_default()),
+            Ok(Ok(set)) => Ok(self.resolve(&set.clone().unwrap_or_default())),
             _ => Err(ClientError::new(
                 ErrorCode::Unavailable,
                 format!("{}: discovery has not answered yet", self.service),
@@ -175,31 +193,52 @@ impl Balancer {
         }
     }
 
+    /// `set` with its instances' states: the last one built while the set is unchanged.
+    fn resolve(&self, set: &Arc<Vec<Instance>>) -> Arc<Resolved> {
+        {
+            let resolved = self.resolved.read().unwrap_or_else(PoisonError::into_inner);
+            if Arc::ptr_eq(&resolved.set, set) {
+                return resolved.clone();
+            }
+        }
+        let resolved = Arc::new(Resolved {
+            set: set.clone(),
+            states: self.states_for(set),
+        });
+        *self
+            .resolved
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = resolved.clone();
+        resolved
+    }
+
     /// Power of two choices among instances not tried yet (all, if every one was tried)
     /// whose breaker lets a call through.
     pub async fn pick(&self, tried: &[String], deadline: Instant) -> Result<Pick, ClientError> {
-        let set = self.instances(deadline).await?;
+        let resolved = self.instances(deadline).await?;
+        let (set, states) = (&resolved.set, &resolved.states);
         if set.is_empty() {
             return Err(ClientError::new(
                 ErrorCode::Unavailable,
                 format!("no healthy instance of {}", self.service),
             ));
         }
-        let states = self.states_for(&set);
-        let mut rng = rand::rng();
         let chosen = |pick: usize| {
             states[pick].breaker.is_call_permitted().then(|| {
                 states[pick].in_flight.fetch_add(1, Ordering::Relaxed);
                 Pick {
-                    set: set.clone(),
+                    resolved: resolved.clone(),
                     index: pick,
-                    state: states[pick].clone(),
                     started: Instant::now(),
                     finished: false,
                 }
             })
         };
-        let two_choices = |candidates: &[usize], rng: &mut rand::rngs::ThreadRng| {
+        let two_choices = |candidates: &[usize]| {
+            if let [only] = candidates {
+                return *only;
+            }
+            let mut rng = rand::rng();
             let i = candidates[rng.random_range(0..candidates.len())];
             let j = candidates[rng.random_range(0..candidates.len())];
             if states[i].load() <= states[j].load() {
@@ -211,7 +250,7 @@ impl Balancer {
         if tried.is_empty() && set.len() <= FIRST_TRY_MAX {
             // The usual case, without building candidate lists: every instance may be chosen.
             let all: [usize; FIRST_TRY_MAX] = std::array::from_fn(|i| i);
-            let pick = two_choices(&all[..set.len()], &mut rng);
+            let pick = two_choices(&all[..set.len()]);
             if let Some(pick) = chosen(pick) {
                 return Ok(pick);
             }
@@ -225,7 +264,7 @@ impl Balancer {
             fresh
         };
         while !candidates.is_empty() {
-            let pick = two_choices(&candidates, &mut rng);
+            let pick = two_choices(&candidates);
             if let Some(pick) = chosen(pick) {
                 return Ok(pick);
             }
