@@ -24,6 +24,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::per_thread::{PerThread, thread_index};
+use platform_kernel::server::NameCache;
 
 /// A response head larger than this is refused.
 const MAX_HEAD: usize = 64 * 1024;
@@ -93,6 +94,8 @@ struct Conn {
     out: Vec<u8>,
     /// The response fields passed on (kept for its capacity).
     fields: Vec<(HeaderName, usize, usize)>,
+    /// The names of the previous response's fields.
+    names: NameCache,
 }
 
 impl H1Pool {
@@ -227,6 +230,7 @@ impl H1Pool {
             buf: BytesMut::with_capacity(8 * 1024),
             out: Vec::with_capacity(1024),
             fields: Vec::new(),
+            names: NameCache::default(),
         })
     }
 
@@ -419,7 +423,8 @@ async fn read_head(conn: &mut Conn, head_request: bool) -> Result<Head, Exchange
     loop {
         if !conn.buf.is_empty() {
             received = true;
-            if let Some(head) = parse_head(&mut conn.buf, head_request, &mut conn.fields)? {
+            let scratch = (&mut conn.fields, &mut conn.names);
+            if let Some(head) = parse_head(&mut conn.buf, head_request, scratch)? {
                 if head.status.is_informational() {
                     continue;
                 }
@@ -451,11 +456,12 @@ async fn read_head(conn: &mut Conn, head_request: bool) -> Result<Head, Exchange
 
 /// Parses a complete response head at the start of `buf` and takes it out; `None` when more
 /// bytes are needed. Header values share the head's bytes rather than being copied.
-/// `kept` is scratch room (its capacity is reused call after call).
+/// `kept` is scratch room (its capacity is reused call after call), `names` the
+/// connection's names.
 fn parse_head(
     buf: &mut BytesMut,
     head_request: bool,
-    kept: &mut Vec<(HeaderName, usize, usize)>,
+    (kept, names): (&mut Vec<(HeaderName, usize, usize)>, &mut NameCache),
 ) -> Result<Option<Head>, Exchange> {
     // Left uninitialised: zeroing room for 100 fields on every call costs more than parsing.
     let mut fields = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
@@ -489,8 +495,9 @@ fn parse_head(
     // The fields that go downstream; their values share the head's bytes.
     let base = buf.as_ptr() as usize;
     kept.clear();
-    for field in response.headers.iter() {
-        let name = HeaderName::from_bytes(field.name.as_bytes())
+    for (place, field) in response.headers.iter().enumerate() {
+        let name = names
+            .name(place, field.name.as_bytes())
             .map_err(|_| Exchange::Failed("invalid header name upstream".into()))?;
         if !found.passed_on(&name, &framing) {
             continue;

@@ -17,7 +17,9 @@ use tokio::net::TcpListener;
 use crate::config::ServerConfig;
 
 mod http1;
+mod names;
 pub use http1::{write_digits, write_field};
+pub use names::NameCache;
 #[cfg(test)]
 mod http1_tests;
 

@@ -19,7 +19,7 @@ use http_body::Body as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::HttpService;
+use super::{HttpService, NameCache};
 
 /// Largest request head read here; a longer one goes to hyper (which answers 431).
 const MAX_HEAD: usize = 64 * 1024;
@@ -62,6 +62,7 @@ pub(super) async fn serve<S: HttpService>(
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out = Vec::with_capacity(1024);
     let mut last_uri = None;
+    let mut names = NameCache::default();
     let mut watch = stopping.clone();
     let stop = async move {
         let _ = watch.wait_for(|stop| *stop).await;
@@ -70,7 +71,7 @@ pub(super) async fn serve<S: HttpService>(
     loop {
         let parsed = loop {
             if !buf.is_empty() {
-                match parse(&buf) {
+                match parse(&buf, &mut names) {
                     Ok(Some(parsed)) => break parsed,
                     Ok(None) if buf.len() < MAX_HEAD => {}
                     _ => return Ended::Handover(buf.freeze()),
@@ -140,7 +141,7 @@ pub(super) async fn serve<S: HttpService>(
 
 /// Parses a complete request head at the start of `buf`. `Ok(None)`: more bytes are needed;
 /// `Err`: this request is for hyper.
-fn parse(buf: &[u8]) -> Result<Option<Parsed>, ()> {
+fn parse(buf: &[u8], names: &mut NameCache) -> Result<Option<Parsed>, ()> {
     // Left uninitialised: zeroing room for 100 fields on every call costs more than parsing.
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut []);
@@ -173,8 +174,8 @@ fn parse(buf: &[u8]) -> Result<Option<Parsed>, ()> {
         trailers: false,
     };
     let mut length = None;
-    for field in request.headers.iter() {
-        let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| ())?;
+    for (place, field) in request.headers.iter().enumerate() {
+        let name = names.name(place, field.name.as_bytes()).map_err(|_| ())?;
         let value = field.value;
         if name == http::header::CONTENT_LENGTH {
             if length.is_some() {
