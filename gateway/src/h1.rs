@@ -507,7 +507,9 @@ fn parse_head(
     }
     drop(found);
     let head = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(kept.len());
+    // Room for what the layers add on the way out (request id, CORS, `Vary`) without
+    // growing the map, which rehashes it.
+    let mut headers = HeaderMap::with_capacity(kept.len() + 4);
     for (name, at, end) in kept.drain(..) {
         let value = HeaderValue::from_maybe_shared(head.slice(at..end))
             .map_err(|_| Exchange::Failed("invalid header value upstream".into()))?;

@@ -43,8 +43,6 @@ struct Parsed {
     method: Method,
     /// Where the request target lies in the head.
     target: (usize, usize),
-    /// Each field's name, and where its value lies in the head.
-    fields: Vec<(HeaderName, usize, usize)>,
     head_len: usize,
     body_len: usize,
     close: bool,
@@ -63,6 +61,8 @@ pub(super) async fn serve<S: HttpService>(
     let mut out = Vec::with_capacity(1024);
     let mut last_uri = None;
     let mut names = NameCache::default();
+    // The fields of the request being read (the allocation is reused).
+    let mut fields = Vec::new();
     let mut watch = stopping.clone();
     let stop = async move {
         let _ = watch.wait_for(|stop| *stop).await;
@@ -71,7 +71,7 @@ pub(super) async fn serve<S: HttpService>(
     loop {
         let parsed = loop {
             if !buf.is_empty() {
-                match parse(&buf, &mut names) {
+                match parse(&buf, &mut names, &mut fields) {
                     Ok(Some(parsed)) => break parsed,
                     Ok(None) if buf.len() < MAX_HEAD => {}
                     _ => return Ended::Handover(buf.freeze()),
@@ -103,7 +103,7 @@ pub(super) async fn serve<S: HttpService>(
         let body = buf.split_to(parsed.body_len).freeze();
         let head_request = parsed.method == Method::HEAD;
         let (asked_close, trailers) = (parsed.close, parsed.trailers);
-        let Some(request) = request(parsed, &head, body, peer, &mut last_uri) else {
+        let Some(request) = request(parsed, &head, body, peer, (&mut last_uri, &mut fields)) else {
             let _ = stream
                 .write_all(
                     b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
@@ -141,7 +141,12 @@ pub(super) async fn serve<S: HttpService>(
 
 /// Parses a complete request head at the start of `buf`. `Ok(None)`: more bytes are needed;
 /// `Err`: this request is for hyper.
-fn parse(buf: &[u8], names: &mut NameCache) -> Result<Option<Parsed>, ()> {
+/// Each field's name, and where its value lies in the head, go to `fields`.
+fn parse(
+    buf: &[u8],
+    names: &mut NameCache,
+    fields: &mut Vec<(HeaderName, usize, usize)>,
+) -> Result<Option<Parsed>, ()> {
     // Left uninitialised: zeroing room for 100 fields on every call costs more than parsing.
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut []);
@@ -167,13 +172,13 @@ fn parse(buf: &[u8], names: &mut NameCache) -> Result<Option<Parsed>, ()> {
     let mut parsed = Parsed {
         method,
         target,
-        fields: Vec::with_capacity(request.headers.len()),
         head_len,
         body_len: 0,
         close: false,
         trailers: false,
     };
     let mut length = None;
+    fields.clear();
     for (place, field) in request.headers.iter().enumerate() {
         let name = names.name(place, field.name.as_bytes()).map_err(|_| ())?;
         let value = field.value;
@@ -210,7 +215,7 @@ fn parse(buf: &[u8], names: &mut NameCache) -> Result<Option<Parsed>, ()> {
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"trailers"));
         }
         let at = value.as_ptr() as usize - base;
-        parsed.fields.push((name, at, at + value.len()));
+        fields.push((name, at, at + value.len()));
     }
     parsed.body_len = length.unwrap_or(0);
     Ok(Some(parsed))
@@ -218,13 +223,13 @@ fn parse(buf: &[u8], names: &mut NameCache) -> Result<Option<Parsed>, ()> {
 
 /// The request the service gets, sharing `head`'s bytes; `None` for an invalid target.
 /// `last_uri` is the connection's previous target: a client calls the same method again
-/// and again, and its URI is then cloned rather than parsed.
+/// and again, and its URI is then cloned rather than parsed. `fields` are the parsed ones.
 fn request(
     parsed: Parsed,
     head: &Bytes,
     body: Bytes,
     peer: SocketAddr,
-    last_uri: &mut Option<Uri>,
+    (last_uri, fields): (&mut Option<Uri>, &mut Vec<(HeaderName, usize, usize)>),
 ) -> Option<Request<Body>> {
     let target = &head[parsed.target.0..parsed.target.1];
     let uri = match last_uri {
@@ -248,8 +253,8 @@ fn request(
     };
     // Room for the fields layers add (request id, identity, forwarding, trace context)
     // without growing the map, which rehashes it.
-    let mut headers = HeaderMap::with_capacity(parsed.fields.len() + 8);
-    for (name, at, end) in parsed.fields {
+    let mut headers = HeaderMap::with_capacity(fields.len() + 8);
+    for (name, at, end) in fields.drain(..) {
         // httparse allowed only the bytes a header value may hold.
         headers.append(
             name,
