@@ -4,7 +4,8 @@
 # gateway (JWT verification + rate limiting, limits raised so nothing is rejected), all in one
 # run on this machine, with wrk. Needs: nginx and wrk (Debian: nginx-light wrk).
 #   gateway/bench/run.sh [seconds] [connections]
-# ROUNDS=n repeats the three runs n times, alternating, and reports medians. TARGETS="gateway"
+# ROUNDS=n repeats the three runs n times, alternating, and reports medians (and the median
+# of the gateway/nginx ratios of each round). TARGETS="gateway"
 # runs only some of direct/nginx/gateway (for profiling). WORKERS sets both nginx's worker
 # processes and the gateway's worker threads (default: one per core, as both default to).
 # UPSTREAM=static puts a canned answer from a second nginx where identity was (the proxies
@@ -129,3 +130,12 @@ ratio() { # a b
   awk -v a="$(median "$WORK/$1.rps")" -v b="$(median "$WORK/$2.rps")" -v n="$1/$2" 'BEGIN { printf "%s %.2f   ", n, a / b }'
 }
 ratio gateway nginx; ratio gateway direct; ratio nginx direct; echo
+# The same, round by round: this machine has slow and fast spells lasting several runs,
+# and the runs of one round see the same spell; the median of these ratios is the steadier
+# figure.
+round_ratios() { # a b
+  [ -f "$WORK/$1.rps" ] && [ -f "$WORK/$2.rps" ] || return 0
+  paste "$WORK/$1.rps" "$WORK/$2.rps" | awk '{ printf "%.2f\n", $1 / $2 }' >"$WORK/$1-$2.ratio"
+  printf 'per round %s: %s (median %.2f)\n' "$1/$2" "$(paste -sd' ' "$WORK/$1-$2.ratio")" "$(median "$WORK/$1-$2.ratio")"
+}
+round_ratios gateway nginx
