@@ -511,9 +511,10 @@ fn parse_head(
     // growing the map, which rehashes it.
     let mut headers = HeaderMap::with_capacity(kept.len() + 4);
     for (name, at, end) in kept.drain(..) {
-        let value = HeaderValue::from_maybe_shared(head.slice(at..end))
-            .map_err(|_| Exchange::Failed("invalid header value upstream".into()))?;
-        headers.append(name, value);
+        headers.append(
+            name,
+            platform_kernel::server::parsed_value(head.slice(at..end)),
+        );
     }
     Ok(Some(Head {
         status,

@@ -18,8 +18,10 @@ use crate::config::ServerConfig;
 
 mod http1;
 mod names;
+mod parsed;
 pub use http1::{write_digits, write_field};
 pub use names::NameCache;
+pub use parsed::parsed_value;
 #[cfg(test)]
 mod http1_tests;
 

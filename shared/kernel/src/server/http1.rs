@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use bytes::{Buf as _, Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
@@ -255,11 +255,7 @@ fn request(
     // without growing the map, which rehashes it.
     let mut headers = HeaderMap::with_capacity(fields.len() + 8);
     for (name, at, end) in fields.drain(..) {
-        // httparse allowed only the bytes a header value may hold.
-        headers.append(
-            name,
-            HeaderValue::from_maybe_shared(head.slice(at..end)).ok()?,
-        );
+        headers.append(name, super::parsed_value(head.slice(at..end)));
     }
     let body = if body.is_empty() {
         Body::empty()
