@@ -22,6 +22,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Ver
 use http_body::{Frame, SizeHint};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use crate::per_thread::{PerThread, thread_index};
 use platform_kernel::server::NameCache;
@@ -69,6 +70,8 @@ pub enum PoolError {
     Connect(std::io::Error),
     /// The connection failed, or the response was not valid HTTP/1.1.
     Failed(String),
+    /// The deadline passed before the response head came.
+    Deadline,
 }
 
 impl PoolError {
@@ -82,6 +85,7 @@ impl std::fmt::Display for PoolError {
         match self {
             Self::Connect(e) => write!(f, "connecting: {e}"),
             Self::Failed(e) => f.write_str(e),
+            Self::Deadline => f.write_str("deadline exceeded"),
         }
     }
 }
@@ -96,6 +100,8 @@ struct Conn {
     fields: Vec<(HeaderName, usize, usize)>,
     /// The names of the previous response's fields.
     names: NameCache,
+    /// The deadline timer of the connection's calls (kept registered between them).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl H1Pool {
@@ -111,23 +117,32 @@ impl H1Pool {
     /// new one. When a reused connection turns out to have been closed by the instance
     /// before any of the response came back, the call goes once more on a new connection if
     /// `may_resend` (idempotent calls): a keep-alive race, not a failure of the instance.
+    ///
+    /// Until the response head is in, the call gives up at `deadline`
+    /// ([`PoolError::Deadline`]).
     pub async fn send(
         self: &Arc<Self>,
         authority: &str,
         call: Call<'_>,
         may_resend: bool,
+        deadline: Instant,
     ) -> Result<Response<Body>, PoolError> {
         let (key, idle) = self.checkout(authority);
         // Connecting is boxed: it is rare, and its future (a timer and a connect) would
         // otherwise make every call's future larger.
+        let connect = || async {
+            tokio::time::timeout_at(deadline, Box::pin(self.connect(authority)))
+                .await
+                .map_err(|_| PoolError::Deadline)?
+        };
         let (conn, reused) = match idle {
             Some(conn) => (conn, true),
-            None => (Box::pin(self.connect(authority)).await?, false),
+            None => (connect().await?, false),
         };
-        match self.exchange(conn, &key, authority, &call).await {
+        match self.exchange(conn, &key, authority, &call, deadline).await {
             Err(Exchange::ClosedEarly(_)) if reused && may_resend => {
-                let conn = Box::pin(self.connect(authority)).await?;
-                self.exchange(conn, &key, authority, &call)
+                let conn = connect().await?;
+                self.exchange(conn, &key, authority, &call, deadline)
                     .await
                     .map_err(Exchange::into_error)
             }
@@ -141,19 +156,24 @@ impl H1Pool {
         key: &Arc<str>,
         authority: &str,
         call: &Call<'_>,
+        deadline: Instant,
     ) -> Result<Response<Body>, Exchange> {
-        encode_head(&mut conn.out, authority, call);
-        let written = if call.body.len() <= COALESCE {
-            conn.out.extend_from_slice(call.body);
-            conn.stream.write_all(&conn.out).await
-        } else {
-            match conn.stream.write_all(&conn.out).await {
-                Ok(()) => conn.stream.write_all(call.body).await,
-                Err(e) => Err(e),
+        // The connection's own timer, moved to this call's deadline: a later deadline only
+        // updates the registered one (no timer-wheel insert and cancel per call).
+        let mut timer = match conn.timer.take() {
+            Some(mut timer) => {
+                timer.as_mut().reset(deadline);
+                timer
             }
+            None => Box::pin(tokio::time::sleep_until(deadline)),
         };
-        written.map_err(|e| Exchange::ClosedEarly(format!("writing the request: {e}")))?;
-        let head = read_head(&mut conn, call.method == Method::HEAD).await?;
+        let head = tokio::select! {
+            biased;
+            head = Self::request(&mut conn, authority, call) => head?,
+            // The connection is in the middle of a call: it is dropped, not reused.
+            () = timer.as_mut() => return Err(Exchange::Deadline),
+        };
+        conn.timer = Some(timer);
         let framing = head.framing;
         let mut response = Response::new(Body::empty());
         *response.status_mut() = head.status;
@@ -175,6 +195,22 @@ impl H1Pool {
             *response.body_mut() = Body::new(body);
         }
         Ok(response)
+    }
+
+    /// Writes the call and reads the response head.
+    async fn request(conn: &mut Conn, authority: &str, call: &Call<'_>) -> Result<Head, Exchange> {
+        encode_head(&mut conn.out, authority, call);
+        let written = if call.body.len() <= COALESCE {
+            conn.out.extend_from_slice(call.body);
+            conn.stream.write_all(&conn.out).await
+        } else {
+            match conn.stream.write_all(&conn.out).await {
+                Ok(()) => conn.stream.write_all(call.body).await,
+                Err(e) => Err(e),
+            }
+        };
+        written.map_err(|e| Exchange::ClosedEarly(format!("writing the request: {e}")))?;
+        read_head(conn, call.method == Method::HEAD).await
     }
 
     /// An idle connection the instance has not closed, and the pool's key for the address.
@@ -231,6 +267,7 @@ impl H1Pool {
             out: Vec::with_capacity(1024),
             fields: Vec::new(),
             names: NameCache::default(),
+            timer: None,
         })
     }
 
@@ -277,12 +314,14 @@ impl Conn {
 enum Exchange {
     ClosedEarly(String),
     Failed(String),
+    Deadline,
 }
 
 impl Exchange {
     fn into_error(self) -> PoolError {
         match self {
             Self::ClosedEarly(e) | Self::Failed(e) => PoolError::Failed(e),
+            Self::Deadline => PoolError::Deadline,
         }
     }
 }

@@ -95,7 +95,7 @@ fn post(body: &Bytes) -> Call<'_> {
 
 async fn call(pool: &Arc<H1Pool>, addr: &str, body: &str) -> Result<Response<Body>, PoolError> {
     let body = Bytes::copy_from_slice(body.as_bytes());
-    pool.send(addr, post(&body), true).await
+    pool.send(addr, post(&body), true, later()).await
 }
 
 async fn frames(response: Response<Body>) -> (Vec<Bytes>, Option<HeaderMap>) {
@@ -109,6 +109,11 @@ async fn frames(response: Response<Body>) -> (Vec<Bytes>, Option<HeaderMap>) {
         }
     }
     (data, trailers)
+}
+
+/// A deadline no test call reaches.
+fn later() -> Instant {
+    Instant::now() + Duration::from_secs(10)
 }
 
 fn pool() -> Arc<H1Pool> {
@@ -128,7 +133,7 @@ async fn the_request_is_written_with_our_host_and_framing_and_the_connection_reu
     for _ in 0..3 {
         let mut call = post(&body);
         call.fields = &fields;
-        let response = pool.send(&addr, call, true).await.expect("sent");
+        let response = pool.send(&addr, call, true, later()).await.expect("sent");
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["x-a"], "1");
         let (data, trailers) = frames(response).await;
@@ -143,6 +148,54 @@ async fn the_request_is_written_with_our_host_and_framing_and_the_connection_reu
             "POST /pkg.Service/Method?x=1 HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer t\r\n\
              x-multi: 1\r\nx-multi: 2\r\nconnect-timeout-ms: 250\r\ncontent-length: 7\r\n\r\n{{\"a\":1}}"
         )
+    );
+}
+
+#[tokio::test]
+async fn a_call_gives_up_at_its_deadline_and_its_connection_is_not_reused() {
+    let ok: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    // The third answer never completes its head.
+    let (addr, seen) = scripted(vec![
+        vec![ok],
+        vec![ok],
+        vec![b"HTTP/1.1 200 OK\r\n"],
+        vec![ok],
+    ])
+    .await;
+    let pool = pool();
+    let body = Bytes::from_static(b"x");
+    // The connection's timer moves to each call's deadline, later or earlier.
+    for deadline in [later(), Instant::now() + Duration::from_secs(5)] {
+        let response = pool
+            .send(&addr, post(&body), true, deadline)
+            .await
+            .expect("sent");
+        assert_eq!(frames(response).await.0.concat(), b"ok");
+    }
+    let started = Instant::now();
+    let late = pool
+        .send(
+            &addr,
+            post(&body),
+            true,
+            started + Duration::from_millis(150),
+        )
+        .await;
+    assert!(matches!(late, Err(PoolError::Deadline)), "{late:?}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+    let response = pool
+        .send(&addr, post(&body), true, later())
+        .await
+        .expect("sent");
+    assert_eq!(frames(response).await.0.concat(), b"ok");
+    assert_eq!(
+        seen.accepted.load(Ordering::SeqCst),
+        2,
+        "a new connection after the late call"
     );
 }
 
@@ -243,7 +296,7 @@ async fn interim_responses_are_skipped_and_bodiless_statuses_have_no_body() {
         fields: &no_fields,
         body: &body,
     };
-    let response = pool.send(&addr, head, true).await.expect("sent");
+    let response = pool.send(&addr, head, true, later()).await.expect("sent");
     assert_eq!(response.headers()["content-length"], "10");
     assert_eq!(frames(response).await.0.concat(), b"");
     let (data, _) = frames(call(&pool, &addr, "x").await.expect("sent")).await;
@@ -332,11 +385,11 @@ async fn a_reused_connection_closed_under_the_call_is_retried_once_when_allowed(
     let pool = pool();
     let body = Bytes::from_static(b"x");
     for _ in 0..3 {
-        let response = pool.send(&addr, post(&body), true).await;
+        let response = pool.send(&addr, post(&body), true, later()).await;
         let (data, _) = frames(response.expect("resent on a new connection")).await;
         assert_eq!(data.concat(), b"ok");
     }
-    let response = pool.send(&addr, post(&body), false).await;
+    let response = pool.send(&addr, post(&body), false, later()).await;
     let e = response.expect_err("not resent when not allowed");
     assert!(!e.not_sent(), "{e}");
 }

@@ -177,21 +177,27 @@ impl Upstreams {
                         fields: &fields,
                         body: bytes,
                     };
-                    let send = self.http1.send(authority(base_url), call, route.idempotent);
-                    tokio::time::timeout(remaining, send)
-                        .await
-                        .map(|sent| sent.map_err(SendError::from))
+                    // The client keeps the deadline itself, on a timer per connection.
+                    let send =
+                        self.http1
+                            .send(authority(base_url), call, route.idempotent, deadline);
+                    match send.await {
+                        Err(h1::PoolError::Deadline) => Err(Late),
+                        sent => Ok(sent.map_err(SendError::from)),
+                    }
                 }
                 _ => {
                     let Some(payload) = body.next() else { break };
                     let request = upstream_request(&parts, base_url, payload, wire, remaining);
                     // Boxed: hyper's request future is large, and the call's future (moved
                     // into its box on every request) would carry its size.
-                    tokio::time::timeout(remaining, Box::pin(self.send(wire, request))).await
+                    tokio::time::timeout(remaining, Box::pin(self.send(wire, request)))
+                        .await
+                        .map_err(|_| Late)
                 }
             };
             match sent {
-                Err(_) => {
+                Err(Late) => {
                     pick.finish(Outcome::InstanceFailure);
                     return error(
                         wire,
@@ -258,6 +264,9 @@ impl Upstreams {
         }
     }
 }
+
+/// The deadline passed before the instance answered.
+struct Late;
 
 struct SendError {
     /// The instance cannot have seen the call (so even a non-idempotent one may go again).
