@@ -48,13 +48,7 @@ impl Facts {
             }
         }
         facts.wire = content_type.map_or(Wire::Connect, |v| Wire::of_content_type(v.as_bytes()));
-        facts.budget = connect_timeout
-            .and_then(|ms| digits(ms.as_bytes()))
-            .map(Duration::from_millis)
-            .or_else(|| {
-                let value = grpc_timeout?.to_str().ok()?;
-                platform_kernel::deadline::parse_grpc_timeout(value)
-            });
+        facts.budget = platform_kernel::deadline::from_values(connect_timeout, grpc_timeout);
         facts
     }
 

@@ -51,15 +51,25 @@ pub fn grpc_timeout_value(remaining: Duration) -> String {
 
 /// The caller's budget from the request headers.
 pub fn from_headers(headers: &http::HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers
-        .get(crate::headers::CONNECT_TIMEOUT_MS)
+    from_values(
+        headers.get(crate::headers::CONNECT_TIMEOUT_MS),
+        headers.get(crate::headers::GRPC_TIMEOUT),
+    )
+}
+
+/// The caller's budget from its `connect-timeout-ms` and `grpc-timeout` values (the first
+/// that parses counts, Connect's before gRPC's).
+pub fn from_values(
+    connect_timeout_ms: Option<&http::HeaderValue>,
+    grpc_timeout: Option<&http::HeaderValue>,
+) -> Option<Duration> {
+    if let Some(ms) = connect_timeout_ms
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
         return Some(Duration::from_millis(ms));
     }
-    headers
-        .get(crate::headers::GRPC_TIMEOUT)
+    grpc_timeout
         .and_then(|v| v.to_str().ok())
         .and_then(parse_grpc_timeout)
 }
