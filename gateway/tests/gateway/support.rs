@@ -35,7 +35,7 @@ where
         listener,
         service,
         std::future::pending(),
-        Duration::from_secs(1),
+        platform_kernel::server::Timeouts::with_grace(Duration::from_secs(1)),
     ));
     addr
 }

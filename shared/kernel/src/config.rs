@@ -129,6 +129,10 @@ pub struct ServerConfig {
     pub port: u16,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// From a request's first byte until its head is in (HTTP/1.1); slower callers get 408.
+    pub header_read_timeout_secs: u64,
+    /// A keep-alive connection with no request under way is closed after this long.
+    pub idle_timeout_secs: u64,
     /// Largest accepted request message.
     pub max_request_bytes: usize,
     /// Proxies whose `X-Forwarded-For` is believed (the gateway, a load balancer).
@@ -142,6 +146,16 @@ impl ServerConfig {
             ..Self::default()
         }
     }
+
+    /// How long the server waits on callers, as configured.
+    pub fn timeouts(&self) -> crate::server::Timeouts {
+        use std::time::Duration;
+        crate::server::Timeouts {
+            grace: Duration::from_secs(self.shutdown_grace_secs),
+            header_read: Duration::from_secs(self.header_read_timeout_secs),
+            idle: Duration::from_secs(self.idle_timeout_secs),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -150,6 +164,8 @@ impl Default for ServerConfig {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             shutdown_grace_secs: 20,
+            header_read_timeout_secs: 30,
+            idle_timeout_secs: 75,
             max_request_bytes: 4 * 1024 * 1024,
             trusted_proxies: Vec::new(),
         }

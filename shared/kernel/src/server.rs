@@ -24,6 +24,8 @@ pub use names::NameCache;
 pub use parsed::parsed_value;
 #[cfg(test)]
 mod http1_tests;
+#[cfg(test)]
+mod timeouts_tests;
 
 /// What the server serves: a `Router`, or any tower service of the same shape. (hyper clones
 /// it for every request, and runs each request's future on the runtime.)
@@ -47,6 +49,35 @@ impl<S> HttpService for S where
 {
 }
 
+/// How long the server waits on callers ([`ServerConfig::timeouts`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// After the stop, how long in-flight requests get to finish.
+    pub grace: Duration,
+    /// From a request's first byte until its head, and a body the fast path reads before
+    /// the service runs, are in (slowloris); slower callers get 408 and the connection
+    /// closes. hyper applies it to the request heads it reads.
+    pub header_read: Duration,
+    /// How long a keep-alive connection may wait for its next request.
+    pub idle: Duration,
+}
+
+impl Timeouts {
+    /// The configured defaults with this grace period.
+    pub fn with_grace(grace: Duration) -> Self {
+        Self {
+            grace,
+            ..ServerConfig::default().timeouts()
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        ServerConfig::default().timeouts()
+    }
+}
+
 /// Binds the configured address (port 0 picks a free one).
 pub async fn bind(config: &ServerConfig) -> anyhow::Result<TcpListener> {
     let addr = SocketAddr::new(config.host, config.port);
@@ -56,13 +87,13 @@ pub async fn bind(config: &ServerConfig) -> anyhow::Result<TcpListener> {
 }
 
 /// Serves `service` (a `Router`, or any service of the same shape) until `shutdown`
-/// resolves, then stops accepting and gives in-flight requests `grace` to finish. HTTP/1.1
-/// and h2c on one port; each request carries the peer address as `ConnectInfo`.
+/// resolves, then stops accepting and gives in-flight requests `timeouts.grace` to finish.
+/// HTTP/1.1 and h2c on one port; each request carries the peer address as `ConnectInfo`.
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
+    timeouts: Timeouts,
 ) -> anyhow::Result<()>
 where
     S: HttpService,
@@ -94,14 +125,18 @@ where
             service.clone(),
             stopping.clone(),
             alive.clone(),
+            timeouts,
         ));
     }
     drop(listener);
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop.send(true);
     drop(alive);
-    if tokio::time::timeout(grace, all_ended.recv()).await.is_err() {
-        tracing::warn!(?grace, "grace period over; dropping remaining connections");
+    if tokio::time::timeout(timeouts.grace, all_ended.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?timeouts.grace, "grace period over; dropping remaining connections");
     }
     Ok(())
 }
@@ -115,11 +150,12 @@ async fn connection<S>(
     mut service: S,
     mut stopping: tokio::sync::watch::Receiver<bool>,
     _alive: tokio::sync::mpsc::Sender<()>,
+    timeouts: Timeouts,
 ) where
     S: HttpService,
 {
     use tower::ServiceExt as _;
-    let read = match http1::serve(&mut stream, peer, &mut service, &stopping).await {
+    let read = match http1::serve(&mut stream, peer, &mut service, &stopping, &timeouts).await {
         http1::Ended::Closed => return,
         http1::Ended::Handover(read) => read,
     };
@@ -129,7 +165,11 @@ async fn connection<S>(
                 .insert(axum::extract::ConnectInfo(peer));
             service.clone().oneshot(req.map(Body::new))
         });
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeouts.header_read);
     let conn = builder.serve_connection_with_upgrades(
         TokioIo::new(http1::Rewind::new(read, stream)),
         hyper_service,
@@ -173,7 +213,7 @@ where
     };
     #[cfg(not(unix))]
     let workers = 1; // no SO_REUSEPORT
-    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let timeouts = config.timeouts();
     let first = bind_reuseport(SocketAddr::new(config.host, config.port))?;
     let addr = first.local_addr()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -204,7 +244,7 @@ where
                             return Err(e);
                         }
                     };
-                    serve(listener, service, signal(stopped), grace).await
+                    serve(listener, service, signal(stopped), timeouts).await
                 })
             })
             .context("starting a worker thread")?;
@@ -219,7 +259,7 @@ where
         shutdown.await;
         let _ = stop.send(true);
     });
-    let result = serve(first, service, signal(stopped), grace).await;
+    let result = serve(first, service, signal(stopped), timeouts).await;
     for thread in threads {
         match tokio::task::spawn_blocking(move || thread.join()).await {
             Ok(Ok(Ok(()))) => {}

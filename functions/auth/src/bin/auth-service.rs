@@ -1,8 +1,6 @@
 //! The auth service as a long-running server. `auth-service rotate-keys` makes a new
 //! signing key current (running instances pick it up on their next keyring refresh).
 
-use std::time::Duration;
-
 use auth::AuthConfig;
 use platform_kernel::{config, server, telemetry};
 
@@ -28,6 +26,5 @@ async fn main() -> anyhow::Result<()> {
             tracing::warn!(error = %format!("{e:#}"), "deregistration failed");
         }
     };
-    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    server::serve(listener, app.router, shutdown, grace).await
+    server::serve(listener, app.router, shutdown, config.server.timeouts()).await
 }

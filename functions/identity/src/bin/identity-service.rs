@@ -1,8 +1,6 @@
 //! The identity service as a long-running server. With `CONSUL_HTTP_ADDR` set it registers
 //! itself with Consul, and deregisters on SIGTERM before draining.
 
-use std::time::Duration;
-
 use identity::IdentityConfig;
 use platform_kernel::{config, server, telemetry};
 
@@ -23,6 +21,5 @@ async fn main() -> anyhow::Result<()> {
             tracing::warn!(error = %format!("{e:#}"), "deregistration failed");
         }
     };
-    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    server::serve(listener, app.router, shutdown, grace).await
+    server::serve(listener, app.router, shutdown, config.server.timeouts()).await
 }

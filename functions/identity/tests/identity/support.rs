@@ -53,7 +53,7 @@ impl TestApp {
             async {
                 let _ = stopped.await;
             },
-            Duration::from_secs(5),
+            platform_kernel::server::Timeouts::with_grace(Duration::from_secs(5)),
         ));
         Self {
             addr,

@@ -33,7 +33,7 @@ async fn every_method(protocol: Protocol) {
         listener,
         app.router,
         std::future::pending(),
-        std::time::Duration::from_secs(1),
+        platform_kernel::server::Timeouts::with_grace(std::time::Duration::from_secs(1)),
     ));
 
     let mut discovery = DiscoveryConfig::default();

@@ -18,8 +18,9 @@ use http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
-use super::{HttpService, NameCache};
+use super::{HttpService, NameCache, Timeouts};
 
 /// Largest request head read here; a longer one goes to hyper (which answers 431).
 const MAX_HEAD: usize = 64 * 1024;
@@ -56,6 +57,7 @@ pub(super) async fn serve<S: HttpService>(
     peer: SocketAddr,
     service: &mut S,
     stopping: &tokio::sync::watch::Receiver<bool>,
+    timeouts: &Timeouts,
 ) -> Ended {
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out = Vec::with_capacity(1024);
@@ -68,7 +70,14 @@ pub(super) async fn serve<S: HttpService>(
         let _ = watch.wait_for(|stop| *stop).await;
     };
     tokio::pin!(stop);
+    // One timer for the connection, moved from wait to wait: the next request must start
+    // within `idle`, and a started one be in within `header_read`. Moving it later is an
+    // update of the timer already registered, not a timer-wheel insert and cancel.
+    let timer = tokio::time::sleep(timeouts.idle);
+    tokio::pin!(timer);
     loop {
+        // When the request being read must be in (set once its first bytes are).
+        let mut due = None;
         let parsed = loop {
             if !buf.is_empty() {
                 match parse(&buf, &mut names, &mut fields) {
@@ -79,14 +88,20 @@ pub(super) async fn serve<S: HttpService>(
             }
             buf.reserve(8 * 1024);
             let read = if buf.is_empty() {
-                // Between requests the connection may be closed for a stop.
+                // Between requests the connection may be closed for a stop, or for idling.
+                timer.as_mut().reset(Instant::now() + timeouts.idle);
                 tokio::select! {
                     biased;
                     read = stream.read_buf(&mut buf) => read,
                     () = &mut stop => return Ended::Closed,
+                    () = timer.as_mut() => return Ended::Closed,
                 }
             } else {
-                stream.read_buf(&mut buf).await
+                let due = *due.get_or_insert_with(|| Instant::now() + timeouts.header_read);
+                match read_until(stream, &mut buf, timer.as_mut(), due).await {
+                    Some(read) => read,
+                    None => return too_slow(stream).await,
+                }
             };
             if !matches!(read, Ok(n) if n > 0) {
                 return Ended::Closed;
@@ -95,8 +110,11 @@ pub(super) async fn serve<S: HttpService>(
         let whole = parsed.head_len + parsed.body_len;
         while buf.len() < whole {
             buf.reserve(whole - buf.len());
-            if !matches!(stream.read_buf(&mut buf).await, Ok(n) if n > 0) {
-                return Ended::Closed;
+            let due = *due.get_or_insert_with(|| Instant::now() + timeouts.header_read);
+            match read_until(stream, &mut buf, timer.as_mut(), due).await {
+                Some(Ok(n)) if n > 0 => {}
+                Some(_) => return Ended::Closed,
+                None => return too_slow(stream).await,
             }
         }
         let head = buf.split_to(parsed.head_len).freeze();
@@ -137,6 +155,33 @@ pub(super) async fn serve<S: HttpService>(
             return Ended::Closed;
         }
     }
+}
+
+/// Reads more of a started request, unless `due` comes first (`None`).
+async fn read_until(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    mut timer: Pin<&mut tokio::time::Sleep>,
+    due: Instant,
+) -> Option<std::io::Result<usize>> {
+    timer.as_mut().reset(due);
+    tokio::select! {
+        biased;
+        read = stream.read_buf(buf) => Some(read),
+        () = timer => None,
+    }
+}
+
+/// Answers a request that did not come in within the header-read timeout, and closes.
+async fn too_slow(stream: &mut TcpStream) -> Ended {
+    tracing::debug!("request not in within the header-read timeout");
+    let _ = stream
+        .write_all(
+            b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+    let _ = stream.shutdown().await;
+    Ended::Closed
 }
 
 /// Parses a complete request head at the start of `buf`. `Ok(None)`: more bytes are needed;

@@ -64,13 +64,17 @@ fn pieces(sized: bool, trailers: bool) -> Body {
     Body::new(Frames { frames, sized })
 }
 
-struct Server {
-    addr: SocketAddr,
+pub(super) struct Server {
+    pub(super) addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 async fn start() -> Server {
+    start_with(super::Timeouts::with_grace(Duration::from_secs(5))).await
+}
+
+pub(super) async fn start_with(timeouts: super::Timeouts) -> Server {
     let router = axum::Router::new()
         .route("/hello", get(|| async { "hello" }))
         .route(
@@ -114,7 +118,7 @@ async fn start() -> Server {
         async move {
             let _ = stopped.await;
         },
-        Duration::from_secs(5),
+        timeouts,
     ));
     Server {
         addr,
