@@ -2,6 +2,12 @@
 //! instances whose circuit breaker (`failsafe`, per instance) is open. Shared by the typed
 //! service channels and the gateway's proxy.
 //!
+//! The two candidates are drawn independently (as Envoy does), so each instance keeps a
+//! share of 1/n² of the picks however slow it looked; and its latency estimate fades with
+//! the time since its last sample (halving every [`HALF_LIFE`], as Finagle's and Linkerd's
+//! do), so an instance that was slow once competes again soon rather than after enough
+//! lucky draws.
+//!
 //! Why not tower's `Balance`: it owns the endpoint services and hides which one served a call,
 //! and the per-instance breaker and "retry on another instance" need exactly that.
 
@@ -19,6 +25,8 @@ use rand::Rng as _;
 
 /// Up to this many instances, a first attempt picks without building candidate lists.
 const FIRST_TRY_MAX: usize = 16;
+/// How fast an instance's latency estimate fades while it takes no calls.
+pub const HALF_LIFE: Duration = Duration::from_secs(10);
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -30,8 +38,12 @@ type Breaker = StateMachine<ConsecutiveFailures<Constant>, ()>;
 /// Per-instance load and health, kept while the instance is in the set.
 struct InstanceState {
     in_flight: AtomicUsize,
-    /// Exponentially weighted moving average of latency, in microseconds.
+    /// Exponentially weighted moving average of latency, in microseconds, as of its last
+    /// sample.
     ewma_us: AtomicU64,
+    /// When the last sample came, in microseconds since `born`.
+    sampled_us: AtomicU64,
+    born: Instant,
     breaker: Breaker,
 }
 
@@ -44,27 +56,47 @@ impl InstanceState {
         Self {
             in_flight: AtomicUsize::new(0),
             ewma_us: AtomicU64::new(0),
+            sampled_us: AtomicU64::new(0),
+            born: Instant::now(),
             breaker: failsafe::Config::new().failure_policy(policy).build(),
         }
     }
 
-    fn load(&self) -> u64 {
-        (self.in_flight.load(Ordering::Relaxed) as u64 + 1)
-            * self.ewma_us.load(Ordering::Relaxed).max(1)
+    fn load(&self, now: Instant) -> f64 {
+        (self.in_flight.load(Ordering::Relaxed) as f64 + 1.0) * self.estimate_us(now).max(1.0)
     }
 
-    fn observe(&self, latency: Duration) {
+    fn since_born_us(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.born)
+            .as_micros()
+            .min(u128::from(u64::MAX)) as u64
+    }
+
+    /// The latency estimate at `now`: the average, faded by the time since its last sample.
+    fn estimate_us(&self, now: Instant) -> f64 {
+        let ewma = self.ewma_us.load(Ordering::Relaxed) as f64;
+        let idle_us = self
+            .since_born_us(now)
+            .saturating_sub(self.sampled_us.load(Ordering::Relaxed));
+        if idle_us == 0 {
+            return ewma;
+        }
+        ewma * (-(idle_us as f64) / HALF_LIFE.as_micros() as f64 * std::f64::consts::LN_2).exp()
+    }
+
+    fn observe(&self, latency: Duration, now: Instant) {
         let sample = latency.as_micros().min(u128::from(u64::MAX)) as u64;
-        // α = 0.25: recent calls count, one slow call does not dominate.
-        let _ = self
-            .ewma_us
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                Some(if old == 0 {
-                    sample
-                } else {
-                    (old * 3 + sample) / 4
-                })
-            });
+        let faded = self.estimate_us(now) as u64;
+        // α = 0.25: recent calls count, one slow call does not dominate. (Concurrent samples
+        // race benignly: one of them may be lost.)
+        let next = if self.ewma_us.load(Ordering::Relaxed) == 0 {
+            sample
+        } else {
+            (faded * 3 + sample) / 4
+        };
+        self.ewma_us.store(next, Ordering::Relaxed);
+        self.sampled_us
+            .store(self.since_born_us(now), Ordering::Relaxed);
     }
 }
 
@@ -103,11 +135,15 @@ impl Pick {
         &self.resolved.states[self.index]
     }
 
-    pub fn finish(mut self, outcome: Outcome) {
+    pub fn finish(self, outcome: Outcome) {
+        self.finish_at(outcome, Instant::now());
+    }
+
+    fn finish_at(mut self, outcome: Outcome, now: Instant) {
         self.finished = true;
         let state = self.state();
         state.in_flight.fetch_sub(1, Ordering::Relaxed);
-        state.observe(self.started.elapsed());
+        state.observe(now.saturating_duration_since(self.started), now);
         match outcome {
             Outcome::InstanceFailure => state.breaker.on_error(),
             Outcome::Success | Outcome::Answered => state.breaker.on_success(),
@@ -215,6 +251,15 @@ impl Balancer {
     /// Power of two choices among instances not tried yet (all, if every one was tried)
     /// whose breaker lets a call through.
     pub async fn pick(&self, tried: &[String], deadline: Instant) -> Result<Pick, ClientError> {
+        self.pick_at(tried, deadline, Instant::now()).await
+    }
+
+    async fn pick_at(
+        &self,
+        tried: &[String],
+        deadline: Instant,
+        now: Instant,
+    ) -> Result<Pick, ClientError> {
         let resolved = self.instances(deadline).await?;
         let (set, states) = (&resolved.set, &resolved.states);
         if set.is_empty() {
@@ -229,7 +274,7 @@ impl Balancer {
                 Pick {
                     resolved: resolved.clone(),
                     index: pick,
-                    started: Instant::now(),
+                    started: now,
                     finished: false,
                 }
             })
@@ -241,7 +286,7 @@ impl Balancer {
             let mut rng = rand::rng();
             let i = candidates[rng.random_range(0..candidates.len())];
             let j = candidates[rng.random_range(0..candidates.len())];
-            if states[i].load() <= states[j].load() {
+            if states[i].load(now) <= states[j].load(now) {
                 i
             } else {
                 j
@@ -299,3 +344,7 @@ impl Balancer {
             .collect()
     }
 }
+
+#[cfg(test)]
+#[path = "balancer_tests.rs"]
+mod tests;
