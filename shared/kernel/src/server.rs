@@ -72,12 +72,6 @@ impl Timeouts {
     }
 }
 
-impl Default for Timeouts {
-    fn default() -> Self {
-        ServerConfig::default().timeouts()
-    }
-}
-
 /// Binds the configured address (port 0 picks a free one).
 pub async fn bind(config: &ServerConfig) -> anyhow::Result<TcpListener> {
     let addr = SocketAddr::new(config.host, config.port);
