@@ -170,6 +170,10 @@ pub struct UpstreamConfig {
     pub route_timeouts_ms: BTreeMap<String, u64>,
     /// Attempts for idempotent methods (and calls that could not be sent).
     pub max_attempts: u32,
+    /// An upstream connection idle this long is closed rather than used again. Keep it
+    /// below the services' `server.idle_timeout_secs` (75 s), so an instance never closes a
+    /// connection just as a call goes out on it.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for UpstreamConfig {
@@ -178,6 +182,7 @@ impl Default for UpstreamConfig {
             timeout_ms: 30_000,
             route_timeouts_ms: BTreeMap::new(),
             max_attempts: 3,
+            idle_timeout_secs: 60,
         }
     }
 }
@@ -206,6 +211,9 @@ impl Validate for GatewayConfig {
         }
         if self.upstream.max_attempts == 0 {
             return bad("upstream.max_attempts", "must be at least 1");
+        }
+        if self.upstream.idle_timeout_secs == 0 {
+            return bad("upstream.idle_timeout_secs", "must be at least 1");
         }
         Ok(())
     }

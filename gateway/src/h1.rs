@@ -51,6 +51,9 @@ pub struct H1Pool {
     idle: PerThread<Idle>,
     max_idle_per_instance: usize,
     connect_timeout: Duration,
+    /// A connection idle this long is not used again: it is closed before the instance's own
+    /// idle timeout could close it under a call (the services close at 75 s by default).
+    idle_timeout: Duration,
 }
 
 /// One call to send: the request line, its header fields, and the body.
@@ -103,14 +106,21 @@ struct Conn {
     names: NameCache,
     /// The deadline timer of the connection's calls (kept registered between them).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// When it last went back to the pool.
+    idle_since: Instant,
 }
 
 impl H1Pool {
-    pub fn new(max_idle_per_instance: usize, connect_timeout: Duration) -> Arc<Self> {
+    pub fn new(
+        max_idle_per_instance: usize,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Arc<Self> {
         Arc::new(Self {
             idle: PerThread::default(),
             max_idle_per_instance,
             connect_timeout,
+            idle_timeout,
         })
     }
 
@@ -216,11 +226,24 @@ impl H1Pool {
 
     /// An idle connection the instance has not closed, and the pool's key for the address.
     fn checkout(&self, authority: &str) -> (Arc<str>, Option<Conn>) {
-        self.idle
-            .with(|all| Self::take_idle(all.entry(thread_index()).or_default(), authority))
+        let fresh_since = Instant::now().checked_sub(self.idle_timeout);
+        self.idle.with(|all| {
+            Self::take_idle(
+                all.entry(thread_index()).or_default(),
+                authority,
+                fresh_since,
+            )
+        })
     }
 
-    fn take_idle(idle: &mut ByInstance, authority: &str) -> (Arc<str>, Option<Conn>) {
+    /// The most recently used idle connection that is still open, if it went idle after
+    /// `fresh_since`; the connections below it in the pool went idle earlier still, so once
+    /// one is too old, they all go.
+    fn take_idle(
+        idle: &mut ByInstance,
+        authority: &str,
+        fresh_since: Option<Instant>,
+    ) -> (Arc<str>, Option<Conn>) {
         let Some(slot) = idle.get_mut(authority) else {
             let key: Arc<str> = Arc::from(authority);
             let slot = Slot {
@@ -231,6 +254,10 @@ impl H1Pool {
             return (key, None);
         };
         while let Some(conn) = slot.conns.pop() {
+            if fresh_since.is_some_and(|since| conn.idle_since <= since) {
+                slot.conns.clear();
+                break;
+            }
             if conn.looks_open() {
                 return (slot.key.clone(), Some(conn));
             }
@@ -269,10 +296,12 @@ impl H1Pool {
             fields: Vec::new(),
             names: NameCache::default(),
             timer: None,
+            idle_since: Instant::now(),
         })
     }
 
-    fn put_back(&self, key: Arc<str>, conn: Conn) {
+    fn put_back(&self, key: Arc<str>, mut conn: Conn) {
+        conn.idle_since = Instant::now();
         self.idle.with(|all| {
             let slot = all
                 .entry(thread_index())

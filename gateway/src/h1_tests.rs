@@ -118,7 +118,25 @@ fn later() -> Instant {
 }
 
 fn pool() -> Arc<H1Pool> {
-    H1Pool::new(8, Duration::from_secs(1))
+    H1Pool::new(8, Duration::from_secs(1), Duration::from_secs(60))
+}
+
+#[tokio::test]
+async fn a_connection_idle_past_the_idle_timeout_is_not_used_again() {
+    let ok: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    let (addr, seen) = scripted(vec![vec![ok]; 4]).await;
+    let pool = H1Pool::new(8, Duration::from_secs(1), Duration::from_millis(300));
+    let accepted = || seen.accepted.load(Ordering::SeqCst);
+    for pause in [0, 100, 100] {
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let response = call(&pool, &addr, "x").await.expect("sent");
+        assert_eq!(frames(response).await.0.concat(), b"ok");
+    }
+    assert_eq!(accepted(), 1, "reused while idle for less than the timeout");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let response = call(&pool, &addr, "x").await.expect("sent");
+    assert_eq!(frames(response).await.0.concat(), b"ok");
+    assert_eq!(accepted(), 2, "a new connection after the idle timeout");
 }
 
 #[tokio::test]

@@ -70,16 +70,17 @@ impl Upstreams {
             c.set_connect_timeout(Some(Duration::from_secs(1)));
             c
         };
+        let idle_timeout = Duration::from_secs(config.idle_timeout_secs);
         Self {
             balancers: balancers.into_iter().collect(),
             budget: TpsBudget::new(Duration::from_secs(10), 10, 0.2),
-            http1: H1Pool::new(64, Duration::from_secs(1)),
+            http1: H1Pool::new(64, Duration::from_secs(1), idle_timeout),
             streaming: Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_idle_timeout(idle_timeout)
                 .build(connector()),
             h2c: Client::builder(TokioExecutor::new())
                 .http2_only(true)
-                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_idle_timeout(idle_timeout)
                 .build(connector()),
             config,
             max_body,
