@@ -115,6 +115,26 @@ per_request() { # "v n" before, "v n" after, requests
   awk -v b="$1" -v a="$2" -v r="$3" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.2f+%.2f", (y[1] - x[1]) / r, (y[2] - x[2]) / r }'
 }
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# RACE=1: nginx and the gateway are driven at the same time, each by a wrk of its own with
+# half the connections, against the same upstream; the ratio of their calls in the same
+# seconds is untouched by the machine's slow and fast spells, which hit both alike.
+if [ -n "${RACE:-}" ]; then
+  half=$((CONNECTIONS / 2))
+  echo "race: nginx and gateway at once, ${SECONDS_PER_RUN}s, $half connections each, wrk -t1 each, ${ROUNDS:-1} round(s)"
+  for _ in $(seq 1 "${ROUNDS:-1}"); do
+    wrk -t1 -c"$half" -d"${SECONDS_PER_RUN}s" -s "$WORK/call.lua" "http://127.0.0.1:$NGINX$path" >"$WORK/race-nginx.txt" &
+    wrk -t1 -c"$half" -d"${SECONDS_PER_RUN}s" -s "$WORK/call.lua" "http://127.0.0.1:$GW$path" >"$WORK/race-gateway.txt" &
+    wait %- %+ 2>/dev/null || wait
+    for t in nginx gateway; do awk '/Requests\/sec/ {print $2}' "$WORK/race-$t.txt" >>"$WORK/race-$t.rps"; done
+    printf 'nginx %10s req/s   gateway %10s req/s   non-2xx %s/%s\n' "$(tail -n1 "$WORK/race-nginx.rps")" "$(tail -n1 "$WORK/race-gateway.rps")" \
+      "$(awk '/Non-2xx/ {n = $5} END {print n + 0}' "$WORK/race-nginx.txt")" "$(awk '/Non-2xx/ {n = $5} END {print n + 0}' "$WORK/race-gateway.txt")"
+  done
+  paste "$WORK/race-gateway.rps" "$WORK/race-nginx.rps" | awk '{ printf "%.2f\n", $1 / $2 }' >"$WORK/race.ratio"
+  printf 'race gateway/nginx per round: %s (median %s, mean %s)\n' "$(paste -sd' ' "$WORK/race.ratio")" \
+    "$(median "$WORK/race.ratio")" \
+    "$(awk '{ s += $1 } END { printf "%.3f", s / NR }' "$WORK/race.ratio")"
+  exit 0
+fi
 ROUNDS=${ROUNDS:-1}
 echo "GetUserByEmail, ${SECONDS_PER_RUN}s each, $CONNECTIONS connections, wrk -t2, $(nproc) cores, $WORKERS proxy worker(s), $ROUNDS round(s)"
 declare -A PORT_OF=([direct]=$TARGET [nginx]=$NGINX [gateway]=$GW)
