@@ -7,7 +7,10 @@
 //!   (`connect-timeout-ms`, `grpc-timeout`) and its `X-Forwarded-For`, which are replaced;
 //! - the verified identity (user, token and session ids; the gate strips any the caller
 //!   sent);
-//! - `X-Forwarded-For` with the client added, and what is left of the deadline.
+//! - `X-Forwarded-For` with the client added, and what is left of the caller's deadline
+//!   (none when the caller set none: the route's timeout is the gateway's own, kept at the
+//!   gateway, as Envoy keeps its route timeouts — and an upstream spared parsing a deadline
+//!   and arming a timer for every call).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -52,7 +55,7 @@ pub fn write_fields(
     out: &mut Vec<u8>,
     headers: &HeaderMap,
     outgoing: &Outgoing<'_>,
-    remaining: Duration,
+    remaining: Option<Duration>,
 ) {
     // Names listed in `Connection` are hop-by-hop too; the usual tokens (`keep-alive`,
     // `close`) name nothing else.
@@ -89,6 +92,7 @@ pub fn write_fields(
     if outgoing.wire == Wire::Grpc {
         out.extend_from_slice(b"te: trailers\r\n");
     }
+    let Some(remaining) = remaining else { return };
     if outgoing.wire == Wire::Connect {
         out.extend_from_slice(b"connect-timeout-ms: ");
         let ms = remaining.as_millis().clamp(1, u128::from(u64::MAX)) as usize;

@@ -30,7 +30,7 @@ fn identity() -> Vec<(HeaderName, HeaderValue)> {
 }
 
 /// The fields [`write_fields`] wrote, parsed back.
-fn written(headers: &HeaderMap, outgoing: &Outgoing<'_>, remaining: Duration) -> HeaderMap {
+fn written(headers: &HeaderMap, outgoing: &Outgoing<'_>, remaining: Option<Duration>) -> HeaderMap {
     let mut out = Vec::new();
     write_fields(&mut out, headers, outgoing, remaining);
     let text = String::from_utf8(out).expect("utf8");
@@ -54,7 +54,11 @@ fn upstream_fields_lose_the_hop_and_gain_identity_client_and_deadline() {
         identity: &identity,
         client_ip: "203.0.113.45".parse().ok(),
     };
-    let sent = written(&caller_headers(), &outgoing, Duration::from_millis(1234));
+    let sent = written(
+        &caller_headers(),
+        &outgoing,
+        Some(Duration::from_millis(1234)),
+    );
     assert_eq!(sent.len(), 6, "{sent:?}");
     assert_eq!(sent["authorization"], "Bearer t");
     assert_eq!(sent["content-type"], "application/json");
@@ -65,6 +69,26 @@ fn upstream_fields_lose_the_hop_and_gain_identity_client_and_deadline() {
         "198.51.100.7, 192.0.2.9, 203.0.113.45"
     );
     assert_eq!(sent["connect-timeout-ms"], "1234");
+}
+
+#[test]
+fn without_a_caller_deadline_none_goes_upstream() {
+    let mut headers = caller_headers();
+    headers.remove("connect-timeout-ms");
+    for wire in [Wire::Connect, Wire::GrpcWeb, Wire::Grpc] {
+        let outgoing = Outgoing {
+            wire,
+            identity: &[],
+            client_ip: None,
+        };
+        let sent = written(&headers, &outgoing, None);
+        assert!(
+            !sent.contains_key("connect-timeout-ms"),
+            "{wire:?} {sent:?}"
+        );
+        assert!(!sent.contains_key("grpc-timeout"), "{wire:?} {sent:?}");
+        assert_eq!(sent["authorization"], "Bearer t");
+    }
 }
 
 #[test]
@@ -82,7 +106,7 @@ fn both_clients_send_the_same_fields() {
             prepare(&mut prepared, &outgoing);
             let (name, value) = deadline_field(wire, remaining);
             prepared.insert(name, value);
-            let sent = written(&caller_headers(), &outgoing, remaining);
+            let sent = written(&caller_headers(), &outgoing, Some(remaining));
             let sorted = |map: &HeaderMap| {
                 let mut fields: Vec<(String, Vec<u8>)> = map
                     .iter()

@@ -1,7 +1,8 @@
 //! Forwarding one request to a healthy instance of its service: HTTP/1.1 for Connect and
 //! gRPC-Web, h2c for gRPC; bodies streamed both ways, trailers kept. Deadlines: the caller's
 //! `connect-timeout-ms` / `grpc-timeout` (capped by the route's timeout) minus the time
-//! already spent goes upstream; when it runs out the caller gets `deadline_exceeded`.
+//! already spent goes upstream; when it runs out the caller gets `deadline_exceeded`. A call
+//! without a deadline gets the route's timeout at the gateway, and none upstream.
 //! Idempotent methods are buffered (they are small unary messages) so a failed attempt can be
 //! retried on another instance; other methods stream and are tried once.
 
@@ -110,6 +111,8 @@ impl Upstreams {
             Some(ms) => Duration::from_millis(*ms),
             None => Duration::from_millis(self.config.timeout_ms),
         };
+        // Only the caller's deadline goes upstream (capped by the route's timeout).
+        let caller_deadline = budget.is_some();
         let budget = budget.map_or(route_timeout, |b| b.min(route_timeout));
         let deadline = started + budget;
         let (mut parts, body) = req.into_parts();
@@ -146,6 +149,7 @@ impl Upstreams {
         let unavailable = || error(wire, ErrorCode::Unavailable, "upstream unavailable");
         for attempt in 1..=attempts {
             let remaining = deadline.saturating_duration_since(Instant::now());
+            let sent_deadline = caller_deadline.then_some(remaining);
             if remaining.is_zero() {
                 return error(
                     wire,
@@ -170,7 +174,7 @@ impl Upstreams {
                 })),
                 Payload::Buffered(bytes) if own_client => {
                     let fields = |out: &mut Vec<u8>| {
-                        forwarding::write_fields(out, &parts.headers, &outgoing, remaining);
+                        forwarding::write_fields(out, &parts.headers, &outgoing, sent_deadline);
                     };
                     let call = h1::Call {
                         method: &parts.method,
@@ -189,7 +193,7 @@ impl Upstreams {
                 }
                 _ => {
                     let Some(payload) = body.next() else { break };
-                    let request = upstream_request(&parts, base_url, payload, wire, remaining);
+                    let request = upstream_request(&parts, base_url, payload, wire, sent_deadline);
                     // Boxed: hyper's request future is large, and the call's future (moved
                     // into its box on every request) would carry its size.
                     tokio::time::timeout(remaining, Box::pin(self.send(wire, request)))
@@ -359,13 +363,13 @@ fn is_unavailable(response: &http::Response<Body>, wire: Wire) -> bool {
 
 /// One attempt's request for hyper's clients: the prepared headers, the instance's URI in
 /// absolute form (the client sets `Host` from it, or `:authority` for HTTP/2), and what is
-/// left of the deadline.
+/// left of the caller's deadline, if it set one.
 fn upstream_request(
     parts: &http::request::Parts,
     base_url: &str,
     body: Body,
     wire: Wire,
-    remaining: Duration,
+    remaining: Option<Duration>,
 ) -> Request<Body> {
     let mut request = Request::new(body);
     *request.method_mut() = parts.method.clone();
@@ -376,8 +380,10 @@ fn upstream_request(
         Version::HTTP_11
     };
     let mut headers = parts.headers.clone();
-    let (name, value) = forwarding::deadline_field(wire, remaining);
-    headers.insert(name, value);
+    if let Some(remaining) = remaining {
+        let (name, value) = forwarding::deadline_field(wire, remaining);
+        headers.insert(name, value);
+    }
     *request.headers_mut() = headers;
     request
 }

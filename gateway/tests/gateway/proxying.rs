@@ -86,6 +86,8 @@ async fn identity_headers_from_the_caller_are_replaced_by_the_verified_ones() {
     assert_ne!(user, "attacker");
     assert_eq!(uuid_version(&user), Some('7'));
     assert_ne!(stack.seen.header("x-token-id").as_deref(), Some("forged"));
+    // The caller set no deadline: the route's timeout stays at the gateway.
+    assert_eq!(stack.seen.header("connect-timeout-ms"), None);
 }
 
 fn uuid_version(s: &str) -> Option<char> {
