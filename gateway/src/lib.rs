@@ -1,5 +1,6 @@
 //! The API gateway. Each concern is a module of its own; `app::build` composes them.
 
+pub mod allocator;
 pub mod app;
 pub mod config;
 pub mod cors;

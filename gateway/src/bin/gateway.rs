@@ -3,10 +3,10 @@
 
 use gateway::GatewayConfig;
 
-/// A thread-caching allocator, as Envoy uses tcmalloc: a proxied call makes a few dozen small
-/// allocations, and glibc's malloc costs several times more instructions for each.
+/// A thread-caching allocator (mimalloc), as Envoy uses tcmalloc: a proxied call makes a few
+/// dozen small allocations, and glibc's malloc costs several times more instructions for each.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: gateway::allocator::Allocator = gateway::allocator::Allocator;
 use platform_kernel::{config, server, telemetry};
 
 fn main() -> anyhow::Result<()> {
