@@ -49,6 +49,8 @@ struct Inner {
     jwks: Arc<JwksCache>,
     limits: RateLimits,
     expect: Expectations,
+    /// Verified bearer tokens go upstream too (`auth.forward_token`).
+    forward_token: bool,
 }
 
 type Shared = Arc<Inner>;
@@ -104,6 +106,7 @@ pub async fn build(
             audience: config.auth.audience.clone(),
             leeway_secs: config.auth.leeway_secs as i64,
         },
+        forward_token: config.auth.forward_token,
     });
     spawn_limit_shrinker(Arc::downgrade(&inner));
     let edge = crate::cors::CorsLayer::new(&config.cors.origins, Duration::from_secs(7200))
@@ -265,6 +268,7 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
         budget: facts.budget,
         client_ip: ip,
         started,
+        drop_authorization: identity.is_some() && !inner.forward_token,
         identity,
     };
     inner.upstreams.forward(call, req).await

@@ -6,7 +6,7 @@
 //!   the names it lists, `Keep-Alive`, `TE`, `Transfer-Encoding` …), `Host`, its deadline
 //!   (`connect-timeout-ms`, `grpc-timeout`) and its `X-Forwarded-For`, which are replaced;
 //! - the verified identity (user, token and session ids; the gate strips any the caller
-//!   sent);
+//!   sent), in place of the bearer token it was verified from (unless `auth.forward_token`);
 //! - `X-Forwarded-For` with the client added, and what is left of the caller's deadline
 //!   (none when the caller set none: the route's timeout is the gateway's own, kept at the
 //!   gateway, as Envoy keeps its route timeouts — and an upstream spared parsing a deadline
@@ -46,6 +46,9 @@ pub struct Outgoing<'a> {
     pub wire: Wire,
     /// The verified identity's fields (none for public methods).
     pub identity: &'a [(HeaderName, HeaderValue)],
+    /// The caller's `Authorization` stays behind (it was verified, and the identity goes
+    /// instead).
+    pub drop_authorization: bool,
     pub client_ip: Option<IpAddr>,
 }
 
@@ -66,7 +69,11 @@ pub fn write_fields(
             forwarded = true;
             continue;
         }
-        if replaced(name) || name == http::header::CONTENT_LENGTH || listed.contains(name) {
+        if replaced(name)
+            || name == http::header::CONTENT_LENGTH
+            || listed.contains(name)
+            || (outgoing.drop_authorization && name == http::header::AUTHORIZATION)
+        {
             continue;
         }
         write_field(out, name.as_str().as_bytes(), value.as_bytes());
@@ -116,6 +123,9 @@ pub fn prepare(headers: &mut HeaderMap, outgoing: &Outgoing<'_>) {
         .collect();
     for name in present {
         headers.remove(name);
+    }
+    if outgoing.drop_authorization {
+        headers.remove(http::header::AUTHORIZATION);
     }
     for (name, value) in outgoing.identity {
         headers.insert(name.clone(), value.clone());

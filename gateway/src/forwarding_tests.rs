@@ -52,6 +52,7 @@ fn upstream_fields_lose_the_hop_and_gain_identity_client_and_deadline() {
     let outgoing = Outgoing {
         wire: Wire::Connect,
         identity: &identity,
+        drop_authorization: false,
         client_ip: "203.0.113.45".parse().ok(),
     };
     let sent = written(
@@ -79,6 +80,7 @@ fn without_a_caller_deadline_none_goes_upstream() {
         let outgoing = Outgoing {
             wire,
             identity: &[],
+            drop_authorization: false,
             client_ip: None,
         };
         let sent = written(&headers, &outgoing, None);
@@ -95,10 +97,15 @@ fn without_a_caller_deadline_none_goes_upstream() {
 fn both_clients_send_the_same_fields() {
     let identity = identity();
     for wire in [Wire::Connect, Wire::GrpcWeb, Wire::Grpc] {
-        for client_ip in [None, "10.1.2.3".parse().ok()] {
+        for (client_ip, drop_authorization) in [
+            (None, false),
+            ("10.1.2.3".parse().ok(), false),
+            ("10.1.2.3".parse().ok(), true),
+        ] {
             let outgoing = Outgoing {
                 wire,
                 identity: &identity,
+                drop_authorization,
                 client_ip,
             };
             let remaining = Duration::from_millis(2500);
@@ -115,7 +122,12 @@ fn both_clients_send_the_same_fields() {
                 fields.sort();
                 fields
             };
-            assert_eq!(sorted(&sent), sorted(&prepared), "{wire:?} {client_ip:?}");
+            assert_eq!(
+                sorted(&sent),
+                sorted(&prepared),
+                "{wire:?} {client_ip:?} {drop_authorization}"
+            );
+            assert_eq!(sent.contains_key("authorization"), !drop_authorization);
         }
     }
 }

@@ -44,6 +44,8 @@ pub struct Incoming {
     pub started: Instant,
     /// The verified caller (none for public methods).
     pub identity: Option<Arc<Verified>>,
+    /// The caller's bearer token stays at the gateway (verified; `auth.forward_token` off).
+    pub drop_authorization: bool,
 }
 
 pub struct Upstreams {
@@ -99,6 +101,7 @@ impl Upstreams {
             client_ip,
             started,
             identity,
+            drop_authorization,
         } = call;
         let Some(balancer) = self.balancers.get(route.service) else {
             return error(
@@ -120,6 +123,7 @@ impl Upstreams {
         let outgoing = Outgoing {
             wire,
             identity: identity.as_deref().map_or(&[], |v| v.headers.as_slice()),
+            drop_authorization,
             client_ip,
         };
         let buffer = route.idempotent || declared.is_some_and(|n| n <= BUFFERED_MAX as u64);
