@@ -225,7 +225,8 @@ fn too_many(wire: Wire, rejection: Rejection) -> Response {
 
 /// Routing, rate limits and authentication, then the proxy.
 async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
-    let started = Instant::now();
+    // The request's arrival, as the outer layer read it.
+    let started = platform_kernel::observe::started().map_or_else(Instant::now, Instant::from_std);
     let facts = Facts::read(req.headers());
     let wire = facts.wire;
     if facts.spoofed {

@@ -152,7 +152,14 @@ impl Upstreams {
         let mut tried = Vec::new();
         let unavailable = || error(wire, ErrorCode::Unavailable, "upstream unavailable");
         for attempt in 1..=attempts {
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            // The first attempt starts now, as far as the clock can tell: unless a deadline
+            // goes upstream, the time the call came in serves (the clients keep `deadline`).
+            let now = if attempt == 1 && !caller_deadline {
+                started
+            } else {
+                Instant::now()
+            };
+            let remaining = deadline.saturating_duration_since(now);
             let sent_deadline = caller_deadline.then_some(remaining);
             if remaining.is_zero() {
                 return error(
@@ -165,7 +172,7 @@ impl Upstreams {
                 metrics::counter!("gateway_retry_budget_exhausted_total").increment(1);
                 return unavailable();
             }
-            let pick = match balancer.pick(&tried, deadline).await {
+            let pick = match balancer.pick_at(&tried, deadline, now).await {
                 Ok(p) => p,
                 Err(e) => return error(wire, e.code, &e.message),
             };
@@ -200,7 +207,7 @@ impl Upstreams {
                     let request = upstream_request(&parts, base_url, payload, wire, sent_deadline);
                     // Boxed: hyper's request future is large, and the call's future (moved
                     // into its box on every request) would carry its size.
-                    tokio::time::timeout(remaining, Box::pin(self.send(wire, request)))
+                    tokio::time::timeout_at(deadline, Box::pin(self.send(wire, request)))
                         .await
                         .map_err(|_| Late)
                 }

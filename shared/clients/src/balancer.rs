@@ -254,7 +254,9 @@ impl Balancer {
         self.pick_at(tried, deadline, Instant::now()).await
     }
 
-    async fn pick_at(
+    /// [`Self::pick`] with the caller's reading of the clock, taken just before (the start
+    /// of the call's latency, as [`Pick::finish`] measures it).
+    pub async fn pick_at(
         &self,
         tried: &[String],
         deadline: Instant,

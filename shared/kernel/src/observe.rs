@@ -29,6 +29,8 @@ tokio::task_local! {
 
 /// What is known about the request being served, for the code that serves it.
 struct Scope {
+    /// When the request came in (the clock the request's latency is measured by).
+    started: Instant,
     client_ip: Option<IpAddr>,
     /// The code a service error recorded, so metrics count the exact code.
     outcome: Cell<Option<ErrorCode>>,
@@ -37,6 +39,12 @@ struct Scope {
 /// The client IP of the request being served, when known.
 pub(crate) fn client_ip() -> Option<IpAddr> {
     REQUEST.try_with(|scope| scope.client_ip).ok().flatten()
+}
+
+/// When the request being served came in, if one is: code that needs the time a call
+/// started can take it from here rather than read the clock again.
+pub fn started() -> Option<Instant> {
+    REQUEST.try_with(|scope| scope.started).ok()
 }
 
 /// Records the exact error code of the request being served (no-op outside a request).
@@ -92,6 +100,7 @@ where
         let request_id = crate::request_id::ensure(&mut req);
         let span = crate::trace::span(&req, &request_id);
         let scope = Scope {
+            started: start,
             client_ip: crate::peer::resolve(&req, &self.trusted),
             outcome: Cell::new(None),
         };

@@ -203,3 +203,29 @@ async fn each_request_gets_a_span_and_one_access_log_line() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn the_request_start_is_known_inside_the_request_only() {
+    assert!(started().is_none(), "no request outside one");
+    let inside = Arc::new(Mutex::new(None));
+    let record = inside.clone();
+    let svc = tower::service_fn(move |_req: Request<()>| {
+        let record = record.clone();
+        async move {
+            tokio::task::yield_now().await;
+            *record.lock().expect("lock") = Some(started());
+            Ok::<_, std::convert::Infallible>(http::StatusCode::OK.into_response())
+        }
+    });
+    let before = Instant::now();
+    let observed = tower::Layer::layer(&ObserveLayer::new(&[]), svc);
+    let req = request("/pkg.Service/Method", None, "10.0.0.1:5000", None);
+    observed.oneshot(req).await.expect("response");
+    let seen = inside
+        .lock()
+        .expect("lock")
+        .take()
+        .flatten()
+        .expect("started inside");
+    assert!(seen >= before && seen <= Instant::now());
+}
