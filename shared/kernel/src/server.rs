@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
 
+mod activity;
 mod http1;
 mod names;
 mod parsed;
@@ -153,11 +154,22 @@ async fn connection<S>(
         http1::Ended::Closed => return,
         http1::Ended::Handover(read) => read,
     };
+    // hyper has no idle timeout of its own (none at all for HTTP/2): the connection is
+    // closed gracefully once nothing has been under way on it for `timeouts.idle`.
+    let activity = activity::Activity::new();
+    let tracker = activity.clone();
     let hyper_service =
         hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
             req.extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
-            service.clone().oneshot(req.map(Body::new))
+            let guard = tracker.begin();
+            let answer = service.clone().oneshot(req.map(Body::new));
+            async move {
+                let response = answer.await?;
+                Ok::<_, Infallible>(
+                    response.map(|body| Body::new(activity::Tracked::new(body, guard))),
+                )
+            }
         });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
@@ -177,6 +189,13 @@ async fn connection<S>(
             }
         }
         () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
+            conn.as_mut().graceful_shutdown();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        }
+        () = activity.idle_for(timeouts.idle) => {
+            tracing::debug!(%peer, "closing a connection idle for the idle timeout");
             conn.as_mut().graceful_shutdown();
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");

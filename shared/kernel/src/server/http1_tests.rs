@@ -51,6 +51,34 @@ impl http_body::Body for Frames {
     }
 }
 
+/// A body of `left` frames, one every `every`: a response that takes a while to stream.
+struct Drip {
+    left: u32,
+    every: Duration,
+    next: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for Drip {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        std::task::ready!(self.next.as_mut().poll(cx));
+        self.left -= 1;
+        let every = self.every;
+        self.next
+            .as_mut()
+            .reset(tokio::time::Instant::now() + every);
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"drop,")))))
+    }
+}
+
 fn pieces(sized: bool, trailers: bool) -> Body {
     let mut frames: VecDeque<_> = ["one,", "two,", "three"]
         .into_iter()
@@ -105,6 +133,24 @@ pub(super) async fn start_with(timeouts: super::Timeouts) -> Server {
             get(|| async {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 "slow"
+            }),
+        )
+        .route(
+            "/slower",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                "slower"
+            }),
+        )
+        .route(
+            "/drip",
+            get(|| async {
+                let every = Duration::from_millis(150);
+                Body::new(Drip {
+                    left: 5,
+                    every,
+                    next: Box::pin(tokio::time::sleep(every)),
+                })
             }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

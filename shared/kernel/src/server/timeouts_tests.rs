@@ -35,6 +35,18 @@ async fn until_closed(stream: &mut TcpStream) -> (String, Instant) {
     (String::from_utf8_lossy(&got).into_owned(), Instant::now())
 }
 
+/// A connection closed `waited` after it went idle was closed at the idle timeout.
+fn closed_at_the_idle_timeout(waited: Duration) {
+    assert!(
+        waited >= IDLE - Duration::from_millis(50),
+        "closed early: {waited:?}"
+    );
+    assert!(
+        waited < IDLE + Duration::from_secs(1),
+        "closed late: {waited:?}"
+    );
+}
+
 /// Sends `request` and reads until the answer ends with `body`.
 async fn call(stream: &mut TcpStream, request: &[u8], body: &[u8]) {
     stream.write_all(request).await.expect("write");
@@ -62,14 +74,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let (rest, closed) = until_closed(&mut stream).await;
     assert_eq!(rest, "", "closed without a word");
     let waited = closed - answered;
-    assert!(
-        waited >= IDLE - Duration::from_millis(50),
-        "closed early: {waited:?}"
-    );
-    assert!(
-        waited < IDLE + Duration::from_secs(1),
-        "closed late: {waited:?}"
-    );
+    closed_at_the_idle_timeout(waited);
 
     // A connection that never sends a request is closed the same way.
     let mut silent = TcpStream::connect(server.addr).await.expect("connect");
@@ -165,4 +170,82 @@ async fn once_hyper_serves_the_connection_a_slow_head_is_cut_off_too() {
         took < HEADER_READ + Duration::from_secs(1),
         "hyper gave up late: {took:?}"
     );
+}
+
+/// An HTTP/2 (prior knowledge) connection to `server`, and the client's connection task,
+/// which ends when the server closes the connection.
+async fn h2(
+    server: &Server,
+) -> (
+    hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let stream = TcpStream::connect(server.addr).await.expect("connect");
+    let (sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2 handshake");
+    let task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    (sender, task)
+}
+
+/// `GET path` over HTTP/2: the status and the whole body.
+async fn h2_get(
+    sender: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    server: &Server,
+    path: &str,
+) -> (http::StatusCode, String) {
+    use http_body_util::BodyExt as _;
+    let request = http::Request::get(format!("http://{}{path}", server.addr))
+        .body(http_body_util::Empty::new())
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
+    let server = start().await;
+    let (mut sender, closed) = h2(&server).await;
+    assert_eq!(
+        h2_get(&mut sender, &server, "/hello").await,
+        (http::StatusCode::OK, "hello".to_owned())
+    );
+    let answered = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), closed)
+        .await
+        .expect("the server closed the connection")
+        .expect("task");
+    let waited = answered.elapsed();
+    closed_at_the_idle_timeout(waited);
+}
+
+#[tokio::test]
+async fn an_http2_connection_at_work_is_not_closed() {
+    let server = start().await;
+    let (mut sender, closed) = h2(&server).await;
+    // Requests IDLE/2 apart for twice the idle timeout.
+    for _ in 0..5 {
+        assert_eq!(h2_get(&mut sender, &server, "/hello").await.1, "hello");
+        tokio::time::sleep(IDLE / 2).await;
+    }
+    // A handler, and a response body, that take longer than the idle timeout.
+    assert_eq!(h2_get(&mut sender, &server, "/slower").await.1, "slower");
+    assert_eq!(
+        h2_get(&mut sender, &server, "/drip").await.1,
+        "drop,drop,drop,drop,drop,"
+    );
+    assert_eq!(h2_get(&mut sender, &server, "/hello").await.1, "hello");
+    assert!(!closed.is_finished(), "closed while at work");
 }
