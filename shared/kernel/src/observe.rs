@@ -114,7 +114,6 @@ where
             span,
             request_id: Some(request_id),
             uri,
-            start,
         }
     }
 }
@@ -126,7 +125,6 @@ pin_project_lite::pin_project! {
         span: tracing::Span,
         request_id: Option<HeaderValue>,
         uri: http::Uri,
-        start: Instant,
     }
 }
 
@@ -140,17 +138,17 @@ where
         let mut this = self.project();
         let entered = this.span.enter();
         let mut result = std::task::ready!(this.inner.as_mut().poll(cx));
-        let outcome = this
-            .inner
-            .take_value()
-            .and_then(|scope| scope.outcome.get());
+        // The scope comes back once, with the answer.
+        let scope = this.inner.take_value();
         if let Ok(response) = &mut result {
             if let Some(id) = this.request_id.take() {
                 response.headers_mut().entry(REQUEST_ID).or_insert(id);
             }
-            let took = this.start.elapsed();
-            crate::trace::access_log(response.status(), took);
-            crate::metrics::record(this.uri.path(), outcome, response, took);
+            if let Some(scope) = scope {
+                let took = scope.started.elapsed();
+                crate::trace::access_log(response.status(), took);
+                crate::metrics::record(this.uri.path(), scope.outcome.get(), response, took);
+            }
         }
         drop(entered);
         Poll::Ready(result)

@@ -181,26 +181,21 @@ async fn connection<S>(
         hyper_service,
     );
     tokio::pin!(conn);
-    tokio::select! {
+    let why = tokio::select! {
         biased;
         result = conn.as_mut() => {
             if let Err(e) = result {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
+            return;
         }
-        () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
-            conn.as_mut().graceful_shutdown();
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
-            }
-        }
-        () = activity.idle_for(timeouts.idle) => {
-            tracing::debug!(%peer, "closing a connection idle for the idle timeout");
-            conn.as_mut().graceful_shutdown();
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
-            }
-        }
+        () = async { drop(stopping.wait_for(|stop| *stop).await) } => "stopping",
+        () = activity.idle_for(timeouts.idle) => "idle for the idle timeout",
+    };
+    tracing::debug!(%peer, why, "closing the connection gracefully");
+    conn.as_mut().graceful_shutdown();
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
     }
 }
 

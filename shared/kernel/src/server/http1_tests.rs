@@ -442,17 +442,31 @@ async fn expect_continue_http10_and_garbage_get_hypers_answers() {
     }
 }
 
-#[tokio::test]
-async fn http2_with_prior_knowledge_is_served_on_the_same_port() {
-    let server = start().await;
+/// An HTTP/2 (prior knowledge) connection to `server`, and the client's connection task,
+/// which ends when the server closes the connection.
+pub(super) async fn h2(
+    server: &Server,
+) -> (
+    hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    tokio::task::JoinHandle<()>,
+) {
     let stream = TcpStream::connect(server.addr).await.expect("connect");
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+    let (sender, conn) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),
         hyper_util::rt::TokioIo::new(stream),
     )
     .await
     .expect("h2 handshake");
-    tokio::spawn(conn);
+    let task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    (sender, task)
+}
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_served_on_the_same_port() {
+    let server = start().await;
+    let (mut sender, _conn) = h2(&server).await;
     let request = http::Request::get(format!("http://{}/hello", server.addr))
         .body(http_body_util::Empty::<Bytes>::new())
         .expect("request");

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::Timeouts;
-use super::http1_tests::{Server, start_with};
+use super::http1_tests::{Server, h2, start_with};
 
 const IDLE: Duration = Duration::from_millis(400);
 const HEADER_READ: Duration = Duration::from_millis(300);
@@ -170,27 +170,6 @@ async fn once_hyper_serves_the_connection_a_slow_head_is_cut_off_too() {
         took < HEADER_READ + Duration::from_secs(1),
         "hyper gave up late: {took:?}"
     );
-}
-
-/// An HTTP/2 (prior knowledge) connection to `server`, and the client's connection task,
-/// which ends when the server closes the connection.
-async fn h2(
-    server: &Server,
-) -> (
-    hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
-    tokio::task::JoinHandle<()>,
-) {
-    let stream = TcpStream::connect(server.addr).await.expect("connect");
-    let (sender, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .expect("h2 handshake");
-    let task = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    (sender, task)
 }
 
 /// `GET path` over HTTP/2: the status and the whole body.
