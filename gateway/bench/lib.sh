@@ -5,7 +5,10 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/bench-target}
 # Line tables (the same machine code), so callgrind_annotate can tell which source the
 # instructions of inlined code come from (instructions.sh).
 export CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
-cargo build --quiet --release --bin identity-service --bin auth-service --bin gateway
+# The gateway too, unless GATEWAY_BIN names another build of it.
+bins=(--bin identity-service --bin auth-service)
+[ -n "${GATEWAY_BIN:-}" ] || bins+=(--bin gateway)
+cargo build --quiet --release --locked "${bins[@]}"
 BIN=$CARGO_TARGET_DIR/release
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; for p in "$WORK"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$WORK"' EXIT
@@ -55,6 +58,23 @@ wait_ready() { # port...
     for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
   done
 }
+
+# Starts identity, auth and the gateway (GATEWAY_BIN, or the release build) on the given
+# ports, each in a session of its own (see run.sh), the gateway with its limits raised so
+# nothing is rejected (the limiter still runs); waits until all answer. Sets ID_PID, GW_PID.
+start_services() { # identity-port auth-port gateway-port gateway-workers
+  PORT=$1 setsid "$BIN/identity-service" >"$WORK/identity.log" 2>&1 &
+  ID_PID=$!
+  PORT=$2 setsid "$BIN/auth-service" >"$WORK/auth.log" 2>&1 &
+  PORT=$3 GATEWAY__WORKERS=$4 GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=100000000 \
+    setsid "${GATEWAY_BIN:-$BIN/gateway}" >"$WORK/gateway.log" 2>&1 &
+  GW_PID=$!
+  wait_ready "$1" "$2" "$3"
+}
+
+# CPU time (clock ticks) used so far by the given processes and their threads.
+# FIELDS=14 counts user time only, 15 system time only.
+ticks() { local t=0 pid; for pid in "$@"; do t=$((t + $(awk -v f="${FIELDS:-14 15}" 'BEGIN { n = split(f, w, " ") } { s = 0; for (i = 1; i <= n; i++) s += $(w[i]); print s }' "/proc/$pid/stat"))); done; echo "$t"; }
 
 # Where each service finds the others: identity and auth each other, the gateway auth and
 # its GetUserByEmail target (identity or the canned upstream).

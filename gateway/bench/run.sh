@@ -8,6 +8,7 @@
 # of the gateway/nginx ratios of each round). TARGETS="gateway"
 # runs only some of direct/nginx/gateway (for profiling). WORKERS sets both nginx's worker
 # processes and the gateway's worker threads (default: one per core, as both default to).
+# GATEWAY_BIN runs another build of the gateway (a PGO-optimised one, say).
 # UPSTREAM=static puts a canned answer from a second nginx where identity was (the proxies
 # then cost most of the CPU: it measures the proxy rather than the service). Besides req/s and latency it reports CPU time per request of the proxy
 # (and how much of it in user space) and of identity, from /proc.
@@ -26,13 +27,8 @@ configure_services "$ID" "$AUTH" "$TARGET"
 # the kernel's autogroup scheduling (sched_autogroup_enabled), a session is one scheduling
 # group, and a proxy sharing wrk's group would get a different share of the CPU than one in
 # its own. (In production each service has its own cgroup.)
-PORT=$ID setsid "$BIN/identity-service" >"$WORK/identity.log" 2>&1 &
-ID_PID=$!
-PORT=$AUTH setsid "$BIN/auth-service" >"$WORK/auth.log" 2>&1 &
 WORKERS=${WORKERS:-$(nproc)}
-PORT=$GW GATEWAY__WORKERS=$WORKERS GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=100000000 setsid "$BIN/gateway" >"$WORK/gateway.log" 2>&1 &
-GW_PID=$!
-wait_ready "$ID" "$AUTH" "$GW"
+start_services "$ID" "$AUTH" "$GW" "$WORKERS"
 
 cat >"$WORK/nginx.conf" <<NGINX
 worker_processes $WORKERS;
@@ -58,9 +54,6 @@ prepare_calls "$ID" "$AUTH"
 path=/platform.identity.v1.IdentityService/GetUserByEmail
 curl -fs -X POST "http://127.0.0.1:$GW$path" -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"email":"bench@example.com"}' >/dev/null
 
-# CPU time (clock ticks) used so far by the given processes and their threads.
-# FIELDS=14 counts user time only, 15 system time only.
-ticks() { local t=0 pid; for pid in "$@"; do t=$((t + $(awk -v f="${FIELDS:-14 15}" 'BEGIN { n = split(f, w, " ") } { s = 0; for (i = 1; i <= n; i++) s += $(w[i]); print s }' "/proc/$pid/stat"))); done; echo "$t"; }
 proxy_pids() { # name
   case $1 in
     nginx) pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ' ;;
