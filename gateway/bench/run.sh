@@ -102,11 +102,14 @@ run() { # name port
     "$(awk -v t="$idle_ticks" -v hz="$hz" -v s="$SECONDS_PER_RUN" -v c="$(nproc)" 'BEGIN { printf "%.0f", t / hz / s / c * 100 }')" \
     "$(per_request "$before_cs_proxy" "$after_cs_proxy" "$requests")" "$(per_request "$before_cs_up" "$after_cs_up" "$requests")"
   echo "$rps" >>"$WORK/$1.rps"
+  to_us "$p50" >>"$WORK/$1.p50"; to_us "$p99" >>"$WORK/$1.p99"
   awk -v t="$proxy_ticks" -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.1f\n", t / hz * 1e6 / n }' >>"$WORK/$1.cpu"
 }
 per_request() { # "v n" before, "v n" after, requests
   awk -v b="$1" -v a="$2" -v r="$3" 'BEGIN { split(b, x, " "); split(a, y, " "); printf "%.2f+%.2f", (y[1] - x[1]) / r, (y[2] - x[2]) / r }'
 }
+# wrk's latency ("745.00us", "2.38ms", "1.02s") in µs.
+to_us() { awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u); printf "%.0f\n", n * (u == "s" ? 1e6 : u == "ms" ? 1e3 : 1) }'; }
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # RACE=1: nginx and the gateway are driven at the same time, each by a wrk of its own with
 # half the connections, against the same upstream; the ratio of their calls in the same
@@ -136,13 +139,22 @@ for _ in $(seq 1 "$ROUNDS"); do
   for target in ${TARGETS:-direct nginx gateway}; do run "$target" "${PORT_OF[$target]}"; done
 done
 for target in ${TARGETS:-direct nginx gateway}; do
-  printf 'median %-10s %10s req/s   proxy CPU %s µs/req\n' "$target" "$(median "$WORK/$target.rps")" "$(median "$WORK/$target.cpu")"
+  printf 'median %-10s %10s req/s   p50 %6s µs   p99 %6s µs   proxy CPU %s µs/req\n' "$target" "$(median "$WORK/$target.rps")" \
+    "$(median "$WORK/$target.p50")" "$(median "$WORK/$target.p99")" "$(median "$WORK/$target.cpu")"
 done
 ratio() { # a b
   [ -f "$WORK/$1.rps" ] && [ -f "$WORK/$2.rps" ] || return 0
   awk -v a="$(median "$WORK/$1.rps")" -v b="$(median "$WORK/$2.rps")" -v n="$1/$2" 'BEGIN { printf "%s %.2f   ", n, a / b }'
 }
 ratio gateway nginx; ratio gateway direct; ratio nginx direct; echo
+# Latency each proxy adds to the direct calls (medians of the rounds' p50 and p99).
+added() { # proxy
+  [ -f "$WORK/$1.p50" ] && [ -f "$WORK/direct.p50" ] || return 0
+  awk -v n="$1" -v a="$(median "$WORK/$1.p50")" -v b="$(median "$WORK/direct.p50")" \
+    -v c="$(median "$WORK/$1.p99")" -v d="$(median "$WORK/direct.p99")" \
+    'BEGIN { printf "%s adds p50 %+.0f µs, p99 %+.0f µs   ", n, a - b, c - d }'
+}
+added nginx; added gateway; echo
 # The same, round by round: this machine has slow and fast spells lasting several runs,
 # and the runs of one round see the same spell; the median of these ratios is the steadier
 # figure.
