@@ -11,9 +11,13 @@ use tokio::sync::RwLock;
 
 use crate::config::Limit;
 
+/// In microseconds (Redis' `TIME` gives them), so limits above 1000/s keep their rate: a
+/// millisecond interval would round 300/s to 333/s and anything above 1000/s down to 1000/s.
+/// Lua numbers are doubles, exact for microsecond timestamps for another two centuries; the
+/// stored time is formatted whole (Redis would write a Lua number with 14 digits).
 const GCRA: &str = r"
 local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local now = t[1] * 1000000 + t[2]
 local interval = tonumber(ARGV[1])
 local tolerance = interval * tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
@@ -23,7 +27,7 @@ local allow_at = new_tat - tolerance
 if now < allow_at then
   return allow_at - now
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
 return -1
 ";
 
@@ -69,7 +73,9 @@ impl SharedLimiter {
         });
         Ok(Self {
             conn,
-            prefix: format!("{prefix}gateway:rl:"),
+            // "us": the buckets hold microseconds. Replicas of an older gateway, which kept
+            // milliseconds under `gateway:rl:`, keep to their own buckets during an upgrade.
+            prefix: format!("{prefix}gateway:rl:us:"),
             script: redis::Script::new(GCRA),
         })
     }
@@ -78,13 +84,13 @@ impl SharedLimiter {
         let Some(mut conn) = self.conn.read().await.clone() else {
             return Decision::Unavailable;
         };
-        let interval_ms = (1000 / u64::from(limit.rps.max(1))).max(1);
+        let interval_us = (1_000_000 / u64::from(limit.rps.max(1))).max(1);
         let mut invocation = self.script.key(format!("{}{key}", self.prefix));
-        invocation.arg(interval_ms).arg(limit.burst);
+        invocation.arg(interval_us).arg(limit.burst);
         let call = invocation.invoke_async::<i64>(&mut conn);
         match tokio::time::timeout(CHECK_TIMEOUT, call).await {
             Ok(Ok(wait)) if wait < 0 => Decision::Allowed,
-            Ok(Ok(wait)) => Decision::Rejected(Duration::from_millis(wait as u64)),
+            Ok(Ok(wait)) => Decision::Rejected(Duration::from_micros(wait.unsigned_abs())),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "Redis rate-limit check failed; limiting locally");
                 Decision::Unavailable
@@ -94,5 +100,80 @@ impl SharedLimiter {
                 Decision::Unavailable
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a real Redis (`TEST_REDIS_URL`, default redis://127.0.0.1:6379).
+    use super::*;
+
+    async fn limiter() -> SharedLimiter {
+        let url =
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let prefix = format!(
+            "test:{}:{}:",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        );
+        let limiter = SharedLimiter::connect(&url, &prefix).expect("url");
+        for _ in 0..100 {
+            if limiter.conn.read().await.is_some() {
+                return limiter;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no Redis at {url} (start it, or set TEST_REDIS_URL)");
+    }
+
+    /// Checks `key` until Redis refuses; returns the allowed count and the wait it gave.
+    async fn until_rejected(limiter: &SharedLimiter, key: &str, limit: Limit) -> (u32, Duration) {
+        for allowed in 0..1000 {
+            match limiter.check(key, limit).await {
+                Decision::Allowed => {}
+                Decision::Rejected(wait) => return (allowed, wait),
+                Decision::Unavailable => panic!("Redis did not answer"),
+            }
+        }
+        panic!("never rejected");
+    }
+
+    #[tokio::test]
+    async fn the_burst_is_allowed_then_the_wait_is_one_interval_at_most() {
+        let limiter = limiter().await;
+        let limit = Limit { rps: 2, burst: 3 };
+        let (allowed, wait) = until_rejected(&limiter, "slow", limit).await;
+        assert_eq!(allowed, 3, "the burst");
+        assert!(
+            wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
+            "next in under one 500 ms interval: {wait:?}"
+        );
+        assert!(matches!(
+            limiter.check("other", limit).await,
+            Decision::Allowed
+        ));
+    }
+
+    #[tokio::test]
+    async fn limits_above_a_thousand_a_second_keep_their_rate() {
+        // 4000/s is a 250 µs interval; counted in milliseconds it would be 1 ms (1000/s).
+        let limiter = limiter().await;
+        let (allowed, wait) = until_rejected(
+            &limiter,
+            "fast",
+            Limit {
+                rps: 4000,
+                burst: 1,
+            },
+        )
+        .await;
+        assert!(allowed >= 1);
+        assert!(
+            wait <= Duration::from_micros(250),
+            "the next call within one 250 µs interval: {wait:?}"
+        );
     }
 }
