@@ -248,19 +248,39 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
             .map_status(http::StatusCode::PAYLOAD_TOO_LARGE, wire);
     }
     let ip = platform_kernel::peer::client_ip();
-    if let Err(rejection) = inner.limits.check_ip(path, ip).await {
-        return too_many(wire, rejection);
-    }
     let mut identity = None;
-    if route.access == Access::Authenticated {
-        let verified = match authenticate(&inner, facts.bearer()).await {
-            Ok(verified) => verified,
-            Err(why) => return error(wire, ErrorCode::Unauthenticated, &why),
-        };
-        if let Err(rejection) = inner.limits.check_user(&verified.user).await {
+    // A token verified before is known without any crypto, so the IP's and the user's limits
+    // are checked together (one Redis round trip); any other token is verified only once the
+    // IP's limit allows it, so a flood of forged tokens is limited before it costs signature
+    // checks.
+    let known = if route.access == Access::Authenticated {
+        known_identity(&inner, facts.bearer())
+    } else {
+        None
+    };
+    if let Some(verified) = known {
+        if let Err(rejection) = inner
+            .limits
+            .check_ip_and_user(path, ip, &verified.user)
+            .await
+        {
             return too_many(wire, rejection);
         }
         identity = Some(verified);
+    } else {
+        if let Err(rejection) = inner.limits.check_ip(path, ip).await {
+            return too_many(wire, rejection);
+        }
+        if route.access == Access::Authenticated {
+            let verified = match authenticate(&inner, facts.bearer()).await {
+                Ok(verified) => verified,
+                Err(why) => return error(wire, ErrorCode::Unauthenticated, &why),
+            };
+            if let Err(rejection) = inner.limits.check_user(&verified.user).await {
+                return too_many(wire, rejection);
+            }
+            identity = Some(verified);
+        }
     }
     let call = Incoming {
         route,
@@ -275,11 +295,23 @@ async fn gate(inner: Shared, mut req: Request<Body>) -> Response {
     inner.upstreams.forward(call, req).await
 }
 
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The token's identity if it was verified before and is still current.
+fn known_identity(inner: &Inner, token: Option<&[u8]>) -> Option<Arc<Verified>> {
+    inner
+        .verified
+        .get(token?)
+        .filter(|verified| verified.current(unix_now(), inner.expect.leeway_secs))
+}
+
 async fn authenticate(inner: &Inner, token: Option<&[u8]>) -> Result<Arc<Verified>, String> {
     let token = token.ok_or_else(|| "missing bearer token".to_owned())?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = unix_now();
     if let Some(verified) = inner.verified.get(token)
         && verified.current(now, inner.expect.leeway_secs)
     {

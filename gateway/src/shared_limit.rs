@@ -11,6 +11,10 @@ use tokio::sync::RwLock;
 
 use crate::config::Limit;
 
+/// Every key of a request in one call, all or nothing: a request one bucket refuses takes
+/// nothing from the others. `ARGV` holds each key's interval and burst; the answer is
+/// `{0, 0}` when allowed, or the (1-based) key that refused with the longest wait.
+///
 /// In microseconds (Redis' `TIME` gives them), so limits above 1000/s keep their rate: a
 /// millisecond interval would round 300/s to 333/s and anything above 1000/s down to 1000/s.
 /// Lua numbers are doubles, exact for microsecond timestamps for another two centuries; the
@@ -18,17 +22,23 @@ use crate::config::Limit;
 const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
-local interval = tonumber(ARGV[1])
-local tolerance = interval * tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - tolerance
-if now < allow_at then
-  return allow_at - now
+local tats, which, wait = {}, 0, 0
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local tolerance = interval * tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  tats[i] = tat + interval
+  local allow_at = tats[i] - tolerance
+  if now < allow_at and allow_at - now > wait then
+    which, wait = i, allow_at - now
+  end
 end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
-return -1
+if which > 0 then return {which, wait} end
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, string.format('%.0f', tats[i]), 'PX', math.ceil((tats[i] - now) / 1000) + 1000)
+end
+return {0, 0}
 ";
 
 /// How long a check may take before the local limiter decides instead.
@@ -43,7 +53,8 @@ pub struct SharedLimiter {
 /// A shared decision, or why there is none.
 pub enum Decision {
     Allowed,
-    Rejected(Duration),
+    /// Which of the keys refused (its index), and for how long.
+    Rejected(usize, Duration),
     /// Redis did not answer: decide locally.
     Unavailable,
 }
@@ -80,17 +91,26 @@ impl SharedLimiter {
         })
     }
 
-    pub async fn check(&self, key: &str, limit: Limit) -> Decision {
+    /// One round trip for all of a request's buckets (`keys`: name and limit).
+    pub async fn check(&self, keys: &[(String, Limit)]) -> Decision {
         let Some(mut conn) = self.conn.read().await.clone() else {
             return Decision::Unavailable;
         };
-        let interval_us = (1_000_000 / u64::from(limit.rps.max(1))).max(1);
-        let mut invocation = self.script.key(format!("{}{key}", self.prefix));
-        invocation.arg(interval_us).arg(limit.burst);
-        let call = invocation.invoke_async::<i64>(&mut conn);
+        let mut invocation = self.script.prepare_invoke();
+        for (key, limit) in keys {
+            let interval_us = (1_000_000 / u64::from(limit.rps.max(1))).max(1);
+            invocation
+                .key(format!("{}{key}", self.prefix))
+                .arg(interval_us)
+                .arg(limit.burst);
+        }
+        let call = invocation.invoke_async::<(i64, i64)>(&mut conn);
         match tokio::time::timeout(CHECK_TIMEOUT, call).await {
-            Ok(Ok(wait)) if wait < 0 => Decision::Allowed,
-            Ok(Ok(wait)) => Decision::Rejected(Duration::from_micros(wait.unsigned_abs())),
+            Ok(Ok((0, _))) => Decision::Allowed,
+            Ok(Ok((which, wait))) => Decision::Rejected(
+                usize::try_from(which - 1).unwrap_or(0),
+                Duration::from_micros(wait.unsigned_abs()),
+            ),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "Redis rate-limit check failed; limiting locally");
                 Decision::Unavailable
@@ -104,11 +124,12 @@ impl SharedLimiter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! Against a real Redis (`TEST_REDIS_URL`, default redis://127.0.0.1:6379).
     use super::*;
 
-    async fn limiter() -> SharedLimiter {
+    /// Connected to Redis, its buckets under a prefix of its own.
+    pub(crate) async fn limiter() -> SharedLimiter {
         let url =
             std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let prefix = format!(
@@ -132,9 +153,10 @@ mod tests {
     /// Checks `key` until Redis refuses; returns the allowed count and the wait it gave.
     async fn until_rejected(limiter: &SharedLimiter, key: &str, limit: Limit) -> (u32, Duration) {
         for allowed in 0..1000 {
-            match limiter.check(key, limit).await {
+            match limiter.check(&[(key.to_owned(), limit)]).await {
                 Decision::Allowed => {}
-                Decision::Rejected(wait) => return (allowed, wait),
+                Decision::Rejected(0, wait) => return (allowed, wait),
+                Decision::Rejected(..) => panic!("the only key is the first"),
                 Decision::Unavailable => panic!("Redis did not answer"),
             }
         }
@@ -152,7 +174,7 @@ mod tests {
             "next in under one 500 ms interval: {wait:?}"
         );
         assert!(matches!(
-            limiter.check("other", limit).await,
+            limiter.check(&[("other".into(), limit)]).await,
             Decision::Allowed
         ));
     }
@@ -175,5 +197,23 @@ mod tests {
             wait <= Duration::from_micros(250),
             "the next call within one 250 µs interval: {wait:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_request_one_bucket_refuses_takes_nothing_from_the_others() {
+        let limiter = limiter().await;
+        let tight = Limit { rps: 1, burst: 1 };
+        let loose = Limit { rps: 1, burst: 2 };
+        let both = [("ip".to_owned(), loose), ("user".to_owned(), tight)];
+        assert!(matches!(limiter.check(&both).await, Decision::Allowed));
+        for _ in 0..3 {
+            match limiter.check(&both).await {
+                Decision::Rejected(1, wait) => assert!(wait <= Duration::from_secs(1)),
+                _ => panic!("the user's bucket (the second key) refuses"),
+            }
+        }
+        // The refused calls took nothing from the IP's bucket: one of its two is left.
+        let (allowed, _) = until_rejected(&limiter, "ip", loose).await;
+        assert_eq!(allowed, 1);
     }
 }
