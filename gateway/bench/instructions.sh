@@ -6,7 +6,7 @@
 #   gateway/bench/instructions.sh [seconds]
 # Leaves the profile in $OUT (default /tmp/gateway.callgrind) for callgrind_annotate
 # (--inclusive=yes, --tree=calling). Needs: valgrind, nginx and wrk (Debian: valgrind
-# nginx-light wrk).
+# nginx-light wrk). GATEWAY_BIN counts another build of the gateway.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN=${1:-8}
@@ -22,7 +22,7 @@ PORT=$AUTH setsid "$BIN/auth-service" >"$WORK/auth.log" 2>&1 &
 start_static_upstream "$STATIC" 1
 wait_ready "$ID" "$AUTH"
 PORT=$GW GATEWAY__WORKERS=1 GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=100000000 \
-  valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "$BIN/gateway" >"$WORK/gateway.log" 2>&1 &
+  valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" "${GATEWAY_BIN:-$BIN/gateway}" >"$WORK/gateway.log" 2>&1 &
 wait_ready "$GW"
 prepare_calls "$ID" "$AUTH"
 url="http://127.0.0.1:$GW/platform.identity.v1.IdentityService/GetUserByEmail"

@@ -66,7 +66,7 @@ start_services() { # identity-port auth-port gateway-port gateway-workers
   PORT=$1 setsid "$BIN/identity-service" >"$WORK/identity.log" 2>&1 &
   ID_PID=$!
   PORT=$2 setsid "$BIN/auth-service" >"$WORK/auth.log" 2>&1 &
-  PORT=$3 GATEWAY__WORKERS=$4 GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=100000000 \
+  PORT=$3 GATEWAY__WORKERS=$4 GATEWAY_RATE_LIMIT_RPS=100000000 GATEWAY_RATE_LIMIT_BURST=${RATE_LIMIT_BURST:-100000000} \
     setsid "${GATEWAY_BIN:-$BIN/gateway}" >"$WORK/gateway.log" 2>&1 &
   GW_PID=$!
   wait_ready "$1" "$2" "$3"

@@ -206,6 +206,9 @@ impl RateLimits {
         for r in self.routes.values() {
             r.keyed.retain_recent();
         }
+        if let Some(shared) = &self.shared {
+            shared.shrink();
+        }
     }
 }
 

@@ -2,18 +2,27 @@
 //! (atomic; Redis' own clock, so replicas' clocks do not matter). While Redis is not
 //! reachable the gateway limits locally and says so in its log and metrics; it connects in
 //! the background, so a Redis outage at start-up is no outage of the gateway.
+//!
+//! A replica takes a few calls' worth at once where the limit is large enough (a lease: at
+//! most an eighth of the burst and a tenth of a second's rate, never more than 64) and
+//! spends them without asking Redis again. What it takes counts against the bucket at once,
+//! so a lease never lets a client go faster than the limit; a client that moves to another
+//! replica loses at most what the first still holds. Small limits, such as Login's, are
+//! asked for call by call.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use dashmap::DashMap;
 use redis::aio::ConnectionManager;
 use tokio::sync::RwLock;
 
 use crate::config::Limit;
 
 /// Every key of a request in one call, all or nothing: a request one bucket refuses takes
-/// nothing from the others. `ARGV` holds each key's interval and burst; the answer is
-/// `{0, 0}` when allowed, or the (1-based) key that refused with the longest wait.
+/// nothing from the others. `ARGV` holds each key's interval, burst and how many calls' worth
+/// to take (as many of them as the bucket has, at least one). The answer is `{0, 0, taken...}`
+/// when allowed, or `{key, wait}`: the (1-based) key that refused with the longest wait.
 ///
 /// In microseconds (Redis' `TIME` gives them), so limits above 1000/s keep their rate: a
 /// millisecond interval would round 300/s to 333/s and anything above 1000/s down to 1000/s.
@@ -22,24 +31,45 @@ use crate::config::Limit;
 const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
-local tats, which, wait = {}, 0, 0
+local tats, taken, which, wait = {}, {}, 0, 0
 for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local tolerance = interval * tonumber(ARGV[2 * i])
+  local interval = tonumber(ARGV[3 * i - 2])
+  local tolerance = interval * tonumber(ARGV[3 * i - 1])
   local tat = tonumber(redis.call('GET', key) or now)
   if tat < now then tat = now end
-  tats[i] = tat + interval
-  local allow_at = tats[i] - tolerance
-  if now < allow_at and allow_at - now > wait then
-    which, wait = i, allow_at - now
+  local free = math.floor((now + tolerance - tat) / interval)
+  if free < 1 then
+    local allow_at = tat + interval - tolerance
+    if allow_at - now > wait then which, wait = i, allow_at - now end
+  else
+    taken[i] = math.min(free, tonumber(ARGV[3 * i]))
+    tats[i] = tat + taken[i] * interval
   end
 end
 if which > 0 then return {which, wait} end
+local answer = {0, 0}
 for i, key in ipairs(KEYS) do
   redis.call('SET', key, string.format('%.0f', tats[i]), 'PX', math.ceil((tats[i] - now) / 1000) + 1000)
+  answer[i + 2] = taken[i]
 end
-return {0, 0}
+return answer
 ";
+
+/// The most calls' worth a replica takes at once.
+const LEASE_MAX: u32 = 64;
+/// Leases unspent for this long are forgotten (bounded memory under many clients).
+const LEASE_IDLE: Duration = Duration::from_secs(10);
+
+/// How many calls' worth to take from Redis at once under `limit`.
+fn lease_size(limit: Limit) -> u32 {
+    (limit.burst / 8).min(limit.rps / 10).clamp(1, LEASE_MAX)
+}
+
+/// Calls' worth already taken from a bucket, not yet spent.
+struct Lease {
+    left: u32,
+    at: Instant,
+}
 
 /// How long a check may take before the local limiter decides instead.
 const CHECK_TIMEOUT: Duration = Duration::from_millis(100);
@@ -48,6 +78,7 @@ pub struct SharedLimiter {
     conn: Arc<RwLock<Option<ConnectionManager>>>,
     prefix: String,
     script: redis::Script,
+    leases: DashMap<String, Lease, foldhash::fast::RandomState>,
 }
 
 /// A shared decision, or why there is none.
@@ -88,11 +119,16 @@ impl SharedLimiter {
             // milliseconds under `gateway:rl:`, keep to their own buckets during an upgrade.
             prefix: format!("{prefix}gateway:rl:us:"),
             script: redis::Script::new(GCRA),
+            leases: DashMap::default(),
         })
     }
 
-    /// One round trip for all of a request's buckets (`keys`: name and limit).
+    /// All of a request's buckets (`keys`: name and limit): from what this replica holds
+    /// when it holds some of each, otherwise in one round trip to Redis.
     pub async fn check(&self, keys: &[(String, Limit)]) -> Decision {
+        if self.spend_leases(keys) {
+            return Decision::Allowed;
+        }
         let Some(mut conn) = self.conn.read().await.clone() else {
             return Decision::Unavailable;
         };
@@ -102,15 +138,28 @@ impl SharedLimiter {
             invocation
                 .key(format!("{}{key}", self.prefix))
                 .arg(interval_us)
-                .arg(limit.burst);
+                .arg(limit.burst)
+                .arg(lease_size(*limit));
         }
-        let call = invocation.invoke_async::<(i64, i64)>(&mut conn);
+        let call = invocation.invoke_async::<Vec<i64>>(&mut conn);
         match tokio::time::timeout(CHECK_TIMEOUT, call).await {
-            Ok(Ok((0, _))) => Decision::Allowed,
-            Ok(Ok((which, wait))) => Decision::Rejected(
-                usize::try_from(which - 1).unwrap_or(0),
-                Duration::from_micros(wait.unsigned_abs()),
-            ),
+            Ok(Ok(answer)) => match answer.as_slice() {
+                [0, _, taken @ ..] => {
+                    self.keep_leases(keys, taken);
+                    Decision::Allowed
+                }
+                [which, wait, ..] => Decision::Rejected(
+                    usize::try_from(which - 1).unwrap_or(0),
+                    Duration::from_micros(wait.unsigned_abs()),
+                ),
+                _ => {
+                    tracing::warn!(
+                        ?answer,
+                        "unexpected rate-limit answer from Redis; limiting locally"
+                    );
+                    Decision::Unavailable
+                }
+            },
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "Redis rate-limit check failed; limiting locally");
                 Decision::Unavailable
@@ -121,6 +170,52 @@ impl SharedLimiter {
             }
         }
     }
+
+    /// Spends one call's worth of each key's lease if every key has one; otherwise spends
+    /// nothing.
+    fn spend_leases(&self, keys: &[(String, Limit)]) -> bool {
+        let mut spent = 0;
+        for (key, _) in keys {
+            match self.leases.get_mut(key) {
+                Some(mut lease) if lease.left > 0 => lease.left -= 1,
+                _ => break,
+            }
+            spent += 1;
+        }
+        if spent == keys.len() {
+            return true;
+        }
+        for (key, _) in &keys[..spent] {
+            if let Some(mut lease) = self.leases.get_mut(key) {
+                lease.left += 1;
+            }
+        }
+        false
+    }
+
+    /// Keeps what Redis granted beyond this call.
+    fn keep_leases(&self, keys: &[(String, Limit)], taken: &[i64]) {
+        let now = Instant::now();
+        for ((key, _), &taken) in keys.iter().zip(taken) {
+            let extra = u32::try_from(taken - 1).unwrap_or(0);
+            if extra == 0 {
+                continue;
+            }
+            let mut lease = self
+                .leases
+                .entry(key.clone())
+                .or_insert(Lease { left: 0, at: now });
+            lease.left = lease.left.saturating_add(extra);
+            lease.at = now;
+        }
+    }
+
+    /// Forgets leases nothing has renewed for a while.
+    pub fn shrink(&self) {
+        let now = Instant::now();
+        self.leases
+            .retain(|_, lease| now.duration_since(lease.at) < LEASE_IDLE);
+    }
 }
 
 #[cfg(test)]
@@ -130,8 +225,6 @@ pub(crate) mod tests {
 
     /// Connected to Redis, its buckets under a prefix of its own.
     pub(crate) async fn limiter() -> SharedLimiter {
-        let url =
-            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let prefix = format!(
             "test:{}:{}:",
             std::process::id(),
@@ -140,7 +233,14 @@ pub(crate) mod tests {
                 .map(|d| d.as_nanos())
                 .unwrap_or_default()
         );
-        let limiter = SharedLimiter::connect(&url, &prefix).expect("url");
+        replica(&prefix).await
+    }
+
+    /// Connected to Redis, sharing the buckets under `prefix`.
+    async fn replica(prefix: &str) -> SharedLimiter {
+        let url =
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let limiter = SharedLimiter::connect(&url, prefix).expect("url");
         for _ in 0..100 {
             if limiter.conn.read().await.is_some() {
                 return limiter;
@@ -215,5 +315,49 @@ pub(crate) mod tests {
         // The refused calls took nothing from the IP's bucket: one of its two is left.
         let (allowed, _) = until_rejected(&limiter, "ip", loose).await;
         assert_eq!(allowed, 1);
+    }
+
+    #[test]
+    fn leases_are_for_large_limits_only() {
+        assert_eq!(lease_size(Limit { rps: 1, burst: 10 }), 1, "Login");
+        assert_eq!(
+            lease_size(Limit {
+                rps: 50,
+                burst: 100
+            }),
+            5,
+            "the default"
+        );
+        assert_eq!(
+            lease_size(Limit {
+                rps: 1000,
+                burst: 8
+            }),
+            1,
+            "a small burst"
+        );
+        assert_eq!(
+            lease_size(Limit {
+                rps: 100_000_000,
+                burst: 100_000_000
+            }),
+            LEASE_MAX
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lease_counts_against_the_shared_bucket_when_taken() {
+        let a = limiter().await;
+        let b = replica(&a.prefix.replace("gateway:rl:us:", "")).await;
+        // Two calls' worth per lease; a 50 ms interval, so nothing refills during the test.
+        let limit = Limit { rps: 20, burst: 16 };
+        let key = || [("user:1".to_owned(), limit)];
+        assert!(matches!(a.check(&key()).await, Decision::Allowed));
+        // a took two: b finds fourteen.
+        let (allowed, _) = until_rejected(&b, "user:1", limit).await;
+        assert_eq!(allowed, 14);
+        // a spends what it holds without asking, then Redis refuses it too.
+        assert!(matches!(a.check(&key()).await, Decision::Allowed));
+        assert!(matches!(a.check(&key()).await, Decision::Rejected(0, _)));
     }
 }
