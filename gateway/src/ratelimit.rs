@@ -55,8 +55,8 @@ impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
     }
 }
 
-/// `gateway_rate_limit_decisions_total{backend,result}` and the Redis-unavailable counter,
-/// registered once rather than looked up on every request.
+/// `gateway_rate_limit_decisions_total{backend,result}` (one per request checked) and the
+/// Redis-unavailable counter, registered once rather than looked up on every request.
 struct Decisions {
     local_allowed: Counter,
     local_rejected: Counter,
@@ -161,7 +161,7 @@ impl RateLimits {
             // every request's future.
             match Box::pin(shared.check(&keys)).await {
                 Decision::Allowed => {
-                    self.decisions.redis_allowed.increment(keys.len() as u64);
+                    self.decisions.redis_allowed.increment(1);
                     return Ok(());
                 }
                 Decision::Rejected(which, retry_after) => {
@@ -174,24 +174,7 @@ impl RateLimits {
                 Decision::Unavailable => self.decisions.redis_unavailable.increment(1),
             }
         }
-        if let Some((route, ip, _)) = by_ip {
-            if let Some(route) = route {
-                self.local(route, &ip)?;
-            }
-            self.local(&self.per_ip, &ip)?;
-        }
-        if let Some(user) = user {
-            self.local(&self.per_user, user)?;
-        }
-        Ok(())
-    }
-
-    fn local<K: std::hash::Hash + Eq + Clone>(
-        &self,
-        limiter: &Limiter<K>,
-        key: &K,
-    ) -> Result<(), Rejection> {
-        let decision = limiter.check(key);
+        let decision = self.local(by_ip, user);
         match decision {
             Ok(()) => self.decisions.local_allowed.increment(1),
             Err(_) => self.decisions.local_rejected.increment(1),
@@ -199,12 +182,33 @@ impl RateLimits {
         decision
     }
 
+    /// Bucket by bucket in this process.
+    fn local(
+        &self,
+        by_ip: Option<(Option<&Limiter<IpAddr>>, IpAddr, &str)>,
+        user: Option<&Arc<str>>,
+    ) -> Result<(), Rejection> {
+        if let Some((route, ip, _)) = by_ip {
+            if let Some(route) = route {
+                route.check(&ip)?;
+            }
+            self.per_ip.check(&ip)?;
+        }
+        if let Some(user) = user {
+            self.per_user.check(user)?;
+        }
+        Ok(())
+    }
+
     /// Forgets keys that are back to full capacity (bounded memory under many clients).
     pub fn shrink(&self) {
         self.per_ip.keyed.retain_recent();
+        self.per_ip.keyed.shrink_to_fit();
         self.per_user.keyed.retain_recent();
+        self.per_user.keyed.shrink_to_fit();
         for r in self.routes.values() {
             r.keyed.retain_recent();
+            r.keyed.shrink_to_fit();
         }
         if let Some(shared) = &self.shared {
             shared.shrink();

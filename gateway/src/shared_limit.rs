@@ -5,10 +5,15 @@
 //!
 //! A replica takes a few calls' worth at once where the limit is large enough (a lease: at
 //! most an eighth of the burst and a tenth of a second's rate, never more than 64) and
-//! spends them without asking Redis again. What it takes counts against the bucket at once,
-//! so a lease never lets a client go faster than the limit; a client that moves to another
-//! replica loses at most what the first still holds. Small limits, such as Login's, are
-//! asked for call by call.
+//! spends them within a tenth of a second without asking Redis again; a key it holds calls
+//! for is not asked for more. What a lease takes counts against the shared bucket at once,
+//! and is spent at most `LEASE_TTL` later, so over any stretch of time a client gets at most
+//! its limit plus a tenth of a second's rate, however many replicas serve it; a client that
+//! moves to another replica loses at most what the first still holds. Small limits, such as
+//! Login's, are asked for call by call.
+//!
+//! Every key of a request goes in one script call, so the keys must share a node: a single
+//! Redis (5 or later) or a primary with replicas, not Redis Cluster.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,10 +60,15 @@ end
 return answer
 ";
 
+/// How long a check may take before the local limiter decides instead.
+const CHECK_TIMEOUT: Duration = Duration::from_millis(100);
+
 /// The most calls' worth a replica takes at once.
 const LEASE_MAX: u32 = 64;
-/// Leases unspent for this long are forgotten (bounded memory under many clients).
-const LEASE_IDLE: Duration = Duration::from_secs(10);
+/// How long a lease may be spent. A call spent from a lease was granted by Redis at most this
+/// long before, so over any stretch of time every replica together spends at most the limit
+/// plus this much of its rate.
+const LEASE_TTL: Duration = Duration::from_millis(100);
 
 /// How many calls' worth to take from Redis at once under `limit`.
 fn lease_size(limit: Limit) -> u32 {
@@ -71,8 +81,11 @@ struct Lease {
     at: Instant,
 }
 
-/// How long a check may take before the local limiter decides instead.
-const CHECK_TIMEOUT: Duration = Duration::from_millis(100);
+impl Lease {
+    fn live(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.at) < LEASE_TTL
+    }
+}
 
 pub struct SharedLimiter {
     conn: Arc<RwLock<Option<ConnectionManager>>>,
@@ -123,18 +136,37 @@ impl SharedLimiter {
         })
     }
 
-    /// All of a request's buckets (`keys`: name and limit): from what this replica holds
-    /// when it holds some of each, otherwise in one round trip to Redis.
+    /// All of a request's buckets (`keys`: name and limit, at most 32): what this replica
+    /// holds leases for is spent here, the rest is asked of Redis in one round trip. Nothing
+    /// is spent unless every key allows the call.
     pub async fn check(&self, keys: &[(String, Limit)]) -> Decision {
-        if self.spend_leases(keys) {
+        let now = Instant::now();
+        let mut held = 0u32;
+        for (i, (key, _)) in keys.iter().enumerate().take(32) {
+            if self.take_leased(key, now) {
+                held |= 1 << i;
+            }
+        }
+        let asked: Vec<usize> = (0..keys.len()).filter(|i| held & (1 << i) == 0).collect();
+        if asked.is_empty() {
             return Decision::Allowed;
         }
+        let decision = self.ask(keys, &asked, now).await;
+        if !matches!(decision, Decision::Allowed) {
+            self.refund(keys, held);
+        }
+        decision
+    }
+
+    async fn ask(&self, keys: &[(String, Limit)], asked: &[usize], now: Instant) -> Decision {
         let Some(mut conn) = self.conn.read().await.clone() else {
             return Decision::Unavailable;
         };
         let mut invocation = self.script.prepare_invoke();
-        for (key, limit) in keys {
-            let interval_us = (1_000_000 / u64::from(limit.rps.max(1))).max(1);
+        for &i in asked {
+            let (key, limit) = &keys[i];
+            // Rounded up: never a shorter interval (a faster rate) than the limit's.
+            let interval_us = 1_000_000u64.div_ceil(u64::from(limit.rps.max(1)));
             invocation
                 .key(format!("{}{key}", self.prefix))
                 .arg(interval_us)
@@ -145,11 +177,16 @@ impl SharedLimiter {
         match tokio::time::timeout(CHECK_TIMEOUT, call).await {
             Ok(Ok(answer)) => match answer.as_slice() {
                 [0, _, taken @ ..] => {
-                    self.keep_leases(keys, taken);
+                    for (&i, &taken) in asked.iter().zip(taken) {
+                        self.keep(&keys[i].0, taken, now);
+                    }
                     Decision::Allowed
                 }
                 [which, wait, ..] => Decision::Rejected(
-                    usize::try_from(which - 1).unwrap_or(0),
+                    usize::try_from(which - 1)
+                        .ok()
+                        .and_then(|n| asked.get(n).copied())
+                        .unwrap_or(0),
                     Duration::from_micros(wait.unsigned_abs()),
                 ),
                 _ => {
@@ -171,50 +208,55 @@ impl SharedLimiter {
         }
     }
 
-    /// Spends one call's worth of each key's lease if every key has one; otherwise spends
-    /// nothing.
-    fn spend_leases(&self, keys: &[(String, Limit)]) -> bool {
-        let mut spent = 0;
-        for (key, _) in keys {
-            match self.leases.get_mut(key) {
-                Some(mut lease) if lease.left > 0 => lease.left -= 1,
-                _ => break,
+    /// One call's worth of `key`'s lease, if it has one still to be spent.
+    fn take_leased(&self, key: &str, now: Instant) -> bool {
+        match self.leases.get_mut(key) {
+            Some(mut lease) if lease.left > 0 && lease.live(now) => {
+                lease.left -= 1;
+                true
             }
-            spent += 1;
+            _ => false,
         }
-        if spent == keys.len() {
-            return true;
-        }
-        for (key, _) in &keys[..spent] {
-            if let Some(mut lease) = self.leases.get_mut(key) {
+    }
+
+    /// Gives back what `check` took from the leases in `held` for a call it refused.
+    fn refund(&self, keys: &[(String, Limit)], held: u32) {
+        for (i, (key, _)) in keys.iter().enumerate().take(32) {
+            if held & (1 << i) != 0
+                && let Some(mut lease) = self.leases.get_mut(key)
+            {
                 lease.left += 1;
             }
         }
-        false
     }
 
-    /// Keeps what Redis granted beyond this call.
-    fn keep_leases(&self, keys: &[(String, Limit)], taken: &[i64]) {
-        let now = Instant::now();
-        for ((key, _), &taken) in keys.iter().zip(taken) {
-            let extra = u32::try_from(taken - 1).unwrap_or(0);
-            if extra == 0 {
-                continue;
-            }
-            let mut lease = self
-                .leases
-                .entry(key.clone())
-                .or_insert(Lease { left: 0, at: now });
+    /// Keeps what Redis granted beyond this call. Requests that found the lease empty at
+    /// the same moment each bring some back; it is all kept, and all of it expires with the
+    /// oldest of it.
+    fn keep(&self, key: &str, taken: i64, now: Instant) {
+        let extra = u32::try_from(taken - 1).unwrap_or(0);
+        if extra == 0 {
+            return;
+        }
+        let mut lease = self
+            .leases
+            .entry(key.to_owned())
+            .or_insert(Lease { left: 0, at: now });
+        if lease.live(now) {
             lease.left = lease.left.saturating_add(extra);
-            lease.at = now;
+        } else {
+            *lease = Lease {
+                left: extra,
+                at: now,
+            };
         }
     }
 
-    /// Forgets leases nothing has renewed for a while.
+    /// Forgets leases too old to spend.
     pub fn shrink(&self) {
         let now = Instant::now();
-        self.leases
-            .retain(|_, lease| now.duration_since(lease.at) < LEASE_IDLE);
+        self.leases.retain(|_, lease| lease.live(now));
+        self.leases.shrink_to_fit();
     }
 }
 
@@ -359,5 +401,41 @@ pub(crate) mod tests {
         // a spends what it holds without asking, then Redis refuses it too.
         assert!(matches!(a.check(&key()).await, Decision::Allowed));
         assert!(matches!(a.check(&key()).await, Decision::Rejected(0, _)));
+    }
+
+    #[tokio::test]
+    async fn a_key_this_replica_holds_calls_for_is_not_asked_for_more() {
+        let a = limiter().await;
+        let b = replica(&a.prefix.replace("gateway:rl:us:", "")).await;
+        // A route limit asked call by call beside an IP limit leased two at a time.
+        let route = Limit { rps: 1, burst: 100 };
+        let ip = Limit { rps: 20, burst: 16 };
+        let keys = [("route:login:ip".to_owned(), route), ("ip".to_owned(), ip)];
+        for _ in 0..4 {
+            assert!(matches!(a.check(&keys).await, Decision::Allowed));
+        }
+        // Four calls took four from the IP's bucket (two leases of two), not a lease each.
+        let (allowed, _) = until_rejected(&b, "ip", ip).await;
+        assert_eq!(allowed, 12);
+    }
+
+    #[tokio::test]
+    async fn a_lease_is_spent_within_its_time_from_the_oldest_grant() {
+        let a = limiter().await;
+        let now = Instant::now();
+        a.keep("user:2", 3, now);
+        a.keep("user:2", 3, now + LEASE_TTL / 2);
+        assert_eq!(a.leases.get("user:2").map(|l| l.left), Some(4));
+        assert!(a.take_leased("user:2", now + LEASE_TTL / 2));
+        assert!(
+            !a.take_leased("user:2", now + LEASE_TTL),
+            "too old to spend, the later grant with it"
+        );
+        a.keep("user:2", 2, now + LEASE_TTL);
+        assert_eq!(
+            a.leases.get("user:2").map(|l| l.left),
+            Some(1),
+            "a stale lease is replaced, not added to"
+        );
     }
 }
