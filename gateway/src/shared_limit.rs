@@ -7,7 +7,7 @@
 //! most an eighth of the burst and a tenth of a second's rate, never more than 64) and
 //! spends them within a tenth of a second without asking Redis again; a key it holds calls
 //! for is not asked for more. What a lease takes counts against the shared bucket at once,
-//! and is spent at most `LEASE_TTL` later, so over any stretch of time a client gets at most
+//! and is spent at most `LEASE_WINDOW` later, so over any stretch of time a client gets at most
 //! its limit plus a tenth of a second's rate, however many replicas serve it; a client that
 //! moves to another replica loses at most what the first still holds. Small limits, such as
 //! Login's, are asked for call by call.
@@ -65,26 +65,28 @@ const CHECK_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// The most calls' worth a replica takes at once.
 const LEASE_MAX: u32 = 64;
-/// How long a lease may be spent. A call spent from a lease was granted by Redis at most this
-/// long before, so over any stretch of time every replica together spends at most the limit
-/// plus this much of its rate.
-const LEASE_TTL: Duration = Duration::from_millis(100);
+/// How long a lease may be spent, and how much of a limit's rate one lease may hold. A call
+/// spent from a lease was granted by Redis at most this long before, so over any stretch of
+/// time every replica together spends at most the limit plus this much of its rate.
+const LEASE_WINDOW: Duration = Duration::from_millis(100);
+/// A request's keys that can be spent from leases (a request has three at most: route, IP,
+/// user); any further ones are always asked of Redis.
+const LEASED_KEYS: usize = 4;
 
-/// How many calls' worth to take from Redis at once under `limit`.
-fn lease_size(limit: Limit) -> u32 {
-    (limit.burst / 8).min(limit.rps / 10).clamp(1, LEASE_MAX)
+/// How many calls' worth to take from Redis at once under `limit`: at most an eighth of its
+/// burst and `window`'s worth of its rate.
+fn lease_size(limit: Limit, window: Duration) -> u32 {
+    let in_window = u64::from(limit.rps) * window.as_millis() as u64 / 1000;
+    (limit.burst / 8)
+        .min(u32::try_from(in_window).unwrap_or(u32::MAX))
+        .clamp(1, LEASE_MAX)
 }
 
-/// Calls' worth already taken from a bucket, not yet spent.
+/// Calls' worth already taken from a bucket, not yet spent; `at`: when the oldest of them
+/// was asked for.
 struct Lease {
     left: u32,
     at: Instant,
-}
-
-impl Lease {
-    fn live(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.at) < LEASE_TTL
-    }
 }
 
 pub struct SharedLimiter {
@@ -92,6 +94,7 @@ pub struct SharedLimiter {
     prefix: String,
     script: redis::Script,
     leases: DashMap<String, Lease, foldhash::fast::RandomState>,
+    lease_window: Duration,
 }
 
 /// A shared decision, or why there is none.
@@ -133,37 +136,48 @@ impl SharedLimiter {
             prefix: format!("{prefix}gateway:rl:us:"),
             script: redis::Script::new(GCRA),
             leases: DashMap::default(),
+            lease_window: LEASE_WINDOW,
         })
     }
 
-    /// All of a request's buckets (`keys`: name and limit, at most 32): what this replica
-    /// holds leases for is spent here, the rest is asked of Redis in one round trip. Nothing
-    /// is spent unless every key allows the call.
+    /// All of a request's buckets (`keys`: name and limit): what this replica holds leases
+    /// for is spent here, the rest is asked of Redis in one round trip. Nothing is spent
+    /// unless every key allows the call.
     pub async fn check(&self, keys: &[(String, Limit)]) -> Decision {
         let now = Instant::now();
-        let mut held = 0u32;
-        for (i, (key, _)) in keys.iter().enumerate().take(32) {
-            if self.take_leased(key, now) {
-                held |= 1 << i;
-            }
+        // For each key spent from a lease, that lease's `at` (to give the call back to it).
+        let mut held = [None; LEASED_KEYS];
+        for ((key, _), held) in keys.iter().zip(&mut held) {
+            *held = self.take_leased(key, now);
         }
-        let asked: Vec<usize> = (0..keys.len()).filter(|i| held & (1 << i) == 0).collect();
-        if asked.is_empty() {
+        let is_held = |i: usize| held.get(i).is_some_and(Option::is_some);
+        if (0..keys.len()).all(is_held) {
             return Decision::Allowed;
         }
-        let decision = self.ask(keys, &asked, now).await;
+        let decision = self.ask(keys, is_held, now).await;
         if !matches!(decision, Decision::Allowed) {
-            self.refund(keys, held);
+            for ((key, _), at) in keys.iter().zip(held) {
+                if let Some(at) = at {
+                    self.give_back(key, at);
+                }
+            }
         }
         decision
     }
 
-    async fn ask(&self, keys: &[(String, Limit)], asked: &[usize], now: Instant) -> Decision {
+    /// Asks Redis for the keys not `held`.
+    async fn ask(
+        &self,
+        keys: &[(String, Limit)],
+        held: impl Fn(usize) -> bool,
+        now: Instant,
+    ) -> Decision {
+        let asked: Vec<usize> = (0..keys.len()).filter(|&i| !held(i)).collect();
         let Some(mut conn) = self.conn.read().await.clone() else {
             return Decision::Unavailable;
         };
         let mut invocation = self.script.prepare_invoke();
-        for &i in asked {
+        for &i in &asked {
             let (key, limit) = &keys[i];
             // Rounded up: never a shorter interval (a faster rate) than the limit's.
             let interval_us = 1_000_000u64.div_ceil(u64::from(limit.rps.max(1)));
@@ -171,7 +185,7 @@ impl SharedLimiter {
                 .key(format!("{}{key}", self.prefix))
                 .arg(interval_us)
                 .arg(limit.burst)
-                .arg(lease_size(*limit));
+                .arg(lease_size(*limit, self.lease_window));
         }
         let call = invocation.invoke_async::<Vec<i64>>(&mut conn);
         match tokio::time::timeout(CHECK_TIMEOUT, call).await {
@@ -208,46 +222,49 @@ impl SharedLimiter {
         }
     }
 
-    /// One call's worth of `key`'s lease, if it has one still to be spent.
-    fn take_leased(&self, key: &str, now: Instant) -> bool {
-        match self.leases.get_mut(key) {
-            Some(mut lease) if lease.left > 0 && lease.live(now) => {
-                lease.left -= 1;
-                true
-            }
-            _ => false,
+    /// One call's worth of `key`'s lease, if it has one still to be spent: the lease's `at`.
+    fn take_leased(&self, key: &str, now: Instant) -> Option<Instant> {
+        let mut lease = self.leases.get_mut(key)?;
+        if lease.left == 0 || !self.live(&lease, now) {
+            return None;
+        }
+        lease.left -= 1;
+        Some(lease.at)
+    }
+
+    /// Gives a call taken from a lease back for a request refused after all, unless the
+    /// lease has been replaced meanwhile (the call then goes unspent).
+    fn give_back(&self, key: &str, at: Instant) {
+        if let Some(mut lease) = self.leases.get_mut(key)
+            && lease.at == at
+        {
+            lease.left += 1;
         }
     }
 
-    /// Gives back what `check` took from the leases in `held` for a call it refused.
-    fn refund(&self, keys: &[(String, Limit)], held: u32) {
-        for (i, (key, _)) in keys.iter().enumerate().take(32) {
-            if held & (1 << i) != 0
-                && let Some(mut lease) = self.leases.get_mut(key)
-            {
-                lease.left += 1;
-            }
-        }
+    fn live(&self, lease: &Lease, now: Instant) -> bool {
+        now.saturating_duration_since(lease.at) < self.lease_window
     }
 
-    /// Keeps what Redis granted beyond this call. Requests that found the lease empty at
-    /// the same moment each bring some back; it is all kept, and all of it expires with the
-    /// oldest of it.
-    fn keep(&self, key: &str, taken: i64, now: Instant) {
+    /// Keeps what Redis granted beyond this call, asked for at `asked_at`. Requests that
+    /// found the lease empty at the same moment each bring some back; it is all kept, and
+    /// all of it expires with the oldest of it.
+    fn keep(&self, key: &str, taken: i64, asked_at: Instant) {
         let extra = u32::try_from(taken - 1).unwrap_or(0);
         if extra == 0 {
             return;
         }
-        let mut lease = self
-            .leases
-            .entry(key.to_owned())
-            .or_insert(Lease { left: 0, at: now });
-        if lease.live(now) {
+        let mut lease = self.leases.entry(key.to_owned()).or_insert(Lease {
+            left: 0,
+            at: asked_at,
+        });
+        if self.live(&lease, asked_at) {
             lease.left = lease.left.saturating_add(extra);
+            lease.at = lease.at.min(asked_at);
         } else {
             *lease = Lease {
                 left: extra,
-                at: now,
+                at: asked_at,
             };
         }
     }
@@ -255,7 +272,9 @@ impl SharedLimiter {
     /// Forgets leases too old to spend.
     pub fn shrink(&self) {
         let now = Instant::now();
-        self.leases.retain(|_, lease| lease.live(now));
+        let window = self.lease_window;
+        self.leases
+            .retain(|_, lease| now.saturating_duration_since(lease.at) < window);
         self.leases.shrink_to_fit();
     }
 }
@@ -361,38 +380,31 @@ pub(crate) mod tests {
 
     #[test]
     fn leases_are_for_large_limits_only() {
-        assert_eq!(lease_size(Limit { rps: 1, burst: 10 }), 1, "Login");
+        let size = |rps, burst| lease_size(Limit { rps, burst }, LEASE_WINDOW);
+        assert_eq!(size(1, 10), 1, "Login");
+        assert_eq!(size(50, 100), 5, "the default");
+        assert_eq!(size(1000, 8), 1, "a small burst");
+        assert_eq!(size(100_000_000, 100_000_000), LEASE_MAX);
         assert_eq!(
-            lease_size(Limit {
-                rps: 50,
-                burst: 100
-            }),
-            5,
-            "the default"
+            lease_size(Limit { rps: 1, burst: 16 }, Duration::from_secs(10)),
+            2,
+            "a tenth of a second is a window; ten seconds' worth of 1/s is 10"
         );
-        assert_eq!(
-            lease_size(Limit {
-                rps: 1000,
-                burst: 8
-            }),
-            1,
-            "a small burst"
-        );
-        assert_eq!(
-            lease_size(Limit {
-                rps: 100_000_000,
-                burst: 100_000_000
-            }),
-            LEASE_MAX
-        );
+    }
+
+    /// Two replicas sharing buckets, the first leasing with a ten-second window, so a rate
+    /// of 1/s leases two calls at a time and nothing refills or goes stale during a test.
+    async fn two_replicas() -> (SharedLimiter, SharedLimiter) {
+        let mut a = limiter().await;
+        a.lease_window = Duration::from_secs(10);
+        let b = replica(&a.prefix.replace("gateway:rl:us:", "")).await;
+        (a, b)
     }
 
     #[tokio::test]
     async fn a_lease_counts_against_the_shared_bucket_when_taken() {
-        let a = limiter().await;
-        let b = replica(&a.prefix.replace("gateway:rl:us:", "")).await;
-        // Two calls' worth per lease; a 50 ms interval, so nothing refills during the test.
-        let limit = Limit { rps: 20, burst: 16 };
+        let (a, b) = two_replicas().await;
+        let limit = Limit { rps: 1, burst: 16 };
         let key = || [("user:1".to_owned(), limit)];
         assert!(matches!(a.check(&key()).await, Decision::Allowed));
         // a took two: b finds fourteen.
@@ -405,37 +417,44 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn a_key_this_replica_holds_calls_for_is_not_asked_for_more() {
-        let a = limiter().await;
-        let b = replica(&a.prefix.replace("gateway:rl:us:", "")).await;
+        let (a, b) = two_replicas().await;
         // A route limit asked call by call beside an IP limit leased two at a time.
-        let route = Limit { rps: 1, burst: 100 };
-        let ip = Limit { rps: 20, burst: 16 };
+        let route = Limit { rps: 1, burst: 4 };
+        let ip = Limit { rps: 1, burst: 16 };
         let keys = [("route:login:ip".to_owned(), route), ("ip".to_owned(), ip)];
         for _ in 0..4 {
             assert!(matches!(a.check(&keys).await, Decision::Allowed));
         }
+        // The route refuses the fifth, which takes nothing from the IP.
+        assert!(matches!(a.check(&keys).await, Decision::Rejected(0, _)));
         // Four calls took four from the IP's bucket (two leases of two), not a lease each.
         let (allowed, _) = until_rejected(&b, "ip", ip).await;
         assert_eq!(allowed, 12);
     }
 
     #[tokio::test]
-    async fn a_lease_is_spent_within_its_time_from_the_oldest_grant() {
+    async fn a_lease_is_spent_within_its_window_from_the_oldest_grant() {
         let a = limiter().await;
+        let window = a.lease_window;
         let now = Instant::now();
+        a.keep("user:2", 3, now + window / 2);
         a.keep("user:2", 3, now);
-        a.keep("user:2", 3, now + LEASE_TTL / 2);
         assert_eq!(a.leases.get("user:2").map(|l| l.left), Some(4));
-        assert!(a.take_leased("user:2", now + LEASE_TTL / 2));
+        assert!(a.take_leased("user:2", now + window / 2).is_some());
         assert!(
-            !a.take_leased("user:2", now + LEASE_TTL),
+            a.take_leased("user:2", now + window).is_none(),
             "too old to spend, the later grant with it"
         );
-        a.keep("user:2", 2, now + LEASE_TTL);
+        a.keep("user:2", 2, now + window);
         assert_eq!(
             a.leases.get("user:2").map(|l| l.left),
             Some(1),
             "a stale lease is replaced, not added to"
         );
+        // A call taken from the replaced lease is not given back to the new one.
+        a.give_back("user:2", now);
+        assert_eq!(a.leases.get("user:2").map(|l| l.left), Some(1));
+        a.give_back("user:2", now + window);
+        assert_eq!(a.leases.get("user:2").map(|l| l.left), Some(2));
     }
 }
