@@ -145,10 +145,10 @@ impl RateLimits {
         by_ip: Option<(&str, Option<IpAddr>)>,
         user: Option<&Arc<str>>,
     ) -> Result<(), Rejection> {
-        let by_ip = by_ip.map(|(path, ip)| (self.routes.get(path), ip.unwrap_or(UNKNOWN_IP), path));
+        let by_ip = by_ip.map(|(path, ip)| (path, self.routes.get(path), ip.unwrap_or(UNKNOWN_IP)));
         if let Some(shared) = &self.shared {
             let mut keys = Vec::with_capacity(3);
-            if let Some((route, ip, path)) = by_ip {
+            if let Some((path, route, ip)) = by_ip {
                 if let Some(route) = route {
                     keys.push((format!("route:{path}:{ip}"), route.limit));
                 }
@@ -174,7 +174,7 @@ impl RateLimits {
                 Decision::Unavailable => self.decisions.redis_unavailable.increment(1),
             }
         }
-        let decision = self.local(by_ip, user);
+        let decision = self.local(by_ip.map(|(_, route, ip)| (route, ip)), user);
         match decision {
             Ok(()) => self.decisions.local_allowed.increment(1),
             Err(_) => self.decisions.local_rejected.increment(1),
@@ -185,10 +185,10 @@ impl RateLimits {
     /// Bucket by bucket in this process.
     fn local(
         &self,
-        by_ip: Option<(Option<&Limiter<IpAddr>>, IpAddr, &str)>,
+        by_ip: Option<(Option<&Limiter<IpAddr>>, IpAddr)>,
         user: Option<&Arc<str>>,
     ) -> Result<(), Rejection> {
-        if let Some((route, ip, _)) = by_ip {
+        if let Some((route, ip)) = by_ip {
             if let Some(route) = route {
                 route.check(&ip)?;
             }

@@ -150,11 +150,13 @@ impl SharedLimiter {
         for ((key, _), held) in keys.iter().zip(&mut held) {
             *held = self.take_leased(key, now);
         }
-        let is_held = |i: usize| held.get(i).is_some_and(Option::is_some);
-        if (0..keys.len()).all(is_held) {
+        let asked: Vec<usize> = (0..keys.len())
+            .filter(|&i| held.get(i).is_none_or(Option::is_none))
+            .collect();
+        if asked.is_empty() {
             return Decision::Allowed;
         }
-        let decision = self.ask(keys, is_held, now).await;
+        let decision = self.ask(keys, &asked, now).await;
         if !matches!(decision, Decision::Allowed) {
             for ((key, _), at) in keys.iter().zip(held) {
                 if let Some(at) = at {
@@ -165,19 +167,13 @@ impl SharedLimiter {
         decision
     }
 
-    /// Asks Redis for the keys not `held`.
-    async fn ask(
-        &self,
-        keys: &[(String, Limit)],
-        held: impl Fn(usize) -> bool,
-        now: Instant,
-    ) -> Decision {
-        let asked: Vec<usize> = (0..keys.len()).filter(|&i| !held(i)).collect();
+    /// Asks Redis for the keys at the `asked` indices.
+    async fn ask(&self, keys: &[(String, Limit)], asked: &[usize], now: Instant) -> Decision {
         let Some(mut conn) = self.conn.read().await.clone() else {
             return Decision::Unavailable;
         };
         let mut invocation = self.script.prepare_invoke();
-        for &i in &asked {
+        for &i in asked {
             let (key, limit) = &keys[i];
             // Rounded up: never a shorter interval (a faster rate) than the limit's.
             let interval_us = 1_000_000u64.div_ceil(u64::from(limit.rps.max(1)));
@@ -272,9 +268,7 @@ impl SharedLimiter {
     /// Forgets leases too old to spend.
     pub fn shrink(&self) {
         let now = Instant::now();
-        let window = self.lease_window;
-        self.leases
-            .retain(|_, lease| now.saturating_duration_since(lease.at) < window);
+        self.leases.retain(|_, lease| self.live(lease, now));
         self.leases.shrink_to_fit();
     }
 }
