@@ -2,7 +2,7 @@
 
 use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
 use prost::Message as _;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use platform_proto::identity::v1 as pb;
 
@@ -204,6 +204,56 @@ async fn grpc_web_through_the_gateway() {
         .user
         .expect("user");
     assert_eq!(user.email, "web@example.com");
+}
+
+/// `buf curl`, an independent client, through the gateway: gRPC over h2c, gRPC-Web over
+/// HTTP/1.1 and HTTP/2; a success is a `grpc-status: 0` trailer, a failure the status the
+/// service or the gateway put in the trailers.
+#[tokio::test(flavor = "multi_thread")]
+async fn buf_curl_calls_grpc_and_grpc_web_through_the_gateway() {
+    let stack = Stack::start(|_| {}).await;
+    let token = stack.user_token("buf@example.com").await;
+    let bearer = format!("authorization: Bearer {token}");
+    let url = |method: &str| {
+        format!(
+            "http://{}/platform.identity.v1.IdentityService/{method}",
+            stack.gateway
+        )
+    };
+    let by_email = r#"{"email":"buf@example.com"}"#;
+    let missing = format!(r#"{{"id":"{}"}}"#, uuid_like());
+    for (protocol, h2) in [("grpc", true), ("grpcweb", false), ("grpcweb", true)] {
+        let mut extra = vec!["-H", bearer.as_str()];
+        if h2 {
+            extra.push("--http2-prior-knowledge");
+        }
+        let case = format!("{protocol} (HTTP/2: {h2})");
+        let buf = |method: &str, extra: &[&str], body: &str| {
+            tokio::task::block_in_place(|| {
+                platform_testkit::buf::buf_curl(&url(method), protocol, extra, body)
+            })
+        };
+        let found = buf("GetUserByEmail", &extra, by_email);
+        assert!(found.ok, "{case}: {}", found.stderr);
+        let found: Value = serde_json::from_str(&found.stdout).expect("json");
+        assert_eq!(found["user"]["email"], "buf@example.com", "{case}");
+
+        let not_found = buf("GetUser", &extra, &missing);
+        assert!(!not_found.ok, "{case}");
+        assert!(
+            not_found.stderr.contains("not_found"),
+            "{case}: {}",
+            not_found.stderr
+        );
+
+        let no_token = buf("GetUser", &extra[2..], &missing);
+        assert!(!no_token.ok, "{case}");
+        assert!(
+            no_token.stderr.contains("unauthenticated"),
+            "{case}: {}",
+            no_token.stderr
+        );
+    }
 }
 
 #[tokio::test]

@@ -1,59 +1,23 @@
 //! `buf curl` (an independent Go implementation of Connect, gRPC and gRPC-Web) against a real
-//! server, with the project's own proto files as the schema. `scripts/test` installs buf and
-//! sets `BUF`; otherwise `buf` must be on the PATH.
-
-use std::path::PathBuf;
-use std::process::Command;
+//! server, with the project's own proto files as the schema.
 
 use crate::support::{PASSWORD, TestApp};
-
-fn buf() -> PathBuf {
-    if let Some(path) = std::env::var_os("BUF") {
-        return PathBuf::from(path);
-    }
-    let on_path = Command::new("buf").arg("--version").output();
-    match on_path {
-        Ok(out) if out.status.success() => PathBuf::from("buf"),
-        _ => panic!(
-            "buf CLI not found: run the tests with `scripts/test` (it installs buf from npm), \
-             or `npm install -g @bufbuild/buf`, or set BUF=/path/to/buf"
-        ),
-    }
-}
-
-fn proto_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto")
-}
 
 /// Runs `buf curl` against the test app.
 fn buf_curl(app: &TestApp, protocol: &str, method: &str, body: &str) -> (bool, String, String) {
     buf_curl_at(&app.url(""), protocol, method, body)
 }
 
-/// Runs `buf curl` against an identity service at `base` and returns (exit success, stdout,
-/// stderr).
+/// Runs `buf curl` (HTTP/2 with prior knowledge) against an identity service at `base` and
+/// returns (exit success, stdout, stderr).
 pub fn buf_curl_at(base: &str, protocol: &str, method: &str, body: &str) -> (bool, String, String) {
-    let out = Command::new(buf())
-        .arg("curl")
-        .arg("--schema")
-        .arg(proto_dir())
-        .args([
-            "--protocol",
-            protocol,
-            "--http2-prior-knowledge",
-            "-d",
-            body,
-        ])
-        .arg(format!(
-            "{base}/platform.identity.v1.IdentityService/{method}"
-        ))
-        .output()
-        .expect("buf runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = platform_testkit::buf::buf_curl(
+        &format!("{base}/platform.identity.v1.IdentityService/{method}"),
+        protocol,
+        &["--http2-prior-knowledge"],
+        body,
+    );
+    (out.ok, out.stdout, out.stderr)
 }
 
 #[tokio::test(flavor = "multi_thread")]
