@@ -20,23 +20,16 @@ use auth::AuthConfig;
 use identity::IdentityConfig;
 use platform_clients::{AuthServiceClient, ClientFactory, ClientsConfig};
 use platform_discovery::{DiscoveryConfig, StaticRegistry};
-use platform_kernel::config::ServerConfig;
 use platform_proto::auth::v1 as pb;
+use platform_testkit::server::{Served, service_config};
 
 const PASSWORD: &str = "correct horse battery";
 
+/// Serves `router` through the production server for the rest of the run.
 async fn serve(router: axum::Router) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
-    });
+    let served = Served::start(router).await;
+    let addr = served.addr;
+    std::mem::forget(served);
     addr
 }
 
@@ -106,11 +99,7 @@ async fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let dir = tempfile::tempdir().expect("tempdir");
 
-    let identity_config = IdentityConfig {
-        server: ServerConfig::with_port(0),
-        data_dir: dir.path().to_path_buf(),
-        ..IdentityConfig::default()
-    };
+    let identity_config = service_config::<IdentityConfig>(dir.path());
     let identity = serve(
         identity::build(&identity_config)
             .await
@@ -118,16 +107,13 @@ async fn main() {
             .router,
     )
     .await;
-    let mut auth_config = AuthConfig {
-        server: ServerConfig::with_port(0),
-        data_dir: dir.path().to_path_buf(),
-        ..AuthConfig::default()
-    };
+    let mut auth_config = service_config::<AuthConfig>(dir.path());
     // BENCH_AUTH_DATABASE_URL=postgres://… measures auth on PostgreSQL instead of SQLite.
     if let Ok(url) = std::env::var("BENCH_AUTH_DATABASE_URL") {
-        auth_config.database.url = Some(url.into());
+        auth_config.base.database.url = Some(url.into());
     }
     auth_config
+        .base
         .discovery
         .static_instances
         .insert("identity".into(), vec![format!("http://{identity}")]);

@@ -7,14 +7,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use platform_clients::ClientFactory;
-use platform_kernel::database::Database;
+use platform_database::Database;
+use platform_kernel::clock::{Clock as _, SystemClock};
+use platform_kernel::config::OwnConfig as _;
 use platform_kernel::rpc::{self, ServiceRpc};
 use secrecy::ExposeSecret as _;
 
-use crate::config::AuthConfig;
-use crate::domain::{KeyEncryptionKey, LockoutPolicy};
-use crate::ports::{DenyList, LoginAttempts, SystemClock};
-use crate::service::{AuthService, Ports, Settings};
+use crate::config::{AuthConfig, Config};
+use crate::domain::KeyEncryptionKey;
+use crate::ports::{DenyList, LoginAttempts};
+use crate::service::{AuthService, Ports};
 use crate::store::{MIGRATIONS, RedisState, SqlAuthStore};
 use crate::users::IdentityUsers;
 
@@ -28,19 +30,17 @@ pub struct App {
 
 /// Opens the database, loads the keys, connects the identity client, composes the router,
 /// and starts the keyring refresher (reload, scheduled rotation).
-pub async fn build(config: &AuthConfig) -> anyhow::Result<App> {
-    let database = Database::open(&config.database, &config.data_dir, "auth", &MIGRATIONS)
-        .await
-        .context("auth database")?;
+pub async fn build(config: &Config) -> anyhow::Result<App> {
+    let (base, own) = (&config.base, &config.own);
+    let database = open_database(config).await?;
     let kek = key_encryption_key(config)?;
-    let registry = platform_discovery::from_config(&config.discovery)?;
-    let clients = ClientFactory::new(registry, config.clients.clone());
+    let registry = platform_discovery::from_config(&base.discovery)?;
+    let clients = ClientFactory::new(registry, own.clients.clone());
     let store = Arc::new(SqlAuthStore::new(database.clone()));
-    let (deny_list, attempts): (Arc<dyn DenyList>, Arc<dyn LoginAttempts>) = match &config.redis.url
-    {
+    let (deny_list, attempts): (Arc<dyn DenyList>, Arc<dyn LoginAttempts>) = match &base.redis.url {
         Some(url) => {
             let redis =
-                Arc::new(RedisState::connect(url.expose_secret(), &config.redis.key_prefix).await?);
+                Arc::new(RedisState::connect(url.expose_secret(), &base.redis.key_prefix).await?);
             (redis.clone(), redis)
         }
         None => (store.clone(), store.clone()),
@@ -56,15 +56,12 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<App> {
                 clock: Arc::new(SystemClock),
             },
             kek,
-            settings(config),
+            own.settings(),
         )
         .await
         .context("loading signing keys")?,
     );
-    spawn_key_refresher(
-        service.clone(),
-        Duration::from_secs(config.keys.reload_secs),
-    );
+    spawn_key_refresher(service.clone(), Duration::from_secs(own.keys.reload_secs));
     let (connect, grpc) = crate::api::rpc(service.clone());
     let router = rpc::router(
         ServiceRpc {
@@ -74,7 +71,7 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<App> {
             extra: crate::api::jwks_routes(service.clone()),
         },
         Arc::new(database.clone()),
-        &config.server,
+        &base.server,
     );
     Ok(App {
         router,
@@ -83,35 +80,34 @@ pub async fn build(config: &AuthConfig) -> anyhow::Result<App> {
     })
 }
 
-pub fn settings(config: &AuthConfig) -> Settings {
-    let s = Duration::from_secs;
-    let lockout = |threshold| LockoutPolicy {
-        threshold,
-        base: s(config.lockout.base_secs),
-        max: s(config.lockout.max_secs),
-        window: s(config.lockout.window_secs),
-    };
-    Settings {
-        issuer: config.tokens.issuer.clone(),
-        audience: config.tokens.audience.clone(),
-        access_ttl: s(config.tokens.access_ttl_secs),
-        refresh_ttl: s(config.tokens.refresh_ttl_secs),
-        leeway: s(config.tokens.leeway_secs),
-        reuse_grace: s(config.tokens.reuse_grace_secs),
-        account_lockout: lockout(config.lockout.account_threshold),
-        ip_lockout: lockout(config.lockout.ip_threshold),
-        rotation_interval: s(config.keys.rotation_interval_secs),
-    }
+/// `auth-service rotate-keys`: a new signing key, made with only the database and the key
+/// encryption key (no service, refresher or client is started for it).
+pub async fn rotate_keys(config: &Config) -> anyhow::Result<String> {
+    let store = SqlAuthStore::new(open_database(config).await?);
+    let kek = key_encryption_key(config)?;
+    Ok(crate::service::keys::rotate(&store, &kek, SystemClock.now()).await?)
+}
+
+async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    let base = &config.base;
+    Database::open(
+        &base.database,
+        &base.data_dir,
+        AuthConfig::SERVICE,
+        &MIGRATIONS,
+    )
+    .await
+    .context("auth database")
 }
 
 /// From configuration, or (embedded default) a key file in the data dir created on first
 /// start.
-pub fn key_encryption_key(config: &AuthConfig) -> anyhow::Result<KeyEncryptionKey> {
-    if let Some(key) = &config.keys.encryption_key {
+pub fn key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
+    if let Some(key) = &config.own.keys.encryption_key {
         return KeyEncryptionKey::from_base64(key.expose_secret())
             .context("keys.encryption_key (AUTH__KEYS__ENCRYPTION_KEY)");
     }
-    let path = config.data_dir.join("auth.kek");
+    let path = config.base.data_dir.join("auth.kek");
     if !path.exists() {
         tracing::warn!(
             path = %path.display(),

@@ -1,50 +1,57 @@
-//! The auth binaries' one configuration type (`AUTH__…` variables, section `auth` of the
-//! `PLATFORM_CONFIG` file).
+//! The auth binaries' one configuration type, [`Config`] (`AUTH__…` variables, section
+//! `auth` of the `PLATFORM_CONFIG` file).
 
-use std::path::PathBuf;
+use std::time::Duration;
 
 use platform_clients::ClientsConfig;
-use platform_discovery::DiscoveryConfig;
-use platform_kernel::config::{
-    ConfigError, DatabaseConfig, RedisConfig, ServerConfig, TelemetryConfig, Validate,
-    default_data_dir,
-};
+use platform_kernel::config::{ConfigError, OwnConfig, ServiceConfig, Validate};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-pub const DEFAULT_PORT: u16 = 8082;
+use crate::domain::LockoutPolicy;
+use crate::service::Settings;
 
-#[derive(Debug, Clone, Deserialize)]
+/// The auth binaries' configuration: the base every service has, and [`AuthConfig`].
+/// With `REDIS_URL` set, the access-token deny list and the login-failure counters live in
+/// Redis (shared by every replica, expiring by themselves) instead of the database.
+pub type Config = ServiceConfig<AuthConfig>;
+
+/// The keys of auth's own.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    pub server: ServerConfig,
-    pub database: DatabaseConfig,
-    pub data_dir: PathBuf,
-    pub telemetry: TelemetryConfig,
-    pub discovery: DiscoveryConfig,
     /// How auth calls identity.
     pub clients: ClientsConfig,
     pub tokens: TokensConfig,
     pub keys: KeysConfig,
     pub lockout: LockoutConfig,
-    /// `REDIS_URL`: when set, the access-token deny list and the login-failure counters live
-    /// in Redis (shared by every replica, expiring by themselves) instead of the database.
-    pub redis: RedisConfig,
 }
 
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::with_port(DEFAULT_PORT),
-            database: DatabaseConfig::default(),
-            data_dir: default_data_dir(),
-            telemetry: TelemetryConfig::default(),
-            discovery: DiscoveryConfig::default(),
-            clients: ClientsConfig::default(),
-            tokens: TokensConfig::default(),
-            keys: KeysConfig::default(),
-            lockout: LockoutConfig::default(),
-            redis: RedisConfig::default(),
+impl OwnConfig for AuthConfig {
+    const SERVICE: &'static str = "auth";
+    const DEFAULT_PORT: u16 = 8082;
+}
+
+impl AuthConfig {
+    /// The core's settings: derived here and nowhere else.
+    pub fn settings(&self) -> Settings {
+        let s = Duration::from_secs;
+        let lockout = |threshold| LockoutPolicy {
+            threshold,
+            base: s(self.lockout.base_secs),
+            max: s(self.lockout.max_secs),
+            window: s(self.lockout.window_secs),
+        };
+        Settings {
+            issuer: self.tokens.issuer.clone(),
+            audience: self.tokens.audience.clone(),
+            access_ttl: s(self.tokens.access_ttl_secs),
+            refresh_ttl: s(self.tokens.refresh_ttl_secs),
+            leeway: s(self.tokens.leeway_secs),
+            reuse_grace: s(self.tokens.reuse_grace_secs),
+            account_lockout: lockout(self.lockout.account_threshold),
+            ip_lockout: lockout(self.lockout.ip_threshold),
+            rotation_interval: s(self.keys.rotation_interval_secs),
         }
     }
 }

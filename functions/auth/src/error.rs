@@ -52,10 +52,4 @@ impl ServiceError for AuthError {
     }
 }
 
-impl From<sqlx::Error> for AuthError {
-    fn from(err: sqlx::Error) -> Self {
-        Self::Internal(anyhow::Error::new(err).context("auth store"))
-    }
-}
-
 pub type Result<T, E = AuthError> = std::result::Result<T, E>;

@@ -14,5 +14,5 @@ pub mod store;
 pub mod users;
 
 pub use app::{App, build};
-pub use config::AuthConfig;
+pub use config::{AuthConfig, Config};
 pub use error::AuthError;

@@ -82,15 +82,4 @@ pub trait LoginAttempts: Send + Sync + 'static {
     async fn clear(&self, key: &str) -> Result<()>;
 }
 
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        let now = Utc::now();
-        DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-    }
-}
+pub use platform_kernel::clock::Clock;

@@ -1,6 +1,6 @@
 //! The auth use cases, transport-free.
 
-mod keys;
+pub mod keys;
 mod login;
 mod refresh;
 #[cfg(test)]
@@ -36,32 +36,6 @@ pub struct Settings {
     pub ip_lockout: LockoutPolicy,
     /// A signing key older than this is replaced (checked on every keyring refresh).
     pub rotation_interval: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            issuer: "platform".to_owned(),
-            audience: "platform".to_owned(),
-            access_ttl: Duration::from_secs(15 * 60),
-            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
-            leeway: Duration::from_secs(30),
-            reuse_grace: Duration::from_secs(2),
-            account_lockout: LockoutPolicy {
-                threshold: 5,
-                base: Duration::from_secs(30),
-                max: Duration::from_secs(15 * 60),
-                window: Duration::from_secs(15 * 60),
-            },
-            ip_lockout: LockoutPolicy {
-                threshold: 20,
-                base: Duration::from_secs(30),
-                max: Duration::from_secs(15 * 60),
-                window: Duration::from_secs(15 * 60),
-            },
-            rotation_interval: Duration::from_secs(30 * 24 * 3600),
-        }
-    }
 }
 
 pub struct Ports {

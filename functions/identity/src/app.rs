@@ -4,16 +4,17 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Router;
-use chrono::Duration;
-use platform_kernel::database::Database;
+use platform_database::Database;
+use platform_kernel::clock::SystemClock;
+use platform_kernel::config::OwnConfig as _;
 use platform_kernel::rpc::{self, ServiceRpc};
 use secrecy::ExposeSecret as _;
 
-use crate::config::IdentityConfig;
+use crate::config::{Config, IdentityConfig, mail_dir};
 use crate::domain::PasswordHasher;
 use crate::mail::{FileMailer, SmtpMailer};
-use crate::ports::{DomainEvent, EventSink, Mailer, SystemClock};
-use crate::service::{IdentityService, Ports, Settings};
+use crate::ports::{DomainEvent, EventSink, Mailer};
+use crate::service::{IdentityService, Ports};
 use crate::store::{MIGRATIONS, SqlUserStore};
 
 pub const SERVICE_NAME: &str = "platform.identity.v1.IdentityService";
@@ -26,20 +27,30 @@ pub struct App {
 }
 
 /// Opens the database (running migrations), chooses the mailer, and composes the router.
-pub async fn build(config: &IdentityConfig) -> anyhow::Result<App> {
-    let database = Database::open(&config.database, &config.data_dir, "identity", &MIGRATIONS)
-        .await
-        .context("identity database")?;
-    let from = config
+pub async fn build(config: &Config) -> anyhow::Result<App> {
+    let (base, own) = (&config.base, &config.own);
+    let database = Database::open(
+        &base.database,
+        &base.data_dir,
+        IdentityConfig::SERVICE,
+        &MIGRATIONS,
+    )
+    .await
+    .context("identity database")?;
+    let from = own
         .mail
         .from
         .parse()
         .context("mail.from is not a mailbox")?;
-    let mailer: Arc<dyn Mailer> = match &config.mail.smtp_url {
+    let mailer: Arc<dyn Mailer> = match &own.mail.smtp_url {
         Some(url) => Arc::new(SmtpMailer::new(url.expose_secret(), from)?),
-        None => Arc::new(FileMailer::new(config.mail_dir(), from)?),
+        None => {
+            let dir = mail_dir(config);
+            tracing::info!(mail_dir = %dir.display(), "mails go to files (no mail.smtp_url)");
+            Arc::new(FileMailer::new(dir, from)?)
+        }
     };
-    let hasher = PasswordHasher::new(config.password_hash)?;
+    let hasher = PasswordHasher::new(own.password_hash)?;
     let service = Arc::new(IdentityService::new(
         Ports {
             store: Arc::new(SqlUserStore::new(database.clone())),
@@ -48,11 +59,7 @@ pub async fn build(config: &IdentityConfig) -> anyhow::Result<App> {
             clock: Arc::new(SystemClock),
         },
         hasher,
-        Settings {
-            verification_ttl: seconds(config.tokens.verification_ttl_secs),
-            reset_ttl: seconds(config.tokens.reset_ttl_secs),
-            public_url: config.mail.public_url.clone(),
-        },
+        own.settings(),
     ));
     let (connect, grpc) = crate::api::rpc(service.clone());
     let router = rpc::router(
@@ -63,17 +70,13 @@ pub async fn build(config: &IdentityConfig) -> anyhow::Result<App> {
             extra: Router::new(),
         },
         Arc::new(database.clone()),
-        &config.server,
+        &base.server,
     );
     Ok(App {
         router,
         service,
         database,
     })
-}
-
-fn seconds(s: u64) -> Duration {
-    Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX))
 }
 
 /// Until the event bus arrives, domain events go to the log (target `events`).

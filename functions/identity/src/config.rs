@@ -1,52 +1,51 @@
-//! The identity binaries' one configuration type. Loaded by `platform_kernel::config::load`
-//! (defaults → `PLATFORM_CONFIG` YAML section `identity` → conventional variables →
-//! `IDENTITY__…` variables), e.g. `IDENTITY__TOKENS__RESET_TTL_SECS=600`.
+//! The identity binaries' one configuration type, [`Config`]. Loaded by
+//! `platform_kernel::config::load_service` (defaults → `PLATFORM_CONFIG` YAML section
+//! `identity` → conventional variables → `IDENTITY__…` variables), e.g.
+//! `IDENTITY__TOKENS__RESET_TTL_SECS=600`.
 
 use std::path::PathBuf;
 
-use platform_discovery::DiscoveryConfig;
-use platform_kernel::config::{
-    ConfigError, DatabaseConfig, RedisConfig, ServerConfig, TelemetryConfig, Validate,
-    default_data_dir,
-};
+use chrono::Duration;
+use platform_kernel::config::{ConfigError, OwnConfig, ServiceConfig, Validate};
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::domain::password::HashParams;
+use crate::service::Settings;
 
-pub const DEFAULT_PORT: u16 = 8081;
+/// The identity binaries' configuration: the base every service has, and [`IdentityConfig`].
+pub type Config = ServiceConfig<IdentityConfig>;
 
-#[derive(Debug, Clone, Deserialize)]
+/// The keys of identity's own (the server, database, data dir, telemetry, discovery and
+/// Redis sections are the kernel's `BaseConfig`).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IdentityConfig {
-    pub server: ServerConfig,
-    pub database: DatabaseConfig,
-    /// Embedded state: the SQLite file and the mail folder.
-    pub data_dir: PathBuf,
-    pub telemetry: TelemetryConfig,
     pub tokens: TokenConfig,
     pub mail: MailConfig,
     pub password_hash: HashParams,
-    /// Consul (when `CONSUL_HTTP_ADDR` is set) or static addresses.
-    pub discovery: DiscoveryConfig,
-    /// `REDIS_URL`: accepted for the whole stack; identity keeps no shared state in it yet.
-    pub redis: RedisConfig,
 }
 
-impl Default for IdentityConfig {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::with_port(DEFAULT_PORT),
-            database: DatabaseConfig::default(),
-            data_dir: default_data_dir(),
-            telemetry: TelemetryConfig::default(),
-            tokens: TokenConfig::default(),
-            mail: MailConfig::default(),
-            password_hash: HashParams::default(),
-            discovery: DiscoveryConfig::default(),
-            redis: RedisConfig::default(),
+impl OwnConfig for IdentityConfig {
+    const SERVICE: &'static str = "identity";
+    const DEFAULT_PORT: u16 = 8081;
+}
+
+impl IdentityConfig {
+    /// The core's settings: derived here and nowhere else.
+    pub fn settings(&self) -> Settings {
+        let seconds = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
+        Settings {
+            verification_ttl: seconds(self.tokens.verification_ttl_secs),
+            reset_ttl: seconds(self.tokens.reset_ttl_secs),
+            public_url: self.mail.public_url.clone(),
         }
     }
+}
+
+/// Where the file mailer writes (`<data_dir>/mail`).
+pub fn mail_dir(config: &Config) -> PathBuf {
+    config.base.data_dir.join("mail")
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,12 +81,6 @@ impl Default for MailConfig {
             from: "Platform <no-reply@localhost>".to_owned(),
             public_url: "http://localhost:8080".to_owned(),
         }
-    }
-}
-
-impl IdentityConfig {
-    pub fn mail_dir(&self) -> PathBuf {
-        self.data_dir.join("mail")
     }
 }
 

@@ -49,10 +49,4 @@ impl ServiceError for IdentityError {
     }
 }
 
-impl From<sqlx::Error> for IdentityError {
-    fn from(err: sqlx::Error) -> Self {
-        Self::Internal(anyhow::Error::new(err).context("identity store"))
-    }
-}
-
 pub type Result<T, E = IdentityError> = std::result::Result<T, E>;

@@ -16,5 +16,5 @@ pub mod service;
 pub mod store;
 
 pub use app::{App, build};
-pub use config::IdentityConfig;
+pub use config::{Config, IdentityConfig};
 pub use error::IdentityError;

@@ -73,16 +73,4 @@ pub trait EventSink: Send + Sync + 'static {
     async fn publish(&self, event: DomainEvent) -> anyhow::Result<()>;
 }
 
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        // Stored with microsecond precision; keep the in-memory value identical.
-        let now = Utc::now();
-        DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
-    }
-}
+pub use platform_kernel::clock::Clock;

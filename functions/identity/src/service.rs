@@ -24,16 +24,6 @@ pub struct Settings {
     pub public_url: String,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            verification_ttl: Duration::hours(24),
-            reset_ttl: Duration::hours(1),
-            public_url: "http://localhost:8080".to_owned(),
-        }
-    }
-}
-
 pub struct Ports {
     pub store: Arc<dyn UserStore>,
     pub mailer: Arc<dyn Mailer>,

@@ -5,12 +5,11 @@ mod sql;
 pub use sql::SqlUserStore;
 
 /// The identity service's migrations, embedded in the binary and run at start-up.
-pub static MIGRATIONS: platform_kernel::database::Migrations =
-    platform_kernel::database::Migrations {
-        postgres: &MIGRATOR,
-        sqlite: &MIGRATOR,
-    };
+pub static MIGRATIONS: platform_database::Migrations = platform_database::Migrations {
+    postgres: &MIGRATOR,
+    sqlite: &MIGRATOR,
+};
 
-/// The SQL is portable (see `platform_kernel::database`), so both backends share one set
+/// The SQL is portable (see `platform_database`), so both backends share one set
 /// of migrations; the two slots let them diverge if a migration ever has to.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -11,32 +11,16 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform_kernel::config::ServerConfig;
+use platform_testkit::server::{Served, service_config};
 use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery";
 
-/// Serves a router or the gateway's service on a free port.
-pub async fn serve<S>(service: S) -> SocketAddr
-where
-    S: tower::Service<
-            http::Request<axum::body::Body>,
-            Response = axum::response::Response,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(platform_kernel::server::serve(
-        listener,
-        service,
-        std::future::pending(),
-        platform_kernel::server::Timeouts::with_grace(Duration::from_secs(1)),
-    ));
+/// Serves a router or the gateway's service on a free port, for the rest of the test.
+pub async fn serve<S: platform_kernel::server::HttpService>(service: S) -> SocketAddr {
+    let served = Served::start(service).await;
+    let addr = served.addr;
+    std::mem::forget(served);
     addr
 }
 
@@ -83,11 +67,7 @@ pub struct Stack {
 
 /// A real identity service and a real auth service (calling it), sharing `data_dir`.
 pub async fn identity_and_auth(data_dir: &std::path::Path) -> (SocketAddr, SocketAddr) {
-    let identity_config = identity::IdentityConfig {
-        server: ServerConfig::with_port(0),
-        data_dir: data_dir.to_path_buf(),
-        ..identity::IdentityConfig::default()
-    };
+    let identity_config = service_config::<identity::IdentityConfig>(data_dir);
     let identity = serve(
         identity::build(&identity_config)
             .await
@@ -95,12 +75,9 @@ pub async fn identity_and_auth(data_dir: &std::path::Path) -> (SocketAddr, Socke
             .router,
     )
     .await;
-    let mut auth_config = auth::AuthConfig {
-        server: ServerConfig::with_port(0),
-        data_dir: data_dir.to_path_buf(),
-        ..auth::AuthConfig::default()
-    };
+    let mut auth_config = service_config::<auth::AuthConfig>(data_dir);
     auth_config
+        .base
         .discovery
         .static_instances
         .insert("identity".into(), vec![format!("http://{identity}")]);

@@ -22,6 +22,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+mod service;
+pub use service::{BaseConfig, OwnConfig, ServiceConfig, load_service};
+
 /// The conventional variables and the key each one sets.
 const CONVENTIONAL: [(&str, &str); 10] = [
     ("PORT", "server.port"),
@@ -57,8 +60,21 @@ pub fn load_with<T: DeserializeOwned + Validate>(
     service: &str,
     extra: &'static [(&'static str, &'static str)],
 ) -> Result<T, ConfigError> {
+    let config: T = layered(Figment::new(), service, extra)?
+        .extract()
+        .map_err(|e| ConfigError(describe(e)))?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// `defaults`, then the file's section, the conventional variables and the prefixed ones.
+fn layered(
+    defaults: Figment,
+    service: &str,
+    extra: &'static [(&'static str, &'static str)],
+) -> Result<Figment, ConfigError> {
     // Environment layers are `global` so they beat the file's (selected) profile.
-    let mut figment = Figment::new().select(service);
+    let mut figment = defaults.select(service);
     if let Ok(path) = std::env::var("PLATFORM_CONFIG") {
         if !std::path::Path::new(&path).is_file() {
             return Err(ConfigError(format!(
@@ -77,13 +93,9 @@ pub fn load_with<T: DeserializeOwned + Validate>(
         })
         .global();
     let prefix = format!("{}__", service.to_ascii_uppercase());
-    let config: T = figment
+    Ok(figment
         .merge(conventional)
-        .merge(Env::prefixed(&prefix).split("__").global())
-        .extract()
-        .map_err(|e| ConfigError(describe(e)))?;
-    config.validate()?;
-    Ok(config)
+        .merge(Env::prefixed(&prefix).split("__").global()))
 }
 
 fn describe(err: figment::Error) -> String {

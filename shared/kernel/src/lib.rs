@@ -4,8 +4,8 @@
 //! configuration, initialise telemetry and hand the router to [`server::serve`] or
 //! [`server::run_lambda`].
 
+pub mod clock;
 pub mod config;
-pub mod database;
 pub mod deadline;
 pub mod error;
 pub mod grpc_web;
@@ -16,7 +16,7 @@ pub mod observe;
 pub mod peer;
 pub mod request_id;
 pub mod rpc;
-pub mod secret;
+pub mod runner;
 pub mod server;
 pub mod telemetry;
 pub mod trace;

@@ -5,6 +5,8 @@
 //! `alg: none` and HMAC-with-the-public-key confusion cannot pass. `exp`, `nbf`, `iat`, `iss`,
 //! `aud`, `sub` and `token_use: access` are all required.
 
+pub mod secret;
+
 use std::collections::{BTreeMap, HashSet};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};

@@ -3,12 +3,11 @@
 //! (`AUTH__DISCOVERY__STATIC_INSTANCES__IDENTITY`).
 
 use auth::AuthConfig;
-use platform_kernel::{config, server, telemetry};
+use platform_kernel::{runner, server};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let config: AuthConfig = config::load("auth")?;
-    let _telemetry = telemetry::init("auth", &config.telemetry)?;
+    let (config, _telemetry) = runner::start::<AuthConfig>()?;
     let app = auth::build(&config).await?;
     server::run_lambda(app.router).await
 }

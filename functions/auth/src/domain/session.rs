@@ -20,4 +20,4 @@ impl Family {
 }
 
 /// An opaque refresh token, stored only as its hash.
-pub type RefreshSecret = platform_kernel::secret::OpaqueSecret;
+pub type RefreshSecret = platform_tokens::secret::OpaqueSecret;

@@ -1,8 +1,11 @@
 //! The keyring: loaded from the store, rotated on schedule or on command.
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::keys::Jwk;
-use crate::domain::{Keyring, SigningKeyRecord};
+use crate::domain::{KeyEncryptionKey, Keyring, SigningKeyRecord};
 use crate::error::Result;
+use crate::ports::KeyStore;
 
 use super::{AuthService, chrono};
 
@@ -32,14 +35,10 @@ impl AuthService {
     /// Makes a new key the signer; the previous ones keep verifying through the overlap.
     /// Returns the new kid.
     pub async fn rotate_keys(&self) -> Result<String> {
-        let now = self.clock.now();
-        let record = SigningKeyRecord::generate(&self.kek, now)?;
-        self.keys.insert_key(&record).await?;
-        self.keys.retire_keys_except(&record.kid, now).await?;
-        tracing::info!(kid = %record.kid, "signing key rotated");
+        let kid = rotate(&*self.keys, &self.kek, self.clock.now()).await?;
         let records = self.keys.keys().await?;
         self.install(&records)?;
-        Ok(record.kid)
+        Ok(kid)
     }
 
     fn install(&self, records: &[SigningKeyRecord]) -> Result<()> {
@@ -59,4 +58,19 @@ impl AuthService {
             .jwks
             .clone()
     }
+}
+
+/// Stores a new signing key and retires the others (which keep verifying until their
+/// overlap ends); every instance signs with it from its next keyring refresh. Returns the
+/// new kid. What `auth-service rotate-keys` runs, with no service built around it.
+pub async fn rotate(
+    keys: &dyn KeyStore,
+    kek: &KeyEncryptionKey,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let record = SigningKeyRecord::generate(kek, now)?;
+    keys.insert_key(&record).await?;
+    keys.retire_keys_except(&record.kid, now).await?;
+    tracing::info!(kid = %record.kid, "signing key rotated");
+    Ok(record.kid)
 }

@@ -7,11 +7,12 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{Family, KeyEncryptionKey, SigningKeyRecord};
 use crate::error::{AuthError, Result};
-use crate::ports::{
-    Clock, DenyList, KeyStore, LoginAttempts, RefreshUse, SessionStore, UserState, Users,
-};
+use crate::ports::{DenyList, KeyStore, LoginAttempts, RefreshUse, SessionStore, UserState, Users};
 
-use super::{AuthService, Ports, Settings};
+use platform_testkit::clock::ManualClock;
+
+use super::{AuthService, Ports};
+use crate::config::AuthConfig;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -180,20 +181,6 @@ impl Users for FakeUsers {
     }
 }
 
-pub struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    pub fn advance(&self, by: Duration) {
-        *lock(&self.0) += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *lock(&self.0)
-    }
-}
-
 pub struct Harness {
     pub service: AuthService,
     pub users: Arc<FakeUsers>,
@@ -208,7 +195,7 @@ impl Harness {
         let memory = Arc::new(Memory::default());
         let users = Arc::new(FakeUsers::default());
         let start = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
-        let clock = Arc::new(ManualClock(Mutex::new(start)));
+        let clock = Arc::new(ManualClock::new(start));
         users.add(
             "ada@example.com",
             Self::PASSWORD,
@@ -226,7 +213,7 @@ impl Harness {
                 clock: clock.clone(),
             },
             kek,
-            Settings::default(),
+            AuthConfig::default().settings(),
         )
         .await
         .expect("service");

@@ -1,9 +1,9 @@
 //! One set of queries for both backends (sqlx `Any`, `$n` placeholders used once each, in
 //! order).
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use platform_kernel::database::Database;
-use sqlx::Row as _;
+use platform_database::{Database, column};
 use sqlx::any::AnyRow;
 
 use crate::domain::{Family, SigningKeyRecord};
@@ -31,12 +31,12 @@ fn instant(us: i64) -> Result<DateTime<Utc>> {
 }
 
 fn key_from(row: &AnyRow) -> Result<SigningKeyRecord> {
-    let retired: Option<i64> = row.try_get("retired_at")?;
+    let retired: Option<i64> = column(row, "retired_at")?;
     Ok(SigningKeyRecord {
-        kid: row.try_get("kid")?,
-        public_key: row.try_get("public_key")?,
-        sealed_private_key: row.try_get("sealed_private_key")?,
-        created_at: instant(row.try_get("created_at")?)?,
+        kid: column(row, "kid")?,
+        public_key: column(row, "public_key")?,
+        sealed_private_key: column(row, "sealed_private_key")?,
+        created_at: instant(column(row, "created_at")?)?,
         retired_at: retired.map(instant).transpose()?,
     })
 }
@@ -54,7 +54,8 @@ impl KeyStore for SqlAuthStore {
         .bind(micros(key.created_at))
         .bind(key.retired_at.map(micros))
         .execute(&self.db.pool)
-        .await?;
+        .await
+            .with_context(|| format!("inserting signing key {}", key.kid))?;
         Ok(())
     }
 
@@ -63,7 +64,8 @@ impl KeyStore for SqlAuthStore {
             "SELECT kid, public_key, sealed_private_key, created_at, retired_at FROM signing_keys",
         )
         .fetch_all(&self.db.pool)
-        .await?;
+        .await
+        .context("reading the signing keys")?;
         rows.iter().map(key_from).collect()
     }
 
@@ -74,7 +76,8 @@ impl KeyStore for SqlAuthStore {
         .bind(micros(now))
         .bind(current)
         .execute(&self.db.pool)
-        .await?;
+        .await
+        .with_context(|| format!("retiring the signing keys but {current}"))?;
         Ok(())
     }
 }
@@ -82,7 +85,12 @@ impl KeyStore for SqlAuthStore {
 #[async_trait::async_trait]
 impl SessionStore for SqlAuthStore {
     async fn create_family(&self, family: &Family, first_token_hash: &str) -> Result<()> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self
+            .db
+            .pool
+            .begin()
+            .await
+            .with_context(|| format!("creating session {}", family.id))?;
         sqlx::query(
             "INSERT INTO refresh_families (id, user_id, created_at, expires_at, revoked_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -93,14 +101,18 @@ impl SessionStore for SqlAuthStore {
         .bind(micros(family.expires_at))
         .bind(family.revoked_at.map(micros))
         .execute(&mut *tx)
-        .await?;
+        .await
+        .with_context(|| format!("creating session {}", family.id))?;
         sqlx::query("INSERT INTO refresh_tokens (hash, family_id, issued_at) VALUES ($1, $2, $3)")
             .bind(first_token_hash)
             .bind(&family.id)
             .bind(micros(family.created_at))
             .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+            .await
+            .with_context(|| format!("storing the first refresh token of session {}", family.id))?;
+        tx.commit()
+            .await
+            .with_context(|| format!("creating session {}", family.id))?;
         Ok(())
     }
 
@@ -110,14 +122,15 @@ impl SessionStore for SqlAuthStore {
         )
         .bind(id)
         .fetch_optional(&self.db.pool)
-        .await?;
+        .await
+            .with_context(|| format!("reading session {id}"))?;
         row.map(|r| {
-            let revoked: Option<i64> = r.try_get("revoked_at")?;
+            let revoked: Option<i64> = column(&r, "revoked_at")?;
             Ok(Family {
-                id: r.try_get("id")?,
-                user_id: r.try_get("user_id")?,
-                created_at: instant(r.try_get("created_at")?)?,
-                expires_at: instant(r.try_get("expires_at")?)?,
+                id: column(&r, "id")?,
+                user_id: column(&r, "user_id")?,
+                created_at: instant(column(&r, "created_at")?)?,
+                expires_at: instant(column(&r, "expires_at")?)?,
                 revoked_at: revoked.map(instant).transpose()?,
             })
         })
@@ -130,7 +143,8 @@ impl SessionStore for SqlAuthStore {
             .bind(family_id)
             .bind(micros(now))
             .execute(&self.db.pool)
-            .await?;
+            .await
+            .with_context(|| format!("storing a refresh token of session {family_id}"))?;
         Ok(())
     }
 
@@ -142,22 +156,24 @@ impl SessionStore for SqlAuthStore {
         .bind(micros(now))
         .bind(hash)
         .fetch_optional(&self.db.pool)
-        .await?;
+        .await
+        .context("using a refresh token")?;
         if let Some(row) = fresh {
             return Ok(RefreshUse::Fresh {
-                family_id: row.try_get("family_id")?,
+                family_id: column(&row, "family_id")?,
             });
         }
         let used = sqlx::query("SELECT family_id, used_at FROM refresh_tokens WHERE hash = $1")
             .bind(hash)
             .fetch_optional(&self.db.pool)
-            .await?;
+            .await
+            .context("looking up a used refresh token")?;
         Ok(match used {
             None => RefreshUse::Unknown,
             Some(row) => {
-                let used_at: Option<i64> = row.try_get("used_at")?;
+                let used_at: Option<i64> = column(&row, "used_at")?;
                 RefreshUse::Reused {
-                    family_id: row.try_get("family_id")?,
+                    family_id: column(&row, "family_id")?,
                     used_at: instant(used_at.unwrap_or_default())?,
                 }
             }
@@ -171,7 +187,8 @@ impl SessionStore for SqlAuthStore {
         .bind(micros(now))
         .bind(id)
         .execute(&self.db.pool)
-        .await?;
+        .await
+        .with_context(|| format!("revoking session {id}"))?;
         Ok(())
     }
 
@@ -179,9 +196,9 @@ impl SessionStore for SqlAuthStore {
         let row = sqlx::query("SELECT family_id FROM refresh_tokens WHERE hash = $1")
             .bind(hash)
             .fetch_optional(&self.db.pool)
-            .await?;
-        row.map(|r| r.try_get("family_id").map_err(AuthError::from))
-            .transpose()
+            .await
+            .context("finding the session of a refresh token")?;
+        row.map(|r| Ok(column(&r, "family_id")?)).transpose()
     }
 }
 
@@ -194,7 +211,8 @@ impl DenyList for SqlAuthStore {
         .bind(jti)
         .bind(micros(until))
         .execute(&self.db.pool)
-        .await?;
+        .await
+            .with_context(|| format!("denying access token {jti}"))?;
         Ok(())
     }
 
@@ -203,7 +221,8 @@ impl DenyList for SqlAuthStore {
             .bind(jti)
             .bind(micros(now))
             .fetch_optional(&self.db.pool)
-            .await?;
+            .await
+            .with_context(|| format!("checking the deny list for {jti}"))?;
         Ok(row.is_some())
     }
 }
@@ -217,8 +236,10 @@ impl LoginAttempts for SqlAuthStore {
         .bind(key)
         .bind(micros(now))
         .fetch_optional(&self.db.pool)
-        .await?;
-        row.map(|r| instant(r.try_get("locked_until")?)).transpose()
+        .await
+        .context("reading a login lockout")?;
+        row.map(|r| instant(column(&r, "locked_until")?))
+            .transpose()
     }
 
     async fn record_failure(
@@ -241,8 +262,9 @@ impl LoginAttempts for SqlAuthStore {
         .bind(micros(now - window))
         .bind(micros(now))
         .fetch_one(&self.db.pool)
-        .await?;
-        let failures: i64 = row.try_get("failures")?;
+        .await
+        .context("counting a failed login")?;
+        let failures: i64 = column(&row, "failures")?;
         Ok(u32::try_from(failures).unwrap_or(u32::MAX))
     }
 
@@ -251,7 +273,8 @@ impl LoginAttempts for SqlAuthStore {
             .bind(micros(until))
             .bind(key)
             .execute(&self.db.pool)
-            .await?;
+            .await
+            .context("locking logins")?;
         Ok(())
     }
 
@@ -260,14 +283,16 @@ impl LoginAttempts for SqlAuthStore {
         let any = sqlx::query("SELECT key FROM login_failures WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.db.pool)
-            .await?;
+            .await
+            .context("reading login failures")?;
         if any.is_none() {
             return Ok(());
         }
         sqlx::query("DELETE FROM login_failures WHERE key = $1")
             .bind(key)
             .execute(&self.db.pool)
-            .await?;
+            .await
+            .context("clearing login failures")?;
         Ok(())
     }
 }

@@ -1,11 +1,12 @@
-//! The shipped binary's key-rotation command.
+//! The shipped binary's key-rotation command: read before anything else starts, so it needs
+//! only the database and the key-encryption key (not Redis, identity or a free port).
 
 use std::process::Command;
 
 use auth::ports::KeyStore as _;
 use auth::store::{MIGRATIONS, SqlAuthStore};
+use platform_database::Database;
 use platform_kernel::config::DatabaseConfig;
-use platform_kernel::database::Database;
 
 fn rotate(dir: &std::path::Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_auth-service"))
@@ -13,6 +14,9 @@ fn rotate(dir: &std::path::Path) -> String {
         .current_dir(dir)
         .env_clear()
         .env("PLATFORM_DATA_DIR", dir)
+        // Nothing listens there: the command must not need what serving needs.
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .env("CONSUL_HTTP_ADDR", "127.0.0.1:1")
         .output()
         .expect("runs");
     assert!(
@@ -55,4 +59,23 @@ async fn rotate_keys_makes_a_new_current_key_and_keeps_the_old_one_verifying() {
     for key in &keys {
         assert!(!key.sealed_private_key.is_empty() && key.sealed_private_key != key.public_key);
     }
+}
+
+#[test]
+fn an_unknown_command_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_auth-service"))
+        .arg("rotate-kyes")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PLATFORM_DATA_DIR", dir.path())
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rotate-kyes"), "{stderr}");
+    assert!(
+        !dir.path().join("auth.db").exists(),
+        "nothing was opened for it"
+    );
 }

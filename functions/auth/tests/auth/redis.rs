@@ -98,8 +98,8 @@ async fn the_service_uses_redis_when_configured() {
     let prefix = format!("test:{}:", uuid::Uuid::now_v7().simple());
     let configured = prefix.clone();
     let stack = crate::support::Stack::start_with(move |c| {
-        c.redis.url = Some(url().into());
-        c.redis.key_prefix = configured;
+        c.base.redis.url = Some(url().into());
+        c.base.redis.key_prefix = configured;
     })
     .await;
     stack.sign_up("ada@example.com").await;

@@ -6,8 +6,8 @@ use auth::domain::{Family, KeyEncryptionKey, SigningKeyRecord};
 use auth::ports::{DenyList, KeyStore, LoginAttempts, RefreshUse, SessionStore};
 use auth::store::{MIGRATIONS, SqlAuthStore};
 use chrono::{DateTime, Duration, Utc};
+use platform_database::Database;
 use platform_kernel::config::DatabaseConfig;
-use platform_kernel::database::Database;
 use platform_testkit::postgres::TestDatabase;
 use secrecy::SecretString;
 

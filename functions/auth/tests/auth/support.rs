@@ -5,26 +5,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use identity::IdentityConfig;
-use platform_kernel::config::ServerConfig;
+use platform_testkit::server::{Served, service_config};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 
 pub const PASSWORD: &str = "correct horse battery";
-
-async fn serve(router: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    (addr, task)
-}
 
 /// Identity and auth, each on its own port, auth calling identity through its client.
 pub struct Stack {
@@ -33,7 +18,7 @@ pub struct Stack {
     pub auth_router: axum::Router,
     pub auth_app: auth::App,
     pub dir: tempfile::TempDir,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _servers: Vec<Served>,
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -42,35 +27,30 @@ impl Stack {
         Self::start_with(|_| {}).await
     }
 
-    pub async fn start_with(tweak: impl FnOnce(&mut AuthConfig)) -> Self {
+    pub async fn start_with(tweak: impl FnOnce(&mut auth::Config)) -> Self {
         platform_kernel::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("tempdir");
-        let identity_config = IdentityConfig {
-            server: ServerConfig::with_port(0),
-            data_dir: dir.path().to_path_buf(),
-            ..IdentityConfig::default()
-        };
+        let identity_config = service_config::<IdentityConfig>(dir.path());
         let identity_app = identity::build(&identity_config).await.expect("identity");
-        let (identity, identity_task) = serve(identity_app.router).await;
-        let mut config = AuthConfig {
-            server: ServerConfig::with_port(0),
-            data_dir: dir.path().to_path_buf(),
-            ..AuthConfig::default()
-        };
+        let identity_server = Served::start(identity_app.router).await;
+        let identity = identity_server.addr;
+        let mut config = service_config::<AuthConfig>(dir.path());
         config
+            .base
             .discovery
             .static_instances
             .insert("identity".into(), vec![format!("http://{identity}")]);
         tweak(&mut config);
         let auth_app = auth::build(&config).await.expect("auth");
-        let (auth, auth_task) = serve(auth_app.router.clone()).await;
+        let auth_server = Served::start(auth_app.router.clone()).await;
+        let auth = auth_server.addr;
         Self {
             auth,
             identity,
             auth_router: auth_app.router.clone(),
             auth_app,
             dir,
-            tasks: vec![identity_task, auth_task],
+            _servers: vec![identity_server, auth_server],
             http: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
@@ -157,13 +137,5 @@ impl Stack {
             .await;
         assert_eq!(status, 200, "{body}");
         body
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
     }
 }

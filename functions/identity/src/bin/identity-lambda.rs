@@ -3,12 +3,11 @@
 //! (or `DATABASE_URL`) since the package directory is read-only on Lambda.
 
 use identity::IdentityConfig;
-use platform_kernel::{config, server, telemetry};
+use platform_kernel::{runner, server};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let config: IdentityConfig = config::load("identity")?;
-    let _telemetry = telemetry::init("identity", &config.telemetry)?;
+    let (config, _telemetry) = runner::start::<IdentityConfig>()?;
     let app = identity::build(&config).await?;
     server::run_lambda(app.router).await
 }

@@ -1,5 +1,5 @@
 //! Single-use tokens for email verification and password reset (an
-//! [`OpaqueSecret`](platform_kernel::secret::OpaqueSecret) each).
+//! [`OpaqueSecret`](platform_tokens::secret::OpaqueSecret) each).
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -17,4 +17,4 @@ impl TokenKind {
 }
 
 /// The token as the user receives it; stored only as its hash.
-pub type TokenSecret = platform_kernel::secret::OpaqueSecret;
+pub type TokenSecret = platform_tokens::secret::OpaqueSecret;

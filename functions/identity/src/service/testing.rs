@@ -2,14 +2,17 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::domain::password::HashParams;
 use crate::domain::{Email, PageRequest, PasswordHasher, TokenKind, User, UserId};
 use crate::error::{IdentityError, Result};
-use crate::ports::{Clock, DomainEvent, EventSink, Mailer, OutgoingMail, StoredToken, UserStore};
+use crate::ports::{DomainEvent, EventSink, Mailer, OutgoingMail, StoredToken, UserStore};
 
-use super::{IdentityService, Ports, Settings};
+use platform_testkit::clock::ManualClock;
+
+use super::{IdentityService, Ports};
+use crate::config::IdentityConfig;
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -159,20 +162,6 @@ impl EventSink for RecordingEvents {
     }
 }
 
-pub struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    pub fn advance(&self, by: Duration) {
-        *lock(&self.0) += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *lock(&self.0)
-    }
-}
-
 pub struct Harness {
     pub service: IdentityService,
     pub store: Arc<MemoryStore>,
@@ -198,7 +187,7 @@ impl Harness {
         let mailer = Arc::new(RecordingMailer::default());
         let events = Arc::new(RecordingEvents::default());
         let start = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
-        let clock = Arc::new(ManualClock(Mutex::new(start)));
+        let clock = Arc::new(ManualClock::new(start));
         Self::assemble(store, mailer, events, clock, params)
     }
 
@@ -222,7 +211,7 @@ impl Harness {
                 clock: clock.clone(),
             },
             PasswordHasher::new(params).expect("hash params"),
-            Settings::default(),
+            IdentityConfig::default().settings(),
         );
         Self {
             service,

@@ -5,8 +5,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
 
-use platform_kernel::database::{Database, bool_column, get_bool, is_unique_violation};
-use sqlx::Row as _;
+use platform_database::{Database, bool_column, column, get_bool, is_unique_violation};
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
@@ -50,28 +49,40 @@ fn instant(us: i64) -> Result<DateTime<Utc>> {
 }
 
 fn user_from(row: &AnyRow) -> Result<User> {
-    let id: String = row.try_get("id")?;
-    let deleted_at: Option<i64> = row.try_get("deleted_at")?;
-    Ok(User {
-        id: UserId(Uuid::parse_str(&id).with_context(|| format!("stored user id {id}"))?),
-        email: Email::from_trusted(row.try_get("email")?),
-        display_name: DisplayName::from_trusted(row.try_get("display_name")?),
-        password_hash: row.try_get("password_hash")?,
-        email_verified: get_bool(row, "email_verified")?,
-        disabled: get_bool(row, "disabled")?,
-        password_changed_at: instant(row.try_get("password_changed_at")?)?,
-        created_at: instant(row.try_get("created_at")?)?,
-        updated_at: instant(row.try_get("updated_at")?)?,
-        deleted_at: deleted_at.map(instant).transpose()?,
-        version: row.try_get("version")?,
+    let id: String = column(row, "id")?;
+    let user = || -> Result<User> {
+        let deleted_at: Option<i64> = column(row, "deleted_at")?;
+        Ok(User {
+            id: UserId(Uuid::parse_str(&id).context("the id is not a UUID")?),
+            email: Email::from_trusted(column(row, "email")?),
+            display_name: DisplayName::from_trusted(column(row, "display_name")?),
+            password_hash: column(row, "password_hash")?,
+            email_verified: get_bool(row, "email_verified")?,
+            disabled: get_bool(row, "disabled")?,
+            password_changed_at: instant(column(row, "password_changed_at")?)?,
+            created_at: instant(column(row, "created_at")?)?,
+            updated_at: instant(column(row, "updated_at")?)?,
+            deleted_at: deleted_at.map(instant).transpose()?,
+            version: column(row, "version")?,
+        })
+    };
+    user().map_err(|e| match e {
+        IdentityError::Internal(e) => {
+            IdentityError::Internal(e.context(format!("stored user {id}")))
+        }
+        e => e,
     })
 }
 
-fn email_conflict(err: sqlx::Error) -> IdentityError {
-    if is_unique_violation(&err) {
-        IdentityError::EmailTaken
-    } else {
-        err.into()
+/// A unique-email violation is the caller's conflict; anything else is the store's failure
+/// while doing `what`.
+fn email_conflict(what: String) -> impl FnOnce(sqlx::Error) -> IdentityError {
+    move |err| {
+        if is_unique_violation(&err) {
+            IdentityError::EmailTaken
+        } else {
+            IdentityError::Internal(anyhow::Error::new(err).context(what))
+        }
     }
 }
 
@@ -95,7 +106,7 @@ impl UserStore for SqlUserStore {
         .bind(user.version)
         .execute(&self.db.pool)
         .await
-        .map_err(email_conflict)?;
+        .map_err(email_conflict(format!("inserting user {}", user.id)))?;
         Ok(())
     }
 
@@ -106,7 +117,8 @@ impl UserStore for SqlUserStore {
         ))
         .bind(id.to_string())
         .fetch_optional(&self.db.pool)
-        .await?
+        .await
+        .with_context(|| format!("finding user {id}"))?
         .as_ref()
         .map(user_from)
         .transpose()
@@ -119,7 +131,8 @@ impl UserStore for SqlUserStore {
         ))
         .bind(email.as_str())
         .fetch_optional(&self.db.pool)
-        .await?
+        .await
+        .context("finding a user by email")?
         .as_ref()
         .map(user_from)
         .transpose()
@@ -145,7 +158,10 @@ impl UserStore for SqlUserStore {
         .bind(user.version - 1)
         .execute(&self.db.pool)
         .await
-        .map_err(email_conflict)?;
+        .map_err(email_conflict(format!(
+            "updating user {} to version {}",
+            user.id, user.version
+        )))?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -160,12 +176,13 @@ impl UserStore for SqlUserStore {
              ORDER BY id LIMIT $4",
             *SELECT
         ))
-        .bind(after)
+        .bind(&after)
         .bind(prefix)
         .bind(prefix)
         .bind(i64::from(page.size) + 1)
         .fetch_all(&self.db.pool)
-        .await?;
+        .await
+        .with_context(|| format!("listing users after {after:?}"))?;
         rows.iter().map(user_from).collect()
     }
 
@@ -180,7 +197,14 @@ impl UserStore for SqlUserStore {
         .bind(micros(token.created_at))
         .bind(micros(token.expires_at))
         .execute(&self.db.pool)
-        .await?;
+        .await
+        .with_context(|| {
+            format!(
+                "inserting a {} token of user {}",
+                token.kind.as_str(),
+                token.user_id
+            )
+        })?;
         Ok(())
     }
 
@@ -201,9 +225,10 @@ impl UserStore for SqlUserStore {
         .bind(kind.as_str())
         .bind(micros(now))
         .fetch_optional(&self.db.pool)
-        .await?;
+        .await
+        .with_context(|| format!("consuming a {} token", kind.as_str()))?;
         row.map(|r| {
-            let id: String = r.try_get("user_id")?;
+            let id: String = column(&r, "user_id")?;
             Ok(UserId(
                 Uuid::parse_str(&id).with_context(|| format!("stored token user {id}"))?,
             ))
@@ -219,7 +244,8 @@ impl UserStore for SqlUserStore {
         .bind(user.to_string())
         .bind(kind.as_str())
         .execute(&self.db.pool)
-        .await?;
+        .await
+        .with_context(|| format!("retiring the {} tokens of user {user}", kind.as_str()))?;
         Ok(())
     }
 }

@@ -179,24 +179,41 @@ async fn the_service_runs_on_postgres_when_given_a_database_url() {
 
 #[tokio::test]
 async fn graceful_shutdown_lets_an_in_flight_request_finish() {
-    let app = TestApp::spawn().await;
-    let url = app.url("/platform.identity.v1.IdentityService/CreateUser");
-    // Hashing makes CreateUser take a while; stop the server while it runs.
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let request = http::Request::post(url)
-        .header("content-type", "application/json")
-        .body(http_body_util::Full::new(bytes::Bytes::from(
-            json!({"email": "late@example.com", "password": PASSWORD}).to_string(),
-        )))
-        .expect("request");
-    let in_flight = tokio::spawn(async move { client.request(request).await.map(|r| r.status()) });
-    tokio::task::yield_now().await;
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // The request announces that it has reached the service and waits there until the
+    // server has stopped accepting: no timing decides the outcome.
+    let (arrived_tx, arrived) = tokio::sync::mpsc::channel::<()>(1);
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let hold = release.clone();
+    let app = TestApp::spawn_wrapped(None, move |router| {
+        router.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let (arrived_tx, hold) = (arrived_tx.clone(), hold.clone());
+                async move {
+                    let _ = arrived_tx.send(()).await;
+                    hold.notified().await;
+                    next.run(req).await
+                }
+            },
+        ))
+    })
+    .await;
+    let addr = app.addr;
+    let ((status, _), ()) = tokio::join!(
+        app.connect_json(
+            "CreateUser",
+            json!({"email": "late@example.com", "password": PASSWORD}),
+        ),
+        async {
+            let mut arrived = arrived;
+            arrived.recv().await.expect("the request arrived");
+            app.begin_stop();
+            // The listener closes first; then the request under way may finish.
+            while tokio::net::TcpStream::connect(addr).await.is_ok() {
+                tokio::task::yield_now().await;
+            }
+            release.notify_one();
+        }
+    );
+    assert_eq!(status, 200, "answered, not dropped");
     app.stop().await;
-    let status = in_flight
-        .await
-        .expect("join")
-        .expect("answered, not dropped");
-    assert_eq!(status, 200);
 }

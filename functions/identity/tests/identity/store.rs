@@ -7,8 +7,8 @@ use identity::domain::{DisplayName, Email, PageRequest, TokenKind, User, UserId}
 use identity::error::IdentityError;
 use identity::ports::{StoredToken, UserStore};
 use identity::store::{MIGRATIONS, SqlUserStore};
+use platform_database::Database;
 use platform_kernel::config::DatabaseConfig;
-use platform_kernel::database::Database;
 use platform_testkit::postgres::TestDatabase;
 use secrecy::SecretString;
 

@@ -1,6 +1,5 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
@@ -8,21 +7,19 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use identity::IdentityConfig;
-use platform_kernel::config::ServerConfig;
+use platform_testkit::server::{Served, service_config};
 use secrecy::SecretString;
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery";
 
 /// A running identity service on 127.0.0.1:<random port>.
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub config: IdentityConfig,
+    pub config: identity::Config,
     pub router: axum::Router,
     _dir: tempfile::TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    server: Served,
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -33,35 +30,26 @@ impl TestApp {
     }
 
     pub async fn spawn_with(database_url: Option<String>) -> Self {
+        Self::spawn_wrapped(database_url, |router| router).await
+    }
+
+    /// Serves `wrap(router)`: a test can put a layer of its own in front of the service.
+    pub async fn spawn_wrapped(
+        database_url: Option<String>,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> Self {
         platform_kernel::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = IdentityConfig {
-            server: ServerConfig::with_port(0),
-            data_dir: dir.path().to_path_buf(),
-            ..IdentityConfig::default()
-        };
-        config.database.url = database_url.map(SecretString::from);
+        let mut config = service_config::<IdentityConfig>(dir.path());
+        config.base.database.url = database_url.map(SecretString::from);
         let app = identity::build(&config).await.expect("app builds");
-        let listener = platform_kernel::server::bind(&config.server)
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(platform_kernel::server::serve(
-            listener,
-            app.router.clone(),
-            async {
-                let _ = stopped.await;
-            },
-            platform_kernel::server::Timeouts::with_grace(Duration::from_secs(5)),
-        ));
+        let server = Served::start(wrap(app.router.clone())).await;
         Self {
-            addr,
+            addr: server.addr,
             config,
             router: app.router,
             _dir: dir,
-            stop: Some(stop),
-            server: Some(server),
+            server,
             http: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
@@ -71,7 +59,7 @@ impl TestApp {
     }
 
     pub fn mail_dir(&self) -> PathBuf {
-        self.config.mail_dir()
+        identity::config::mail_dir(&self.config)
     }
 
     /// Raw HTTP/1.1 request; returns status, headers and body.
@@ -125,21 +113,13 @@ impl TestApp {
         body["user"].clone()
     }
 
-    /// Stops the server gracefully and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("join").expect("served");
-        }
+    /// Tells the server to stop accepting and drain the calls under way.
+    pub fn begin_stop(&self) {
+        self.server.begin_stop();
     }
-}
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(self) {
+        self.server.stop().await.expect("served");
     }
 }

@@ -6,35 +6,24 @@ use std::sync::Arc;
 use auth::AuthConfig;
 use platform_clients::{ClientFactory, ErrorCode, Protocol};
 use platform_discovery::{DiscoveryConfig, StaticRegistry};
-use platform_kernel::config::ServerConfig;
 use platform_proto::auth::v1 as pb;
 use platform_proto::identity::v1 as identity_pb;
+use platform_testkit::server::{Served, service_config};
 
 use crate::support::{IdentityInstance, PASSWORD, clients_config};
 
 async fn every_method(protocol: Protocol) {
     let dir = tempfile::tempdir().expect("tempdir");
     let identity = IdentityInstance::start(dir.path()).await;
-    let mut config = AuthConfig {
-        server: ServerConfig::with_port(0),
-        data_dir: dir.path().to_path_buf(),
-        ..AuthConfig::default()
-    };
+    let mut config = service_config::<AuthConfig>(dir.path());
     config
+        .base
         .discovery
         .static_instances
         .insert("identity".into(), vec![identity.url()]);
     let app = auth::build(&config).await.expect("auth");
-    let listener = platform_kernel::server::bind(&config.server)
-        .await
-        .expect("bind");
-    let auth_url = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = tokio::spawn(platform_kernel::server::serve(
-        listener,
-        app.router,
-        std::future::pending(),
-        platform_kernel::server::Timeouts::with_grace(std::time::Duration::from_secs(1)),
-    ));
+    let server = Served::start(app.router).await;
+    let auth_url = server.url("");
 
     let mut discovery = DiscoveryConfig::default();
     discovery
@@ -103,7 +92,7 @@ async fn every_method(protocol: Protocol) {
         .await
         .expect_err("wrong password");
     assert_eq!(err.code, ErrorCode::Unauthenticated);
-    server.abort();
+    drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use identity::IdentityConfig;
 use platform_clients::{ClientFactory, ClientsConfig, Protocol, ServiceClientConfig};
 use platform_discovery::{DiscoveryConfig, StaticRegistry};
-use platform_kernel::config::ServerConfig;
+use platform_testkit::server::{Served, service_config};
 use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -84,11 +84,7 @@ async fn serve(
     addr_tx: oneshot::Sender<SocketAddr>,
     killed: oneshot::Receiver<bool>,
 ) {
-    let config = IdentityConfig {
-        server: ServerConfig::with_port(0),
-        data_dir,
-        ..IdentityConfig::default()
-    };
+    let config = service_config::<IdentityConfig>(&data_dir);
     let app = identity::build(&config).await.expect("identity builds");
     let router = app.router.layer(axum::middleware::from_fn(
         move |req: axum::extract::Request, next: axum::middleware::Next| {
@@ -98,15 +94,10 @@ async fn serve(
             next.run(req)
         },
     ));
-    let listener = platform_kernel::server::bind(&config.server)
-        .await
-        .expect("bind");
-    let _ = addr_tx.send(listener.local_addr().expect("addr"));
-    let serving = axum::serve(listener, router).into_future();
-    tokio::select! {
-        _ = serving => {},
-        _ = killed => {},
-    }
+    let served = Served::start(router).await;
+    let _ = addr_tx.send(served.addr);
+    // Then the runtime is dropped, with every connection.
+    let _ = killed.await;
 }
 
 pub fn clients_config(protocol: Protocol) -> ClientsConfig {

@@ -19,7 +19,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Connection as _, Row as _};
 
-use crate::config::DatabaseConfig;
+use platform_kernel::config::DatabaseConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -133,7 +133,7 @@ pub fn bool_column(name: &str) -> String {
 }
 
 #[async_trait::async_trait]
-impl crate::health::Readiness for Database {
+impl platform_kernel::health::Readiness for Database {
     async fn check(&self) -> Result<(), String> {
         self.ping()
             .await
@@ -141,9 +141,18 @@ impl crate::health::Readiness for Database {
     }
 }
 
+/// Reads a column, naming it in the error (a store's errors say what they were reading).
+pub fn column<'r, T>(row: &'r AnyRow, name: &str) -> anyhow::Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(name)
+        .with_context(|| format!("reading column {name}"))
+}
+
 /// Reads a column selected with [`bool_column`].
-pub fn get_bool(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
-    Ok(row.try_get::<i64, _>(column)? != 0)
+pub fn get_bool(row: &AnyRow, name: &str) -> anyhow::Result<bool> {
+    Ok(column::<i64>(row, name)? != 0)
 }
 
 /// Whether an error is a unique-constraint violation (on either backend).

@@ -1,0 +1,266 @@
+//! The configuration of a service binary: the base section every service has (`server`,
+//! `database`, `data_dir`, `telemetry`, `discovery`, `redis`) beside the service's own keys,
+//! loaded from the same layers as any configuration ([`super::load`]).
+//!
+//! Why not `#[serde(flatten)]`: serde buffers flattened values before deserializing them,
+//! which loses figment's reading of strings as numbers (`PORT=8081` would no longer be a
+//! port) and the name of the variable a bad value came from, and it cannot refuse unknown
+//! keys. Instead the base is read on its own, and the service's own type (which refuses
+//! unknown keys) is read with the base's keys skipped.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::Serialized;
+use platform_discovery::DiscoveryConfig;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer as _, MapAccess};
+use serde::{Deserialize, Deserializer};
+
+use super::{
+    ConfigError, DatabaseConfig, RedisConfig, ServerConfig, TelemetryConfig, Validate,
+    default_data_dir, describe, layered,
+};
+
+/// The top-level keys of [`BaseConfig`]; a service's own type must not use them.
+const BASE_KEYS: [&str; 6] = [
+    "server",
+    "database",
+    "data_dir",
+    "telemetry",
+    "discovery",
+    "redis",
+];
+
+/// What every service binary is configured with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)] // no deny_unknown_fields: the service's own keys sit beside these
+pub struct BaseConfig {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    /// Embedded state (the SQLite file, key files, the mail folder): `PLATFORM_DATA_DIR`.
+    pub data_dir: PathBuf,
+    pub telemetry: TelemetryConfig,
+    /// Consul (when `CONSUL_HTTP_ADDR` is set) or static addresses.
+    pub discovery: DiscoveryConfig,
+    /// `REDIS_URL`: state shared by a service's replicas.
+    pub redis: RedisConfig,
+}
+
+impl Default for BaseConfig {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            data_dir: default_data_dir(),
+            telemetry: TelemetryConfig::default(),
+            discovery: DiscoveryConfig::default(),
+            redis: RedisConfig::default(),
+        }
+    }
+}
+
+/// A service's own configuration keys, and what the skeleton needs to know of the service.
+pub trait OwnConfig: DeserializeOwned + Default + Validate + Clone + fmt::Debug {
+    /// `identity`, `auth`, …: the file section, the variable prefix (`IDENTITY__…`), the
+    /// name it registers under and its database schema.
+    const SERVICE: &'static str;
+    /// Where it listens unless `PORT` or `server.port` say otherwise.
+    const DEFAULT_PORT: u16;
+}
+
+/// The one configuration type of a service's binaries.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig<T> {
+    pub base: BaseConfig,
+    pub own: T,
+}
+
+impl<T: OwnConfig> Default for ServiceConfig<T> {
+    fn default() -> Self {
+        Self {
+            base: BaseConfig {
+                server: ServerConfig::with_port(T::DEFAULT_PORT),
+                ..BaseConfig::default()
+            },
+            own: T::default(),
+        }
+    }
+}
+
+/// Loads a service's configuration from every layer (see [`super::load`]).
+pub fn load_service<T: OwnConfig>() -> Result<ServiceConfig<T>, ConfigError> {
+    let defaults = Figment::from(Serialized::default("server.port", T::DEFAULT_PORT));
+    let figment = layered(defaults, T::SERVICE, &[])?;
+    let base: BaseConfig = figment.extract().map_err(|e| ConfigError(describe(e)))?;
+    let own = figment
+        .extract::<OwnKeys<T>>()
+        .map_err(|e| ConfigError(describe(e)))?
+        .0;
+    own.validate()?;
+    Ok(ServiceConfig { base, own })
+}
+
+/// `T` read from the top-level map with the base keys skipped.
+struct OwnKeys<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OwnKeys<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(OwnKeysVisitor(PhantomData))
+            .map(OwnKeys)
+    }
+}
+
+struct OwnKeysVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> de::Visitor<'de> for OwnKeysVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of configuration keys")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(SkipBase(map)))
+    }
+}
+
+/// A map without the base keys; values are still read by figment's own deserializer.
+struct SkipBase<A>(A);
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for SkipBase<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        while let Some(key) = self.0.next_key::<String>()? {
+            if BASE_KEYS.contains(&key.as_str()) {
+                self.0.next_value::<de::IgnoredAny>()?;
+                continue;
+            }
+            return seed.deserialize(key.into_deserializer()).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.0.next_value_seed(seed)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Greeter {
+        greeting: String,
+        times: u32,
+    }
+
+    impl Default for Greeter {
+        fn default() -> Self {
+            Self {
+                greeting: "hello".into(),
+                times: 1,
+            }
+        }
+    }
+
+    impl Validate for Greeter {
+        fn validate(&self) -> Result<(), ConfigError> {
+            if self.times == 0 {
+                return Err(ConfigError("key `times`: must be positive".into()));
+            }
+            Ok(())
+        }
+    }
+
+    impl OwnConfig for Greeter {
+        const SERVICE: &'static str = "greeter";
+        const DEFAULT_PORT: u16 = 8099;
+    }
+
+    #[test]
+    fn the_default_port_is_the_services_and_defaults_match_the_loaded_ones() {
+        figment::Jail::expect_with(|_jail| {
+            let loaded = load_service::<Greeter>().map_err(|e| e.to_string())?;
+            let default = ServiceConfig::<Greeter>::default();
+            assert_eq!(loaded.base.server.port, 8099);
+            assert_eq!(default.base.server.port, 8099);
+            assert_eq!(format!("{loaded:?}"), format!("{default:?}"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn base_and_own_keys_come_from_the_file_and_the_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "platform.yaml",
+                "greeter:\n  greeting: from-file\n  server:\n    port: 7000\n  redis:\n    key_prefix: \"g:\"\n",
+            )?;
+            jail.set_env("PLATFORM_CONFIG", "platform.yaml");
+            jail.set_env("GREETER__TIMES", "3");
+            jail.set_env("PLATFORM_DATA_DIR", "/tmp/g");
+            jail.set_env("CONSUL_HTTP_ADDR", "127.0.0.1:8500");
+            let c = load_service::<Greeter>().map_err(|e| e.to_string())?;
+            assert_eq!(c.own.greeting, "from-file");
+            assert_eq!(c.own.times, 3, "a number from a string variable");
+            assert_eq!(c.base.server.port, 7000);
+            assert_eq!(c.base.redis.key_prefix, "g:");
+            assert_eq!(c.base.data_dir, PathBuf::from("/tmp/g"));
+            assert_eq!(
+                c.base.discovery.consul.address.as_deref(),
+                Some("127.0.0.1:8500")
+            );
+            jail.set_env("PORT", "7100");
+            let c = load_service::<Greeter>().map_err(|e| e.to_string())?;
+            assert_eq!(c.base.server.port, 7100);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_at_the_top_and_inside_the_base() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GREETER__GRETING", "typo");
+            let err = load_service::<Greeter>()
+                .expect_err("top level")
+                .to_string();
+            assert!(err.contains("greting"), "{err}");
+            jail.clear_env();
+            jail.set_env("GREETER__SERVER__PROT", "1");
+            let err = load_service::<Greeter>()
+                .expect_err("in server")
+                .to_string();
+            assert!(err.contains("prot"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_own_keys_are_validated() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PORT", "eighty");
+            let err = load_service::<Greeter>().expect_err("port").to_string();
+            assert!(err.contains("server.port") && err.contains("PORT"), "{err}");
+            jail.clear_env();
+            jail.set_env("GREETER__TIMES", "many");
+            let err = load_service::<Greeter>().expect_err("times").to_string();
+            assert!(err.contains("times"), "{err}");
+            jail.set_env("GREETER__TIMES", "0");
+            let err = load_service::<Greeter>()
+                .expect_err("validated")
+                .to_string();
+            assert!(err.contains("must be positive"), "{err}");
+            Ok(())
+        });
+    }
+}
