@@ -144,8 +144,15 @@ async fn consul_errors_and_garbage_keep_the_last_known_instances() {
         .expect("registered");
     until_count(&mut rx, 1).await;
 
+    // The watcher is told the index moved, reads garbage, and asks again (twice, so the
+    // garbage has certainly been read and dropped): the set stays.
+    let answered = consul.health_answers();
     consul.serve_garbage(true);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually(
+        || consul.health_answers() >= answered + 2,
+        "garbage read twice",
+    )
+    .await;
     assert_eq!(
         rx.borrow().as_ref().map(|s| s.len()),
         Some(1),
@@ -153,13 +160,26 @@ async fn consul_errors_and_garbage_keep_the_last_known_instances() {
     );
     consul.serve_garbage(false);
 
-    consul.stop().await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let tried = consul.stop_answering().await;
+    eventually(
+        || tried.load(Ordering::SeqCst) >= 2,
+        "the watcher tried twice",
+    )
+    .await;
     assert_eq!(
         rx.borrow().as_ref().map(|s| s.len()),
         Some(1),
         "outage kept out"
     );
+}
+
+/// Waits (bounded: 10 s) for `done`, checking every few milliseconds.
+async fn eventually(done: impl Fn() -> bool, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]

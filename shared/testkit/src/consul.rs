@@ -16,7 +16,9 @@
 //! than their `DeregisterCriticalServiceAfter`. ACL: when started with a token, requests
 //! without that `X-Consul-Token` get 403.
 //!
-//! Test controls: [`ConsulTestServer::stop`] (connections refused), [`restart_empty`]
+//! Test controls: [`ConsulTestServer::stop`] (connections refused),
+//! [`ConsulTestServer::stop_answering`] (connections closed unanswered, and counted),
+//! [`ConsulTestServer::health_answers`], [`restart_empty`]
 //! (same port, empty catalog, index starting over), [`serve_garbage`].
 //!
 //! [`restart_empty`]: ConsulTestServer::restart_empty
@@ -96,6 +98,8 @@ struct Catalog {
     index: watch::Sender<u64>,
     services: BTreeMap<String, Entry>,
     garbage: bool,
+    /// Health queries answered, garbage included.
+    health_answers: u64,
 }
 
 impl Catalog {
@@ -164,6 +168,7 @@ impl ConsulTestServer {
             index: watch::Sender::new(1),
             services: BTreeMap::new(),
             garbage: false,
+            health_answers: 0,
         }));
         let mut server = Self {
             addr,
@@ -223,6 +228,28 @@ impl ConsulTestServer {
             catalog.index.send_replace(1);
         }
         self.listen().await;
+    }
+
+    /// Stops answering like [`Self::stop`], but keeps the port: each connection is closed
+    /// unanswered, and counted in the returned counter, so a test can wait for a client to
+    /// have tried again instead of sleeping.
+    pub async fn stop_answering(&mut self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.stop().await;
+        let listener = bind_retrying(self.addr).await;
+        let tried = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = tried.clone();
+        self.tasks.push(tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        }));
+        tried
+    }
+
+    /// How many health queries have been answered (garbage included).
+    pub fn health_answers(&self) -> u64 {
+        lock(&self.catalog).health_answers
     }
 
     /// Health queries answer 200 with a body that is not JSON (a broken proxy, say).
@@ -408,7 +435,8 @@ async fn health_service(
             .min(Duration::from_secs(600));
         let _ = tokio::time::timeout(wait, index_rx.wait_for(|i| *i > wanted)).await;
     }
-    let catalog = lock(&catalog);
+    let mut catalog = lock(&catalog);
+    catalog.health_answers += 1;
     let index = *catalog.index.borrow();
     let mut headers = HeaderMap::new();
     headers.insert("x-consul-index", index.into());

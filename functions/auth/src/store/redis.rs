@@ -1,5 +1,9 @@
 //! The deny list and the login-failure counters in Redis, shared by every auth replica.
-//! Entries carry their own expiry, so nothing needs sweeping.
+//!
+//! What counts is decided by the service's clock, as in the SQL store: an entry keeps the
+//! instant it ends at, and is compared with the `now` the core passes (so the core, and its
+//! tests, run on one clock). Each entry also carries a Redis expiry a little after that
+//! instant, so nothing needs sweeping.
 
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands as _;
@@ -18,12 +22,23 @@ fn redis_error(e: redis::RedisError) -> AuthError {
     AuthError::Internal(anyhow::Error::new(e).context("redis"))
 }
 
-/// Counts a failure and (re)starts the quiet window, atomically.
+/// Counts a failure at ARGV[1] (µs), starting again from 1 after a quiet window of ARGV[2]
+/// µs, atomically; the entry is dropped by Redis ARGV[3] ms from now.
 const RECORD_FAILURE: &str = r"
-local n = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local last = tonumber(redis.call('HGET', KEYS[1], 'last'))
+local n = 1
+if last and last >= tonumber(ARGV[1]) - tonumber(ARGV[2]) then
+  n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+else
+  redis.call('HSET', KEYS[1], 'n', 1)
+end
+redis.call('HSET', KEYS[1], 'last', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return n
 ";
+
+/// Redis keeps an entry this much longer than it counts (clocks of replicas differ a little).
+const KEEP_AFTER_MS: u64 = 5_000;
 
 impl RedisState {
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
@@ -37,34 +52,43 @@ impl RedisState {
         })
     }
 
+    /// What every key of this state starts with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn key(&self, kind: &str, name: &str) -> String {
         format!("{}{kind}:{name}", self.prefix)
     }
 }
 
-fn millis_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-    u64::try_from((until - now).num_milliseconds())
+/// How long Redis keeps an entry that counts until `until`: to then (by the system's
+/// clock), plus [`KEEP_AFTER_MS`].
+fn keep_for(until: DateTime<Utc>) -> u64 {
+    u64::try_from((until - Utc::now()).num_milliseconds())
         .unwrap_or(0)
-        .max(1)
+        .saturating_add(KEEP_AFTER_MS)
 }
 
 #[async_trait::async_trait]
 impl DenyList for RedisState {
     async fn deny(&self, jti: &str, until: DateTime<Utc>) -> Result<()> {
-        let ttl = millis_until(until, Utc::now());
         let mut conn = self.conn.clone();
         let _: () = conn
-            .pset_ex(self.key("deny", jti), 1u8, ttl)
+            .pset_ex(
+                self.key("deny", jti),
+                until.timestamp_micros(),
+                keep_for(until),
+            )
             .await
             .map_err(redis_error)?;
         Ok(())
     }
 
-    async fn is_denied(&self, jti: &str, _now: DateTime<Utc>) -> Result<bool> {
+    async fn is_denied(&self, jti: &str, now: DateTime<Utc>) -> Result<bool> {
         let mut conn = self.conn.clone();
-        conn.exists(self.key("deny", jti))
-            .await
-            .map_err(redis_error)
+        let until: Option<i64> = conn.get(self.key("deny", jti)).await.map_err(redis_error)?;
+        Ok(until.is_some_and(|until| until > now.timestamp_micros()))
     }
 }
 
@@ -81,13 +105,17 @@ impl LoginAttempts for RedisState {
     async fn record_failure(
         &self,
         key: &str,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<u32> {
         let mut conn = self.conn.clone();
+        // `failures:` (a hash), not the `fail:` counters of earlier versions, which expire by
+        // themselves within one window.
         let n: i64 = redis::Script::new(RECORD_FAILURE)
-            .key(self.key("fail", key))
-            .arg(window.num_milliseconds().max(1))
+            .key(self.key("failures", key))
+            .arg(now.timestamp_micros())
+            .arg(window.num_microseconds().unwrap_or(i64::MAX))
+            .arg(keep_for(now + window))
             .invoke_async(&mut conn)
             .await
             .map_err(redis_error)?;
@@ -95,10 +123,13 @@ impl LoginAttempts for RedisState {
     }
 
     async fn lock(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
-        let ttl = millis_until(until, Utc::now());
         let mut conn = self.conn.clone();
         let _: () = conn
-            .pset_ex(self.key("lock", key), until.timestamp_micros(), ttl)
+            .pset_ex(
+                self.key("lock", key),
+                until.timestamp_micros(),
+                keep_for(until),
+            )
             .await
             .map_err(redis_error)?;
         Ok(())
@@ -107,7 +138,7 @@ impl LoginAttempts for RedisState {
     async fn clear(&self, key: &str) -> Result<()> {
         let mut conn = self.conn.clone();
         let _: () = conn
-            .del(&[self.key("fail", key), self.key("lock", key)])
+            .del(&[self.key("failures", key), self.key("lock", key)])
             .await
             .map_err(redis_error)?;
         Ok(())

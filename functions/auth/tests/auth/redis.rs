@@ -1,11 +1,9 @@
 //! The Redis deny list and login counters against a real Redis (`TEST_REDIS_URL`, default
 //! redis://127.0.0.1:6379). Each test uses its own key prefix.
 
-use std::time::Duration;
-
 use auth::ports::{DenyList, LoginAttempts};
 use auth::store::RedisState;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 fn url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
@@ -20,67 +18,97 @@ async fn pair() -> (RedisState, RedisState) {
     (a, b)
 }
 
+/// An instant for the tests' clock: what counts is decided by the `now` the core passes.
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::seconds(seconds)
+}
+
 #[tokio::test]
 async fn a_token_denied_by_one_replica_is_denied_at_the_other_until_it_expires() {
     let (a, b) = pair().await;
-    let now = Utc::now();
+    let now = at(0);
     a.deny("jti-1", now + chrono::Duration::milliseconds(300))
         .await
         .expect("deny");
     assert!(b.is_denied("jti-1", now).await.expect("query"));
     assert!(!b.is_denied("jti-2", now).await.expect("query"));
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let later = now + chrono::Duration::milliseconds(300);
     assert!(
-        !b.is_denied("jti-1", Utc::now()).await.expect("query"),
-        "expired by itself"
+        !b.is_denied("jti-1", later).await.expect("query"),
+        "no longer denied at its expiry"
     );
+    // Redis drops it a little later by itself.
+    let ttl = pttl(&a, "deny:jti-1").await;
+    assert!((1..=5_300).contains(&ttl), "{ttl} ms");
 }
 
 #[tokio::test]
 async fn failures_are_counted_across_replicas_and_forgotten_after_a_quiet_window() {
     let (a, b) = pair().await;
-    let window = chrono::Duration::milliseconds(300);
-    let now = Utc::now();
-    let counts = futures_join(&a, &b, window).await;
+    let window = chrono::Duration::seconds(60);
+    let now = at(0);
+    let counts = futures_join(&a, &b, now, window).await;
     assert_eq!(counts, (1..=10).collect::<Vec<u32>>());
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let within = now + window;
     assert_eq!(
-        a.record_failure("account:x", Utc::now(), window)
+        b.record_failure("account:x", within, window)
             .await
             .expect("count"),
-        1
+        11,
+        "a failure at the window's edge still counts"
     );
+    let quiet = within + window + chrono::Duration::microseconds(1);
+    assert_eq!(
+        a.record_failure("account:x", quiet, window)
+            .await
+            .expect("count"),
+        1,
+        "after a quiet window the count starts again"
+    );
+    // Redis drops the count a window (and a little) after its last failure.
+    let ttl = pttl(&a, "failures:account:x").await;
+    assert!((175_000..=185_000).contains(&ttl), "{ttl} ms");
 
     a.lock("account:x", now + chrono::Duration::seconds(60))
         .await
         .expect("lock");
     let until = b
-        .locked_until("account:x", Utc::now())
+        .locked_until("account:x", now)
         .await
         .expect("query")
         .expect("locked");
-    assert!(until > Utc::now());
-    b.clear("account:x").await.expect("clear");
     assert_eq!(
-        a.locked_until("account:x", Utc::now())
-            .await
-            .expect("query"),
-        None
+        until.timestamp_micros(),
+        (now + chrono::Duration::seconds(60)).timestamp_micros()
     );
     assert_eq!(
-        a.record_failure("account:x", Utc::now(), window)
+        b.locked_until("account:x", now + chrono::Duration::seconds(60))
+            .await
+            .expect("query"),
+        None,
+        "unlocked at its end"
+    );
+    b.clear("account:x").await.expect("clear");
+    assert_eq!(a.locked_until("account:x", now).await.expect("query"), None);
+    assert_eq!(
+        a.record_failure("account:x", now, window)
             .await
             .expect("count"),
         1
     );
 }
 
-async fn futures_join(a: &RedisState, b: &RedisState, window: chrono::Duration) -> Vec<u32> {
+async fn futures_join(
+    a: &RedisState,
+    b: &RedisState,
+    now: DateTime<Utc>,
+    window: chrono::Duration,
+) -> Vec<u32> {
     let mut tasks = Vec::new();
     for i in 0..10 {
         let r = if i % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
-            r.record_failure("account:x", Utc::now(), window)
+            r.record_failure("account:x", now, window)
                 .await
                 .expect("count")
         }));
@@ -91,6 +119,20 @@ async fn futures_join(a: &RedisState, b: &RedisState, window: chrono::Duration) 
     }
     counts.sort_unstable();
     counts
+}
+
+/// The expiry Redis holds for one of `state`'s keys (`kind:name`), in ms.
+async fn pttl(state: &RedisState, key: &str) -> i64 {
+    let client = redis::Client::open(url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connection");
+    redis::cmd("PTTL")
+        .arg(format!("{}{key}", state.prefix()))
+        .query_async(&mut conn)
+        .await
+        .expect("pttl")
 }
 
 #[tokio::test]
@@ -136,5 +178,5 @@ async fn the_service_uses_redis_when_configured() {
         .query_async(&mut conn)
         .await
         .expect("pttl");
-    assert!(ttl > 0 && ttl <= 930_000, "deny entry ttl {ttl} ms");
+    assert!(ttl > 0 && ttl <= 935_000, "deny entry ttl {ttl} ms");
 }
