@@ -15,10 +15,10 @@ use secrecy::ExposeSecret as _;
 
 use crate::config::{AuthConfig, Config};
 use crate::domain::KeyEncryptionKey;
+use crate::identity_users::IdentityUsers;
 use crate::ports::{DenyList, LoginAttempts};
 use crate::service::{AuthService, Ports};
 use crate::store::{MIGRATIONS, RedisState, SqlAuthStore};
-use crate::users::IdentityUsers;
 
 pub const SERVICE_NAME: &str = "platform.auth.v1.AuthService";
 

@@ -1,9 +1,4 @@
-//! The identity service: users, their password hashes, and the single-use tokens for email
-//! verification and password reset.
-//!
-//! `domain` and `service` are the transport-free core (no axum, sqlx, proto or lettre types
-//! in their signatures); `store`, `mail` and `api` are the adapters; `app::build` wires them
-//! into the one router both binaries and the tests serve.
+#![doc = include_str!("../README.md")]
 
 pub mod api;
 pub mod app;

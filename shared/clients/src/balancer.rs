@@ -348,5 +348,4 @@ impl Balancer {
 }
 
 #[cfg(test)]
-#[path = "balancer_tests.rs"]
 mod tests;

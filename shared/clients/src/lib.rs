@@ -1,19 +1,4 @@
-//! Typed service clients: the only way services call each other.
-//!
-//! One async trait per service ([`IdentityServiceClient`], [`AuthServiceClient`],
-//! [`AuthzServiceClient`], [`AuditServiceClient`]), one method per RPC, proto messages in and
-//! out, errors as [`ClientError`] carrying the platform [`ErrorCode`]. Callers hold an
-//! `Arc<dyn …Client>`; [`ClientFactory`] builds the remote implementation for a service from
-//! configuration and a [`ServiceRegistry`](platform_discovery::ServiceRegistry), and the
-//! `mock` feature adds mockall mocks (`MockIdentityServiceClient`, …) for tests.
-//!
-//! Underneath, a [`channel::ServiceChannel`] per service: gRPC over HTTP/2 (primary) or
-//! Connect JSON over HTTP/1.1 (fallback), chosen per service; instances from discovery,
-//! power-of-two-choices on in-flight × latency (EWMA); a circuit breaker per instance
-//! (`failsafe`); retries with exponential backoff and jitter (`backon`) only when safe
-//! (idempotent methods, or failures before the request was sent), bounded by a retry budget
-//! (`tower`'s `TpsBudget`); deadlines from the caller's remaining budget
-//! (`platform_kernel::deadline`) sent as `grpc-timeout` / `connect-timeout-ms`.
+#![doc = include_str!("../README.md")]
 
 pub mod balancer;
 pub mod channel;

@@ -1,14 +1,4 @@
-//! One connection pool per service, on PostgreSQL (production) or SQLite (the embedded
-//! default), through sqlx's `Any` driver so one set of queries serves both.
-//!
-//! Each service owns a schema: on Postgres the schema is created if needed and every
-//! connection's `search_path` points at it (the migrations table lives there too, so services
-//! sharing one database never see each other's migrations). On SQLite the service gets its
-//! own file `<data dir>/<schema>.db`.
-//!
-//! Portable column types follow from `Any`: ids are TEXT (UUID strings), instants are BIGINT
-//! microseconds since the Unix epoch, flags are BOOLEAN, selected through [`bool_column`]
-//! (the Any driver cannot decode SQLite's BOOLEAN) and read with [`get_bool`].
+#![doc = include_str!("../README.md")]
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,17 +1,4 @@
-//! Service discovery. A [`ServiceRegistry`] registers this process's instance and watches
-//! the healthy instances of other services. Two backends:
-//!
-//! - [`consul::ConsulRegistry`]: the Consul agent HTTP API. Registration with an HTTP check
-//!   on `/healthz` and `DeregisterCriticalServiceAfter`, re-registration when the agent
-//!   forgets the service, deregistration on shutdown; watches are blocking queries on
-//!   `/v1/health/service/<name>?passing` that keep the last known good set on errors.
-//! - [`StaticRegistry`]: addresses from configuration (the embedded default, and Lambda).
-//!
-//! Why not `consulrs` (the users' first choice): it has no health endpoint (only the catalog,
-//! which lists failing instances too) and brings a second HTTP stack (hyper 0.14, reqwest
-//! 0.11); `rs-consul` has the health endpoint but registers through the catalog, whose
-//! checks the agent never runs. The API surface we need is four endpoints, so this crate is a
-//! thin typed client over the hyper client the platform already uses.
+#![doc = include_str!("../README.md")]
 
 pub mod config;
 pub mod consul;

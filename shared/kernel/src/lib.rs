@@ -1,8 +1,4 @@
-//! The platform kernel: everything a service needs that is not its own business.
-//!
-//! A service's `app::build` composes these pieces; its two binaries only load the
-//! configuration, initialise telemetry and hand the router to [`server::serve`] or
-//! [`server::run_lambda`].
+#![doc = include_str!("../README.md")]
 
 pub mod clock;
 pub mod config;

@@ -156,5 +156,4 @@ where
 }
 
 #[cfg(test)]
-#[path = "observe_tests.rs"]
 mod tests;

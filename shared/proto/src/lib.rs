@@ -1,7 +1,4 @@
-//! The platform's contracts as Rust: prost messages with Connect JSON (pbjson) serde,
-//! Connect/axum service builders, tonic gRPC server and client stubs.
-//!
-//! Generated from `proto/` at build time; nothing here is written by hand but the module tree.
+#![doc = include_str!("../README.md")]
 #![allow(clippy::all, clippy::unwrap_used, rust_2018_idioms, missing_docs)]
 
 pub mod platform {

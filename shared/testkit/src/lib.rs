@@ -1,6 +1,4 @@
-//! Test support every service uses: its router served on port 0 by the production server,
-//! a clock the test moves, a fresh PostgreSQL database per test, reading the mail folder of
-//! the file mailer, a Consul API test server, and `buf curl` as an independent client.
+#![doc = include_str!("../README.md")]
 
 pub mod buf;
 pub mod clock;

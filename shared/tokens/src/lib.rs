@@ -1,9 +1,4 @@
-//! Access tokens, as issued by the auth service and checked by it and by the gateway.
-//!
-//! Verification trusts nothing in the token header but `kid`, looked up in keys the verifier
-//! already holds (`jku`, `x5u` and `jwk` are never used), and accepts only EdDSA, so
-//! `alg: none` and HMAC-with-the-public-key confusion cannot pass. `exp`, `nbf`, `iat`, `iss`,
-//! `aud`, `sub` and `token_use: access` are all required.
+#![doc = include_str!("../README.md")]
 
 pub mod secret;
 
