@@ -20,7 +20,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use platform_kernel::headers as names;
 use platform_kernel::server::write_field;
 
-use crate::errors::Wire;
+use crate::protocol::Wire;
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
 pub const HOP_BY_HOP: [HeaderName; 8] = [

@@ -7,6 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
+use platform_kernel::clock::Clock as _;
+
 use crate::support::{Stack, serve};
 
 struct Forger {
@@ -145,16 +147,21 @@ async fn every_forged_or_stale_token_gets_401_and_a_good_one_passes() {
 async fn a_cached_token_still_expires() {
     let forger = Forger::new();
     let jwks_server = jwks_server(&forger).await;
-    let stack = Stack::start(|c| {
-        c.auth.leeway_secs = 0;
-        c.discovery
-            .static_instances
-            .insert("auth".into(), vec![format!("http://{jwks_server}")]);
-    })
+    let clock = std::sync::Arc::new(platform_testkit::clock::ManualClock::starting_now());
+    let stack = Stack::start_with_clock(
+        |c| {
+            c.auth.leeway_secs = 0;
+            c.discovery
+                .static_instances
+                .insert("auth".into(), vec![format!("http://{jwks_server}")]);
+        },
+        clock.clone(),
+    )
     .await;
     let path = "/platform.authz.v1.AuthzService/HasPermission";
     let mut claims = forger.claims();
-    claims["exp"] = json!(now() + 2);
+    let issued = clock.unix_seconds();
+    claims["exp"] = json!(issued + 60);
     let token = forger.sign(&claims);
     for _ in 0..3 {
         let (status, body) = stack.connect(path, Some(&token), json!({})).await;
@@ -163,8 +170,10 @@ async fn a_cached_token_still_expires() {
             "valid (and cached after the first call): {body}"
         );
     }
-    // Wait for the token's own expiry (time is what is under test here).
-    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    clock.advance(chrono::Duration::seconds(59));
+    let (status, body) = stack.connect(path, Some(&token), json!({})).await;
+    assert_eq!(status, 200, "a second before its expiry: {body}");
+    clock.advance(chrono::Duration::seconds(1));
     let (status, body) = stack.connect(path, Some(&token), json!({})).await;
     assert_eq!(
         (status, body["code"].as_str()),

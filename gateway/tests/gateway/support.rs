@@ -86,7 +86,17 @@ pub async fn identity_and_auth(data_dir: &std::path::Path) -> (SocketAddr, Socke
 }
 
 pub async fn start_gateway(config: &GatewayConfig) -> SocketAddr {
-    let gw = gateway::build(config).await.expect("gateway");
+    start_gateway_with_clock(config, Arc::new(platform_kernel::clock::SystemClock)).await
+}
+
+/// A gateway reading the time from `clock`.
+pub async fn start_gateway_with_clock(
+    config: &GatewayConfig,
+    clock: Arc<dyn platform_kernel::clock::Clock>,
+) -> SocketAddr {
+    let gw = gateway::build_with_clock(config, clock)
+        .await
+        .expect("gateway");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !gw.jwks.is_loaded() {
         assert!(
@@ -101,6 +111,14 @@ pub async fn start_gateway(config: &GatewayConfig) -> SocketAddr {
 impl Stack {
     /// identity + auth for real; authz and audit are echo upstreams (`seen`).
     pub async fn start(tweak: impl FnOnce(&mut GatewayConfig)) -> Self {
+        Self::start_with_clock(tweak, Arc::new(platform_kernel::clock::SystemClock)).await
+    }
+
+    /// Like [`Stack::start`], the gateway reading the time from `clock`.
+    pub async fn start_with_clock(
+        tweak: impl FnOnce(&mut GatewayConfig),
+        clock: Arc<dyn platform_kernel::clock::Clock>,
+    ) -> Self {
         platform_kernel::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("tempdir");
         let (identity, auth) = identity_and_auth(dir.path()).await;
@@ -115,7 +133,7 @@ impl Stack {
         instances.insert("authz".into(), vec![format!("http://{echo}")]);
         instances.insert("audit".into(), vec![format!("http://{echo}")]);
         tweak(&mut config);
-        let gateway = start_gateway(&config).await;
+        let gateway = start_gateway_with_clock(&config, clock).await;
         Self {
             gateway,
             config,

@@ -1,23 +1,23 @@
 //! One service's calls: pick an instance ([`Balancer`]), make the attempt with the caller's
-//! remaining deadline, and retry when it is safe and the budget allows. The parts with real
-//! subtlety come from crates: `failsafe` (breaker, in the balancer), `backon` (backoff with
-//! jitter), `tower::retry::budget::TpsBudget` (retry budget).
+//! remaining deadline, and retry when it is safe and the [`RetryPolicy`] allows (the policy
+//! the gateway uses too). The parts with real subtlety come from crates: `failsafe` (breaker,
+//! in the balancer), `backon` (backoff with jitter), `tower::retry::budget::TpsBudget`
+//! (retry budget).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use backon::BackoffBuilder as _;
 use platform_discovery::InstanceSet;
 use platform_kernel::{ErrorCode, deadline};
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tower::retry::budget::{Budget as _, TpsBudget};
 
 use crate::balancer::{Balancer, Outcome};
 use crate::config::ServiceClientConfig;
 use crate::error::{AttemptError, ClientError};
 use crate::method::Method;
+use crate::retry::{Refused, RetryPolicy};
 use crate::transport::{Message, Transport};
 
 /// Counters a test or an operator can read.
@@ -37,7 +37,7 @@ struct Inner {
     balancer: Balancer,
     transport: Transport,
     pool_generation: AtomicU64,
-    budget: TpsBudget,
+    retry: RetryPolicy,
     config: ServiceClientConfig,
     stats: ChannelStats,
 }
@@ -48,17 +48,12 @@ impl ServiceChannel {
         instances: watch::Receiver<InstanceSet>,
         config: ServiceClientConfig,
     ) -> Self {
-        let budget = TpsBudget::new(
-            Duration::from_secs(10),
-            config.retry.budget_min_per_sec,
-            config.retry.budget_percent,
-        );
         Self {
             inner: Arc::new(Inner {
                 balancer: Balancer::new(service, instances, config.breaker.clone()),
                 transport: Transport::new(&config),
                 pool_generation: AtomicU64::new(0),
-                budget,
+                retry: RetryPolicy::new(&config.retry),
                 config,
                 stats: ChannelStats::default(),
             }),
@@ -82,17 +77,9 @@ impl ServiceChannel {
         let inner = &self.inner;
         let own = Instant::now() + Duration::from_millis(inner.config.timeout_ms);
         let deadline = deadline::current().map_or(own, |d| d.min(own));
-        inner.budget.deposit();
-        let mut delays = backon::ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(inner.config.retry.backoff_min_ms))
-            .with_max_delay(Duration::from_millis(inner.config.retry.backoff_max_ms))
-            .with_jitter()
-            .without_max_times()
-            .build();
+        let mut retries = inner.retry.begin(deadline);
         let mut tried: Vec<String> = Vec::new();
-        let mut attempt = 0;
         loop {
-            attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 return Err(ClientError::new(
@@ -143,19 +130,26 @@ impl ServiceChannel {
             });
             let safe = !failure.sent
                 || (method.idempotent && failure.error.code == ErrorCode::Unavailable);
-            if !safe || attempt >= inner.config.retry.max_attempts {
+            if !safe {
                 return Err(failure.error);
             }
-            if !inner.budget.withdraw() {
-                inner.stats.budget_exhausted.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(service = %self.service(), "retry budget exhausted");
-                return Err(failure.error);
+            match retries.next().await {
+                Ok(()) => {}
+                Err(Refused::Budget) => {
+                    inner.stats.budget_exhausted.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(service = %self.service(), "retry budget exhausted");
+                    return Err(failure.error);
+                }
+                Err(Refused::Attempts) => return Err(failure.error),
+                Err(Refused::Deadline) => {
+                    return Err(ClientError::new(
+                        ErrorCode::DeadlineExceeded,
+                        format!("{}: deadline exceeded", method.path),
+                    ));
+                }
             }
             inner.stats.retries.fetch_add(1, Ordering::Relaxed);
             tried.push(instance_id);
-            let delay = delays.next().unwrap_or(Duration::from_millis(100));
-            let left = deadline.saturating_duration_since(Instant::now());
-            tokio::time::sleep(delay.min(left)).await;
         }
     }
 

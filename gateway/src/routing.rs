@@ -1,9 +1,15 @@
-//! Which service owns a method path, who may call it, and whether it may be retried. The
-//! methods come from the service clients' descriptors (one list of the contracts).
+//! Routing: which service owns a method path, who may call it, and whether it may be
+//! retried. The methods come from the service clients' descriptors (one list of the
+//! contracts). A path the table does not know, or an internal method, is answered
+//! `unimplemented` (404 for Connect callers) and goes nowhere.
 
 use std::collections::HashMap;
 
+use axum::response::Response;
 use platform_clients::method::{self, Method};
+use platform_kernel::ErrorCode;
+
+use crate::protocol::{Wire, error};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -72,6 +78,22 @@ impl RouteTable {
             .copied()
             .filter(|r| r.access != Access::Internal)
     }
+}
+
+/// The routing step.
+pub fn route(table: &RouteTable, path: &str, wire: Wire) -> Result<Route, Response> {
+    table.route(path).ok_or_else(|| {
+        let mut response = error(
+            wire,
+            ErrorCode::Unimplemented,
+            &format!("no method {path} at the gateway"),
+        );
+        // gRPC keeps HTTP 200 with grpc-status 12.
+        if wire == Wire::Connect {
+            *response.status_mut() = http::StatusCode::NOT_FOUND;
+        }
+        response
+    })
 }
 
 #[cfg(test)]

@@ -1,15 +1,16 @@
 //! What the gate reads of a request's headers, in one pass over them: a lookup per name
 //! would hash each name and probe the map, and most of the names looked for are absent.
+//! Identity headers a caller sent (only the gateway may set them) are removed here.
 
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 use platform_kernel::headers as names;
 
-use crate::errors::Wire;
 use crate::forwarding::IDENTITY_HEADERS;
+use crate::protocol::Wire;
 
-pub struct Facts {
+pub struct HeaderScan {
     pub wire: Wire,
     /// The caller's `Content-Length`.
     pub declared: Option<u64>,
@@ -21,11 +22,11 @@ pub struct Facts {
     pub spoofed: bool,
 }
 
-impl Facts {
+impl HeaderScan {
     pub fn read(headers: &HeaderMap) -> Self {
         let mut content_type = None;
         let (mut connect_timeout, mut grpc_timeout) = (None, None);
-        let mut facts = Self {
+        let mut scan = Self {
             wire: Wire::Connect,
             declared: None,
             authorization: None,
@@ -36,20 +37,31 @@ impl Facts {
             if name == http::header::CONTENT_TYPE {
                 content_type.get_or_insert(value);
             } else if name == http::header::CONTENT_LENGTH {
-                facts.declared = facts.declared.or_else(|| digits(value.as_bytes()));
+                scan.declared = scan.declared.or_else(|| digits(value.as_bytes()));
             } else if name == http::header::AUTHORIZATION {
-                facts.authorization.get_or_insert_with(|| value.clone());
+                scan.authorization.get_or_insert_with(|| value.clone());
             } else if name == names::CONNECT_TIMEOUT_MS {
                 connect_timeout.get_or_insert(value);
             } else if name == names::GRPC_TIMEOUT {
                 grpc_timeout.get_or_insert(value);
             } else if IDENTITY_HEADERS.contains(name) {
-                facts.spoofed = true;
+                scan.spoofed = true;
             }
         }
-        facts.wire = content_type.map_or(Wire::Connect, |v| Wire::of_content_type(v.as_bytes()));
-        facts.budget = platform_kernel::deadline::from_values(connect_timeout, grpc_timeout);
-        facts
+        scan.wire = content_type.map_or(Wire::Connect, |v| Wire::of_content_type(v.as_bytes()));
+        scan.budget = platform_kernel::deadline::from_values(connect_timeout, grpc_timeout);
+        scan
+    }
+
+    /// Reads `headers`, and removes the identity headers the caller had no right to send.
+    pub fn read_and_strip(headers: &mut HeaderMap) -> Self {
+        let scan = Self::read(headers);
+        if scan.spoofed {
+            for name in &IDENTITY_HEADERS {
+                headers.remove(name);
+            }
+        }
+        scan
     }
 
     /// The token of a `Bearer` authorization.
@@ -85,50 +97,50 @@ mod tests {
 
     #[test]
     fn one_pass_reads_what_lookups_would() {
-        let facts = Facts::read(&headers(&[
+        let scan = HeaderScan::read(&headers(&[
             ("content-type", "application/grpc-web+proto"),
             ("content-length", "42"),
             ("authorization", "Bearer  abc.def "),
             ("grpc-timeout", "250m"),
         ]));
-        assert_eq!(facts.wire, Wire::GrpcWeb);
-        assert_eq!(facts.declared, Some(42));
-        assert_eq!(facts.bearer(), Some(&b"abc.def"[..]));
-        assert_eq!(facts.budget, Some(Duration::from_millis(250)));
-        assert!(!facts.spoofed);
+        assert_eq!(scan.wire, Wire::GrpcWeb);
+        assert_eq!(scan.declared, Some(42));
+        assert_eq!(scan.bearer(), Some(&b"abc.def"[..]));
+        assert_eq!(scan.budget, Some(Duration::from_millis(250)));
+        assert!(!scan.spoofed);
 
-        let facts = Facts::read(&headers(&[
+        let scan = HeaderScan::read(&headers(&[
             ("connect-timeout-ms", "300"),
             ("grpc-timeout", "1S"),
             ("authorization", "Basic abc"),
             ("x-user-id", "someone"),
             ("content-length", "+5"),
         ]));
-        assert_eq!(facts.wire, Wire::Connect);
-        assert_eq!(facts.declared, None);
-        assert_eq!(facts.bearer(), None);
+        assert_eq!(scan.wire, Wire::Connect);
+        assert_eq!(scan.declared, None);
+        assert_eq!(scan.bearer(), None);
         assert_eq!(
-            facts.budget,
+            scan.budget,
             Some(Duration::from_millis(300)),
             "Connect's first"
         );
-        assert!(facts.spoofed);
+        assert!(scan.spoofed);
 
-        let facts = Facts::read(&headers(&[
+        let scan = HeaderScan::read(&headers(&[
             ("content-type", "application/grpc"),
             ("authorization", "bearer t"),
             ("connect-timeout-ms", "soon"),
         ]));
-        assert_eq!(facts.wire, Wire::Grpc);
-        assert_eq!(facts.bearer(), Some(&b"t"[..]));
-        assert_eq!(facts.budget, None);
+        assert_eq!(scan.wire, Wire::Grpc);
+        assert_eq!(scan.bearer(), Some(&b"t"[..]));
+        assert_eq!(scan.budget, None);
 
-        let facts = Facts::read(&headers(&[
+        let scan = HeaderScan::read(&headers(&[
             ("connect-timeout-ms", "soon"),
             ("grpc-timeout", "2S"),
         ]));
         assert_eq!(
-            facts.budget,
+            scan.budget,
             Some(Duration::from_secs(2)),
             "the next one counts"
         );

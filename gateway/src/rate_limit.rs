@@ -1,58 +1,96 @@
-//! GCRA rate limits (the `governor` crate, which tower-governor wraps): per client IP for
-//! every route (with per-route overrides, tighter on Login), and per authenticated user.
-//! tower-governor's layer takes one quota and one key, and these checks need the route's
-//! quota and a key only known after authentication, so the gateway calls governor directly.
+//! Rate limits: GCRA per client IP for every route (with per-route overrides, tighter on
+//! Login), and per authenticated user; in this process (`local`, the `governor` crate, which
+//! tower-governor wraps) or shared by every replica through Redis (`redis`). tower-governor's
+//! layer takes one quota and one key, and these checks need the route's quota and a key only
+//! known after authentication, so the gateway calls governor directly.
+//!
+//! Two steps of the request path: [`admit_client`] before any signature is checked (the IP's
+//! limits, and the user's with them when the token was verified before: one Redis round
+//! trip), and [`admit_user`] for a user verified just now. A refusal is 429 with
+//! `Retry-After`, `RateLimit` and `RateLimit-Policy`, and a Connect or gRPC error body.
+
+mod local;
+pub mod redis;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::clock::{Clock as _, DefaultClock};
-use governor::state::keyed::DashMapStateStore;
-use governor::{Quota, RateLimiter};
+use axum::response::Response;
+use http::HeaderValue;
 use metrics::Counter;
+use platform_kernel::ErrorCode;
 
+use self::local::Limiter;
+use self::redis::{Decision, SharedLimiter};
 use crate::config::{Limit, RateLimitConfig};
-use crate::shared_limit::{Decision, SharedLimiter};
+use crate::gate::Call;
+use crate::protocol::{Wire, error};
+
+/// The first rate-limit step: the client's IP (under the route's own limit if it has one),
+/// and the user's limit with it when the token was recognised without verification.
+pub async fn admit_client(
+    limits: &RateLimits,
+    call: &mut Call,
+    path: &str,
+) -> Result<(), Response> {
+    let checked = match &call.identity {
+        Some(known) => {
+            limits
+                .check_ip_and_user(path, call.client_ip, &known.user)
+                .await
+        }
+        None => limits.check_ip(path, call.client_ip).await,
+    };
+    call.user_admitted = call.identity.is_some();
+    checked.map_err(|rejection| too_many(call.wire, rejection))
+}
+
+/// The second: a user verified after the IP's limit let the call through.
+pub async fn admit_user(limits: &RateLimits, call: &mut Call) -> Result<(), Response> {
+    if call.user_admitted {
+        return Ok(());
+    }
+    let Some(verified) = &call.identity else {
+        return Ok(());
+    };
+    let checked = limits.check_user(&verified.user).await;
+    call.user_admitted = true;
+    checked.map_err(|rejection| too_many(call.wire, rejection))
+}
+
+/// 429 in the caller's protocol, saying when to come back and what the policy is.
+fn too_many(wire: Wire, rejection: Rejection) -> Response {
+    let secs = rejection.retry_after.as_millis().div_ceil(1000).max(1) as u64;
+    let mut response = error(
+        wire,
+        ErrorCode::ResourceExhausted,
+        &format!("rate limit exceeded; retry in {secs} s"),
+    );
+    let headers = response.headers_mut();
+    headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{};w=1;burst={}",
+        rejection.limit.rps, rejection.limit.burst
+    )) {
+        headers.insert("ratelimit-policy", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "limit={}, remaining=0, reset={secs}",
+        rejection.limit.burst
+    )) {
+        headers.insert("ratelimit", v);
+    }
+    metrics::counter!("gateway_rate_limited_total").increment(1);
+    response
+}
 
 /// A refused request: when to retry, and the policy that refused it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rejection {
     pub retry_after: Duration,
     pub limit: Limit,
-}
-
-/// governor's keyed limiter with foldhash rather than SipHash: keys are looked up on every
-/// call.
-type Keyed<K> = RateLimiter<K, DashMapStateStore<K, foldhash::fast::RandomState>, DefaultClock>;
-
-struct Limiter<K: std::hash::Hash + Eq + Clone> {
-    limit: Limit,
-    keyed: Keyed<K>,
-}
-
-impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
-    fn new(limit: Limit) -> Self {
-        let rps = NonZeroU32::new(limit.rps).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
-        Self {
-            limit,
-            keyed: RateLimiter::dashmap_with_clock_and_hasher(
-                Quota::per_second(rps).allow_burst(burst),
-                DefaultClock::default(),
-                foldhash::fast::RandomState::default(),
-            ),
-        }
-    }
-
-    fn check(&self, key: &K) -> Result<(), Rejection> {
-        self.keyed.check_key(key).map_err(|not_until| Rejection {
-            retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            limit: self.limit,
-        })
-    }
 }
 
 /// `gateway_rate_limit_decisions_total{backend,result}` (one per request checked) and the
@@ -202,13 +240,10 @@ impl RateLimits {
 
     /// Forgets keys that are back to full capacity (bounded memory under many clients).
     pub fn shrink(&self) {
-        self.per_ip.keyed.retain_recent();
-        self.per_ip.keyed.shrink_to_fit();
-        self.per_user.keyed.retain_recent();
-        self.per_user.keyed.shrink_to_fit();
+        self.per_ip.shrink();
+        self.per_user.shrink();
         for r in self.routes.values() {
-            r.keyed.retain_recent();
-            r.keyed.shrink_to_fit();
+            r.shrink();
         }
         if let Some(shared) = &self.shared {
             shared.shrink();
@@ -253,7 +288,7 @@ mod tests {
             burst: 3,
             ..RateLimitConfig::default()
         };
-        let shared = crate::shared_limit::tests::limiter().await;
+        let shared = redis::tests::limiter().await;
         let limits = RateLimits::with_shared(&config, Some(shared));
         let user: Arc<str> = Arc::from("user-1");
         let ip = |n: u8| Some(IpAddr::from([203, 0, 113, n]));
