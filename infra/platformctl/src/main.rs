@@ -1,9 +1,4 @@
-//! `platformctl`: runs and operates the platform.
-//!
-//! `platformctl up` starts every service of the stack as its own process on the embedded
-//! defaults (SQLite files and the mail folder under `PLATFORM_DATA_DIR`, default
-//! `./.platform`), waits until each is ready, prints where to reach it, and stops them all
-//! cleanly on Ctrl-C or SIGTERM.
+#![doc = include_str!("../README.md")]
 
 mod stack;
 mod up;
