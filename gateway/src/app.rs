@@ -39,8 +39,6 @@ pub struct Gateway<S> {
     pub jwks: Arc<JwksCache>,
 }
 
-type Shared = Arc<Gate>;
-
 /// The gateway on the system's clock.
 pub async fn build(
     config: &GatewayConfig,
@@ -85,7 +83,7 @@ pub async fn build_with_clock(
         None => None,
     };
     let limits = RateLimits::with_shared(&config.rate_limit, shared);
-    let inner = Arc::new(Gate {
+    let state = Arc::new(Gate {
         routes: RouteTable::new(config.auth.allow_self_signup),
         max_body: config.server.max_request_bytes,
         limits,
@@ -106,9 +104,9 @@ pub async fn build_with_clock(
             config.auth.forward_token,
         ),
     });
-    spawn_limit_shrinker(Arc::downgrade(&inner));
+    spawn_limit_shrinker(Arc::downgrade(&state));
     let edge = crate::cors::CorsLayer::new(&config.cors.origins, Duration::from_secs(7200))
-        .layer(Edge(inner));
+        .layer(Edge(state));
     let service = platform_kernel::rpc::observed_service(edge, &config.server.trusted_proxies);
     Ok(Gateway { service, jwks })
 }
@@ -132,12 +130,12 @@ fn spawn_upstream_gauge(
     });
 }
 
-fn spawn_limit_shrinker(inner: std::sync::Weak<Gate>) {
+fn spawn_limit_shrinker(state: std::sync::Weak<Gate>) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(60)).await;
-            let Some(inner) = inner.upgrade() else { return };
-            inner.limits.shrink();
+            let Some(state) = state.upgrade() else { return };
+            state.limits.shrink();
         }
     });
 }
@@ -145,7 +143,7 @@ fn spawn_limit_shrinker(inner: std::sync::Weak<Gate>) {
 /// The gateway's own endpoints, and the request path for everything else. A plain match rather than
 /// a router: there are four fixed paths, and this runs on every request.
 #[derive(Clone)]
-struct Edge(Shared);
+struct Edge(Arc<Gate>);
 
 impl tower::Service<Request<Body>> for Edge {
     type Response = Response;
@@ -157,24 +155,24 @@ impl tower::Service<Request<Body>> for Edge {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let inner = self.0.clone();
+        let state = self.0.clone();
         Box::pin(async move {
             let read = matches!(*req.method(), Method::GET | Method::HEAD);
             Ok(match req.uri().path() {
                 "/healthz" if read => {
                     axum::Json(serde_json::json!({"status": "ok"})).into_response()
                 }
-                "/readyz" if read => ready(&inner),
+                "/readyz" if read => ready(&state),
                 "/metrics" if read => platform_kernel::metrics::render().await.into_response(),
-                "/.well-known/jwks.json" if read => jwks_document(&inner),
-                _ => gate(&inner, req).await,
+                "/.well-known/jwks.json" if read => jwks_document(&state),
+                _ => gate(&state, req).await,
             })
         })
     }
 }
 
-fn ready(inner: &Gate) -> Response {
-    if inner.auth.jwks.is_loaded() {
+fn ready(gate: &Gate) -> Response {
+    if gate.auth.jwks.is_loaded() {
         axum::Json(serde_json::json!({"status": "ready"})).into_response()
     } else {
         (
@@ -185,13 +183,13 @@ fn ready(inner: &Gate) -> Response {
     }
 }
 
-fn jwks_document(inner: &Gate) -> Response {
+fn jwks_document(gate: &Gate) -> Response {
     (
         [
             (http::header::CONTENT_TYPE, "application/jwk-set+json"),
             (http::header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        axum::Json(inner.auth.jwks.document()),
+        axum::Json(gate.auth.jwks.document()),
     )
         .into_response()
 }

@@ -50,7 +50,7 @@ pub async fn verify(auth: &Authenticator, call: &mut Call) -> Result<(), Respons
             call.identity = Some(verified);
             Ok(())
         }
-        Err(why) => Err(error(call.wire, ErrorCode::Unauthenticated, &why)),
+        Err(why) => Err(error(call.head.wire, ErrorCode::Unauthenticated, &why)),
     }
 }
 

@@ -16,7 +16,6 @@ use tokio::time::Instant;
 use crate::authentication::{self, Authenticator, Verified};
 use crate::body_limit;
 use crate::header_scan::HeaderScan;
-use crate::protocol::Wire;
 use crate::rate_limit::{self, RateLimits};
 use crate::routing::{self, Route, RouteTable};
 use crate::upstream::Upstreams;
@@ -34,7 +33,6 @@ pub struct Gate {
 pub struct Call {
     /// The caller's protocol, length, token and deadline, read in one pass.
     pub head: HeaderScan,
-    pub wire: Wire,
     pub route: Route,
     /// When the request came in (as the outer layer read it).
     pub started: Instant,
@@ -53,7 +51,7 @@ pub async fn gate(gate: &Gate, mut req: Request<Body>) -> Response {
     let admitted = async {
         let route = routing::route(&gate.routes, path, head.wire)?;
         let mut call = Call::new(head, route);
-        body_limit::check_declared(gate.max_body, call.head.declared, call.wire)?;
+        body_limit::check_declared(gate.max_body, call.head.declared, call.head.wire)?;
         authentication::recognise(&gate.auth, &mut call);
         rate_limit::admit_client(&gate.limits, &mut call, path).await?;
         authentication::verify(&gate.auth, &mut call).await?;
@@ -69,7 +67,6 @@ pub async fn gate(gate: &Gate, mut req: Request<Body>) -> Response {
 impl Call {
     fn new(head: HeaderScan, route: Route) -> Self {
         Self {
-            wire: head.wire,
             head,
             route,
             started: platform_kernel::observe::started()

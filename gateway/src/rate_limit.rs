@@ -44,7 +44,7 @@ pub async fn admit_client(
         None => limits.check_ip(path, call.client_ip).await,
     };
     call.user_admitted = call.identity.is_some();
-    checked.map_err(|rejection| too_many(call.wire, rejection))
+    checked.map_err(|rejection| too_many(call.head.wire, rejection))
 }
 
 /// The second: a user verified after the IP's limit let the call through.
@@ -57,7 +57,7 @@ pub async fn admit_user(limits: &RateLimits, call: &mut Call) -> Result<(), Resp
     };
     let checked = limits.check_user(&verified.user).await;
     call.user_admitted = true;
-    checked.map_err(|rejection| too_many(call.wire, rejection))
+    checked.map_err(|rejection| too_many(call.head.wire, rejection))
 }
 
 /// 429 in the caller's protocol, saying when to come back and what the policy is.

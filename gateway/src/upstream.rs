@@ -97,7 +97,7 @@ impl Upstreams {
 
     /// Forwards the call the steps before let through.
     pub async fn forward(&self, call: Call, req: Request<Body>) -> Response {
-        let wire = call.wire;
+        let wire = call.head.wire;
         let route = call.route;
         let unavailable = || error(wire, ErrorCode::Unavailable, "upstream unavailable");
         let Some(balancer) = self.selection.balancer(route.service) else {
@@ -224,7 +224,14 @@ impl Upstreams {
                     metrics::counter!("gateway_retry_budget_exhausted_total").increment(1);
                     return unavailable();
                 }
-                Err(Refused::Attempts | Refused::Deadline) => return unavailable(),
+                Err(Refused::Attempts) => return unavailable(),
+                Err(Refused::Deadline) => {
+                    return error(
+                        wire,
+                        ErrorCode::DeadlineExceeded,
+                        "deadline exceeded at the gateway",
+                    );
+                }
             }
         }
     }

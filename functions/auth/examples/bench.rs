@@ -27,10 +27,7 @@ const PASSWORD: &str = "correct horse battery";
 
 /// Serves `router` through the production server for the rest of the run.
 async fn serve(router: axum::Router) -> std::net::SocketAddr {
-    let served = Served::start(router).await;
-    let addr = served.addr;
-    std::mem::forget(served);
-    addr
+    Served::start(router).await.detach()
 }
 
 fn argon2_per_second_one_core(seconds: f64) -> f64 {

@@ -83,8 +83,15 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
 /// `auth-service rotate-keys`: a new signing key, made with only the database and the key
 /// encryption key (no service, refresher or client is started for it).
 pub async fn rotate_keys(config: &Config) -> anyhow::Result<String> {
+    use crate::ports::KeyStore as _;
     let store = SqlAuthStore::new(open_database(config).await?);
-    let kek = key_encryption_key(config)?;
+    // A key-encryption key is made here only for a store with no keys yet: with keys, a new
+    // one could open none of them.
+    let kek = if store.keys().await?.is_empty() {
+        key_encryption_key(config)?
+    } else {
+        existing_key_encryption_key(config)?
+    };
     Ok(crate::service::keys::rotate(&store, &kek, SystemClock.now()).await?)
 }
 
@@ -103,12 +110,8 @@ async fn open_database(config: &Config) -> anyhow::Result<Database> {
 /// From configuration, or (embedded default) a key file in the data dir created on first
 /// start.
 pub fn key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
-    if let Some(key) = &config.own.keys.encryption_key {
-        return KeyEncryptionKey::from_base64(key.expose_secret())
-            .context("keys.encryption_key (AUTH__KEYS__ENCRYPTION_KEY)");
-    }
     let path = config.base.data_dir.join("auth.kek");
-    if !path.exists() {
+    if config.own.keys.encryption_key.is_none() && !path.exists() {
         tracing::warn!(
             path = %path.display(),
             "no keys.encryption_key configured: generating one into the data dir (fine for \
@@ -116,6 +119,16 @@ pub fn key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
         );
         write_private(&path, &KeyEncryptionKey::generate_base64())?;
     }
+    existing_key_encryption_key(config)
+}
+
+/// The configured key, or the one in the data dir; never a new one.
+fn existing_key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
+    if let Some(key) = &config.own.keys.encryption_key {
+        return KeyEncryptionKey::from_base64(key.expose_secret())
+            .context("keys.encryption_key (AUTH__KEYS__ENCRYPTION_KEY)");
+    }
+    let path = config.base.data_dir.join("auth.kek");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     KeyEncryptionKey::from_base64(&text).with_context(|| format!("key file {}", path.display()))

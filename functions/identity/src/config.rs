@@ -34,7 +34,12 @@ impl OwnConfig for IdentityConfig {
 impl IdentityConfig {
     /// The core's settings: derived here and nowhere else.
     pub fn settings(&self) -> Settings {
-        let seconds = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
+        let seconds = |s: u64| {
+            i64::try_from(s)
+                .ok()
+                .and_then(Duration::try_seconds)
+                .unwrap_or(Duration::MAX)
+        };
         Settings {
             verification_ttl: seconds(self.tokens.verification_ttl_secs),
             reset_ttl: seconds(self.tokens.reset_ttl_secs),

@@ -160,7 +160,10 @@ async fn a_cached_token_still_expires() {
     .await;
     let path = "/platform.authz.v1.AuthzService/HasPermission";
     let mut claims = forger.claims();
+    // Issued on the gateway's clock (the system clock may have ticked past it by now).
     let issued = clock.unix_seconds();
+    claims["iat"] = json!(issued);
+    claims["nbf"] = json!(issued);
     claims["exp"] = json!(issued + 60);
     let token = forger.sign(&claims);
     for _ in 0..3 {

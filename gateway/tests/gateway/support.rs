@@ -18,10 +18,7 @@ pub const PASSWORD: &str = "correct horse battery";
 
 /// Serves a router or the gateway's service on a free port, for the rest of the test.
 pub async fn serve<S: platform_kernel::server::HttpService>(service: S) -> SocketAddr {
-    let served = Served::start(service).await;
-    let addr = served.addr;
-    std::mem::forget(served);
-    addr
+    Served::start(service).await.detach()
 }
 
 /// What the echo upstream saw of the last request.

@@ -1,10 +1,15 @@
 //! The one retry policy, used by the service clients and by the gateway: at most
 //! `max_attempts` attempts of a call; a retry only while the budget allows (retries add at
 //! most `budget_percent` of the calls plus `budget_min_per_sec`: tower's `TpsBudget`, so a
-//! sick fleet is not hammered); each after an exponential backoff with full jitter
-//! (`backon`), never past the call's deadline. Whether a failure is safe to retry at all
-//! (idempotent method, or not sent) is the caller's to say.
+//! sick fleet is not hammered); each after an exponential backoff with jitter (`backon`:
+//! between the delay and twice it), never past the call's deadline. Whether a failure is
+//! safe to retry at all (idempotent method, or not sent) is the caller's to say.
+//!
+//! `TpsBudget` takes a lock and reads the clock on every deposit; the gateway's cores would
+//! contend for it on every call. So calls are counted per thread, and deposited
+//! [`DEPOSIT_EVERY`] at a time, each deposit worth that many calls.
 
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::BackoffBuilder as _;
@@ -13,8 +18,24 @@ use tower::retry::budget::{Budget as _, TpsBudget};
 
 use crate::config::RetryConfig;
 
+/// Calls counted per thread before they go into the budget (as one deposit).
+pub const DEPOSIT_EVERY: u32 = 16;
+
+/// Per-thread call counters: more than the cores of any host, threads beyond share.
+const SHARDS: usize = 64;
+
+#[repr(align(128))]
+struct Counter(AtomicU32);
+
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static THREAD: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+}
+
 pub struct RetryPolicy {
     budget: TpsBudget,
+    calls: Box<[Counter]>,
     max_attempts: u32,
     backoff_min: Duration,
     backoff_max: Duration,
@@ -37,8 +58,9 @@ impl RetryPolicy {
             budget: TpsBudget::new(
                 Duration::from_secs(10),
                 config.budget_min_per_sec,
-                config.budget_percent,
+                (config.budget_percent * DEPOSIT_EVERY as f32).min(1000.0),
             ),
+            calls: (0..SHARDS).map(|_| Counter(AtomicU32::new(0))).collect(),
             max_attempts: config.max_attempts.max(1),
             backoff_min: Duration::from_millis(config.backoff_min_ms),
             backoff_max: Duration::from_millis(config.backoff_max_ms),
@@ -47,7 +69,10 @@ impl RetryPolicy {
 
     /// A call begins (it counts towards what the retries may add up to).
     pub fn begin(&self, deadline: Instant) -> Retries<'_> {
-        self.budget.deposit();
+        let calls = &self.calls[THREAD.with(|t| *t)].0;
+        if calls.fetch_add(1, Ordering::Relaxed) % DEPOSIT_EVERY == DEPOSIT_EVERY - 1 {
+            self.budget.deposit();
+        }
         Retries {
             policy: self,
             deadline,
@@ -102,7 +127,8 @@ impl Retries<'_> {
             })
             .next()
             .unwrap_or(policy.backoff_max);
-        tokio::time::sleep(delay.min(left)).await;
+        // Boxed: the wait is rare, and would otherwise make every call's future larger.
+        Box::pin(tokio::time::sleep(delay.min(left))).await;
         self.attempt += 1;
         Ok(())
     }
@@ -148,6 +174,35 @@ mod tests {
         }
         assert!((1..=10).contains(&granted), "{granted}");
         assert_eq!(policy.begin(deadline).next().await, Err(Refused::Budget));
+    }
+
+    #[tokio::test]
+    async fn deposits_in_batches_keep_the_percentage() {
+        let policy = RetryPolicy::new(&RetryConfig {
+            max_attempts: 2,
+            backoff_min_ms: 1,
+            backoff_max_ms: 1,
+            budget_percent: 0.25,
+            budget_min_per_sec: 0,
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for _ in 0..(4 * DEPOSIT_EVERY) {
+            let _call = policy.begin(deadline);
+        }
+        // 64 calls at 25%: 16 retries, and not one more.
+        let mut granted = 0;
+        for _ in 0..20 {
+            let mut retries = Retries {
+                policy: &policy,
+                deadline,
+                attempt: 1,
+                delays: None,
+            };
+            if retries.next().await.is_ok() {
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 16);
     }
 
     #[tokio::test]

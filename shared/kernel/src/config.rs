@@ -60,9 +60,10 @@ pub fn load_with<T: DeserializeOwned + Validate>(
     service: &str,
     extra: &'static [(&'static str, &'static str)],
 ) -> Result<T, ConfigError> {
-    let config: T = layered(Figment::new(), service, extra)?
+    let figment = layered(Figment::new(), service, extra)?;
+    let config: T = figment
         .extract()
-        .map_err(|e| ConfigError(describe(e)))?;
+        .map_err(|e| ConfigError(describe(e, &figment)))?;
     config.validate()?;
     Ok(config)
 }
@@ -98,9 +99,17 @@ fn layered(
         .merge(Env::prefixed(&prefix).split("__").global()))
 }
 
-fn describe(err: figment::Error) -> String {
+/// Every error of `err`, each naming its key and where its value came from (an unknown key
+/// is looked up in `figment`, since the error has no path for it).
+fn describe(err: figment::Error, figment: &Figment) -> String {
     err.into_iter()
-        .map(|e| {
+        .map(|mut e| {
+            if let figment::error::Kind::UnknownField(name, _) = &e.kind
+                && e.path.is_empty()
+            {
+                e.metadata = figment.find_metadata(name).cloned();
+                e.path = vec![name.clone()];
+            }
             let key = if e.path.is_empty() {
                 String::new()
             } else {

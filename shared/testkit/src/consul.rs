@@ -17,9 +17,9 @@
 //! without that `X-Consul-Token` get 403.
 //!
 //! Test controls: [`ConsulTestServer::stop`] (connections refused),
-//! [`ConsulTestServer::stop_answering`] (connections closed unanswered, and counted),
-//! [`ConsulTestServer::health_answers`], [`restart_empty`]
-//! (same port, empty catalog, index starting over), [`serve_garbage`].
+//! [`ConsulTestServer::stop_answering`] (requests read and left unanswered, health queries
+//! counted), [`restart_empty`] (same port, empty catalog, index starting over),
+//! [`serve_garbage`] (counted: [`ConsulTestServer::garbage_answers`]).
 //!
 //! [`restart_empty`]: ConsulTestServer::restart_empty
 //! [`serve_garbage`]: ConsulTestServer::serve_garbage
@@ -98,8 +98,8 @@ struct Catalog {
     index: watch::Sender<u64>,
     services: BTreeMap<String, Entry>,
     garbage: bool,
-    /// Health queries answered, garbage included.
-    health_answers: u64,
+    /// Health queries answered with garbage.
+    garbage_answers: u64,
 }
 
 impl Catalog {
@@ -168,7 +168,7 @@ impl ConsulTestServer {
             index: watch::Sender::new(1),
             services: BTreeMap::new(),
             garbage: false,
-            health_answers: 0,
+            garbage_answers: 0,
         }));
         let mut server = Self {
             addr,
@@ -230,26 +230,39 @@ impl ConsulTestServer {
         self.listen().await;
     }
 
-    /// Stops answering like [`Self::stop`], but keeps the port: each connection is closed
-    /// unanswered, and counted in the returned counter, so a test can wait for a client to
-    /// have tried again instead of sleeping.
+    /// Stops answering like [`Self::stop`], but keeps the port: each request is read and its
+    /// connection closed unanswered; the returned counter counts the health queries among
+    /// them, so a test can wait for a watcher to have tried again instead of sleeping.
     pub async fn stop_answering(&mut self) -> Arc<std::sync::atomic::AtomicUsize> {
+        use tokio::io::AsyncReadExt as _;
         self.stop().await;
         let listener = bind_retrying(self.addr).await;
         let tried = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let count = tried.clone();
         self.tasks.push(tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                drop(stream);
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let mut head = [0u8; 256];
+                    let mut read = 0;
+                    while read < head.len() && !head[..read].contains(&b'\n') {
+                        match stream.read(&mut head[read..]).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => read += n,
+                        }
+                    }
+                    if head[..read].starts_with(b"GET /v1/health/service/") {
+                        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
             }
         }));
         tried
     }
 
-    /// How many health queries have been answered (garbage included).
-    pub fn health_answers(&self) -> u64 {
-        lock(&self.catalog).health_answers
+    /// How many health queries have been answered with garbage.
+    pub fn garbage_answers(&self) -> u64 {
+        lock(&self.catalog).garbage_answers
     }
 
     /// Health queries answer 200 with a body that is not JSON (a broken proxy, say).
@@ -436,12 +449,12 @@ async fn health_service(
         let _ = tokio::time::timeout(wait, index_rx.wait_for(|i| *i > wanted)).await;
     }
     let mut catalog = lock(&catalog);
-    catalog.health_answers += 1;
     let index = *catalog.index.borrow();
     let mut headers = HeaderMap::new();
     headers.insert("x-consul-index", index.into());
     headers.insert("content-type", "application/json".parse().expect("header"));
     if catalog.garbage {
+        catalog.garbage_answers += 1;
         return (StatusCode::OK, headers, "<html>502 Bad Gateway</html>").into_response();
     }
     let passing_only = q.passing.is_some();

@@ -2,7 +2,6 @@
 //! (`platform_kernel::server::serve`: its HTTP/1.1 fast path, hyper for the rest, its
 //! timeouts and graceful drain), so every crate's tests exercise what the binaries run.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -26,15 +25,6 @@ impl Served {
 
     /// Serves `service` with `config` (its port is ignored: the server takes a free one).
     pub async fn start_with<S: HttpService>(service: S, config: &ServerConfig) -> Self {
-        Self::start_until(service, config, std::future::pending()).await
-    }
-
-    /// Like [`Served::start_with`]; the server also stops when `stop` resolves.
-    pub async fn start_until<S: HttpService>(
-        service: S,
-        config: &ServerConfig,
-        stop: impl Future<Output = ()> + Send + 'static,
-    ) -> Self {
         let config = ServerConfig {
             port: 0,
             ..config.clone()
@@ -45,9 +35,9 @@ impl Served {
         let addr = listener.local_addr().expect("local address");
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let shutdown = async move {
-            tokio::select! {
-                _ = stop_rx.wait_for(|stop| *stop) => {},
-                () = stop => {},
+            // A detached server (its sender gone) runs until the process ends.
+            if stop_rx.wait_for(|stop| *stop).await.is_err() {
+                std::future::pending::<()>().await;
             }
         };
         let task = tokio::spawn(server::serve(
@@ -65,6 +55,12 @@ impl Served {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Leaves the server running for the rest of the process (nothing stops it).
+    pub fn detach(mut self) -> SocketAddr {
+        drop(self.task.take());
+        self.addr
     }
 
     /// Tells the server to stop accepting and drain (see [`Served::stop`]).

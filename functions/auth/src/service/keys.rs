@@ -62,12 +62,20 @@ impl AuthService {
 
 /// Stores a new signing key and retires the others (which keep verifying until their
 /// overlap ends); every instance signs with it from its next keyring refresh. Returns the
-/// new kid. What `auth-service rotate-keys` runs, with no service built around it.
+/// new kid. What `auth-service rotate-keys` runs, with no service built around it: it first
+/// proves that `kek` opens the current key, so a wrong key-encryption key cannot replace the
+/// keys every replica can open with one none of them can.
 pub async fn rotate(
     keys: &dyn KeyStore,
     kek: &KeyEncryptionKey,
     now: DateTime<Utc>,
 ) -> Result<String> {
+    let records = keys.keys().await?;
+    Keyring::load(&records, kek, now, chrono::Duration::zero()).map_err(|e| {
+        crate::error::AuthError::Internal(
+            e.context("the key-encryption key does not open the current signing key"),
+        )
+    })?;
     let record = SigningKeyRecord::generate(kek, now)?;
     keys.insert_key(&record).await?;
     keys.retire_keys_except(&record.kid, now).await?;

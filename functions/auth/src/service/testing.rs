@@ -9,6 +9,7 @@ use crate::domain::{Family, KeyEncryptionKey, SigningKeyRecord};
 use crate::error::{AuthError, Result};
 use crate::ports::{DenyList, KeyStore, LoginAttempts, RefreshUse, SessionStore, UserState, Users};
 
+use platform_kernel::clock::Clock as _;
 use platform_testkit::clock::ManualClock;
 
 use super::{AuthService, Ports};
@@ -194,8 +195,8 @@ impl Harness {
     pub async fn new() -> Self {
         let memory = Arc::new(Memory::default());
         let users = Arc::new(FakeUsers::default());
-        let start = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
-        let clock = Arc::new(ManualClock::new(start));
+        let clock = Arc::new(ManualClock::starting_now());
+        let start = clock.now();
         users.add(
             "ada@example.com",
             Self::PASSWORD,

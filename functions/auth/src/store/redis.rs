@@ -18,9 +18,14 @@ pub struct RedisState {
     prefix: String,
 }
 
-fn redis_error(e: redis::RedisError) -> AuthError {
-    AuthError::Internal(anyhow::Error::new(e).context("redis"))
+/// A Redis failure, saying what it was doing.
+fn redis_error(what: &'static str) -> impl FnOnce(redis::RedisError) -> AuthError {
+    move |e| AuthError::Internal(anyhow::Error::new(e).context(format!("redis: {what}")))
 }
+
+/// Deny entries written before entries kept their end (as `1`) count until Redis drops them,
+/// at the token's expiry; anything below this is such a value, not an instant in µs.
+const LEGACY_DENIED: i64 = 1_000_000_000;
 
 /// Counts a failure at ARGV[1] (µs), starting again from 1 after a quiet window of ARGV[2]
 /// µs, atomically; the entry is dropped by Redis ARGV[3] ms from now.
@@ -81,14 +86,17 @@ impl DenyList for RedisState {
                 keep_for(until),
             )
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_error("denying a token"))?;
         Ok(())
     }
 
     async fn is_denied(&self, jti: &str, now: DateTime<Utc>) -> Result<bool> {
         let mut conn = self.conn.clone();
-        let until: Option<i64> = conn.get(self.key("deny", jti)).await.map_err(redis_error)?;
-        Ok(until.is_some_and(|until| until > now.timestamp_micros()))
+        let until: Option<i64> = conn
+            .get(self.key("deny", jti))
+            .await
+            .map_err(redis_error("reading the deny list"))?;
+        Ok(until.is_some_and(|until| until < LEGACY_DENIED || until > now.timestamp_micros()))
     }
 }
 
@@ -96,7 +104,10 @@ impl DenyList for RedisState {
 impl LoginAttempts for RedisState {
     async fn locked_until(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
         let mut conn = self.conn.clone();
-        let until: Option<i64> = conn.get(self.key("lock", key)).await.map_err(redis_error)?;
+        let until: Option<i64> = conn
+            .get(self.key("lock", key))
+            .await
+            .map_err(redis_error("reading a login lockout"))?;
         Ok(until
             .and_then(DateTime::from_timestamp_micros)
             .filter(|u| *u > now))
@@ -110,7 +121,8 @@ impl LoginAttempts for RedisState {
     ) -> Result<u32> {
         let mut conn = self.conn.clone();
         // `failures:` (a hash), not the `fail:` counters of earlier versions, which expire by
-        // themselves within one window.
+        // themselves within one window (during an upgrade the two count apart: a lockout may
+        // take up to twice the failures for one window).
         let n: i64 = redis::Script::new(RECORD_FAILURE)
             .key(self.key("failures", key))
             .arg(now.timestamp_micros())
@@ -118,7 +130,7 @@ impl LoginAttempts for RedisState {
             .arg(keep_for(now + window))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_error("counting a failed login"))?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
@@ -131,16 +143,21 @@ impl LoginAttempts for RedisState {
                 keep_for(until),
             )
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_error("locking logins"))?;
         Ok(())
     }
 
     async fn clear(&self, key: &str) -> Result<()> {
         let mut conn = self.conn.clone();
         let _: () = conn
-            .del(&[self.key("failures", key), self.key("lock", key)])
+            // `fail:` is where earlier versions counted.
+            .del(&[
+                self.key("failures", key),
+                self.key("fail", key),
+                self.key("lock", key),
+            ])
             .await
-            .map_err(redis_error)?;
+            .map_err(redis_error("clearing login failures"))?;
         Ok(())
     }
 }

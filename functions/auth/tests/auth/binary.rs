@@ -3,22 +3,30 @@
 
 use std::process::Command;
 
+use auth::domain::KeyEncryptionKey;
 use auth::ports::KeyStore as _;
 use auth::store::{MIGRATIONS, SqlAuthStore};
 use platform_database::Database;
 use platform_kernel::config::DatabaseConfig;
 
-fn rotate(dir: &std::path::Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_auth-service"))
+fn rotate_keys(dir: &std::path::Path, kek: Option<&str>) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_auth-service"));
+    command
         .arg("rotate-keys")
         .current_dir(dir)
         .env_clear()
         .env("PLATFORM_DATA_DIR", dir)
         // Nothing listens there: the command must not need what serving needs.
         .env("REDIS_URL", "redis://127.0.0.1:1")
-        .env("CONSUL_HTTP_ADDR", "127.0.0.1:1")
-        .output()
-        .expect("runs");
+        .env("CONSUL_HTTP_ADDR", "127.0.0.1:1");
+    if let Some(kek) = kek {
+        command.env("AUTH__KEYS__ENCRYPTION_KEY", kek);
+    }
+    command.output().expect("runs")
+}
+
+fn rotate(dir: &std::path::Path) -> String {
+    let out = rotate_keys(dir, None);
     assert!(
         out.status.success(),
         "{}",
@@ -78,4 +86,32 @@ fn an_unknown_command_is_refused_by_name() {
         !dir.path().join("auth.db").exists(),
         "nothing was opened for it"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_keys_with_a_key_encryption_key_that_opens_nothing_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = rotate(dir.path());
+    let wrong = KeyEncryptionKey::generate_base64();
+    let out = rotate_keys(dir.path(), Some(&wrong));
+    assert!(!out.status.success(), "refused");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does not open the current signing key"),
+        "{stderr}"
+    );
+    // With the key file gone, it makes no new one and changes nothing either.
+    std::fs::remove_file(dir.path().join("auth.kek")).expect("remove");
+    assert!(!rotate_keys(dir.path(), None).status.success());
+    assert!(!dir.path().join("auth.kek").exists());
+    let db = Database::open(&DatabaseConfig::default(), dir.path(), "auth", &MIGRATIONS)
+        .await
+        .expect("db");
+    let keys = SqlAuthStore::new(db).keys().await.expect("keys");
+    let current: Vec<_> = keys
+        .iter()
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| k.kid.clone())
+        .collect();
+    assert_eq!(current, vec![first], "the good key is still the signer");
 }

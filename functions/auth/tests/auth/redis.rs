@@ -18,6 +18,26 @@ async fn pair() -> (RedisState, RedisState) {
     (a, b)
 }
 
+#[tokio::test]
+async fn a_denial_written_by_an_earlier_version_still_counts() {
+    let (a, _) = pair().await;
+    let client = redis::Client::open(url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connection");
+    // What earlier versions wrote: `1`, expiring with the token.
+    let _: () = redis::cmd("SET")
+        .arg(format!("{}deny:old-jti", a.prefix()))
+        .arg(1)
+        .arg("PX")
+        .arg(60_000)
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    assert!(a.is_denied("old-jti", at(0)).await.expect("query"));
+}
+
 /// An instant for the tests' clock: what counts is decided by the `now` the core passes.
 fn at(seconds: i64) -> DateTime<Utc> {
     Utc::now() + chrono::Duration::seconds(seconds)

@@ -208,9 +208,14 @@ async fn graceful_shutdown_lets_an_in_flight_request_finish() {
             arrived.recv().await.expect("the request arrived");
             app.begin_stop();
             // The listener closes first; then the request under way may finish.
-            while tokio::net::TcpStream::connect(addr).await.is_ok() {
-                tokio::task::yield_now().await;
-            }
+            let closed = async {
+                while tokio::net::TcpStream::connect(addr).await.is_ok() {
+                    tokio::task::yield_now().await;
+                }
+            };
+            tokio::time::timeout(std::time::Duration::from_secs(10), closed)
+                .await
+                .expect("the server stopped accepting");
             release.notify_one();
         }
     );

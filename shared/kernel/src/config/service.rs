@@ -93,10 +93,12 @@ impl<T: OwnConfig> Default for ServiceConfig<T> {
 pub fn load_service<T: OwnConfig>() -> Result<ServiceConfig<T>, ConfigError> {
     let defaults = Figment::from(Serialized::default("server.port", T::DEFAULT_PORT));
     let figment = layered(defaults, T::SERVICE, &[])?;
-    let base: BaseConfig = figment.extract().map_err(|e| ConfigError(describe(e)))?;
+    let base: BaseConfig = figment
+        .extract()
+        .map_err(|e| ConfigError(describe(e, &figment)))?;
     let own = figment
         .extract::<OwnKeys<T>>()
-        .map_err(|e| ConfigError(describe(e)))?
+        .map_err(|e| ConfigError(describe(e, &figment)))?
         .0;
     own.validate()?;
     Ok(ServiceConfig { base, own })
@@ -123,7 +125,39 @@ impl<'de, T: Deserialize<'de>> de::Visitor<'de> for OwnKeysVisitor<T> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-        T::deserialize(de::value::MapAccessDeserializer::new(SkipBase(map)))
+        T::deserialize(OwnKeysDe(SkipBase(map)))
+    }
+}
+
+/// Hands `T` the map without the base keys, after checking that `T` has no field of a base
+/// key's name (it would never see that key, and silently keep its default).
+struct OwnKeysDe<A>(SkipBase<A>);
+
+impl<'de, A: MapAccess<'de>> Deserializer<'de> for OwnKeysDe<A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self.0)
+    }
+
+    fn deserialize_struct<V: de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        if let Some(field) = fields.iter().find(|f| BASE_KEYS.contains(f)) {
+            return Err(de::Error::custom(format!(
+                "{name} has a field `{field}`, which is a key of the base section"
+            )));
+        }
+        visitor.visit_map(self.0)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
     }
 }
 
@@ -241,6 +275,45 @@ mod tests {
                 .expect_err("in server")
                 .to_string();
             assert!(err.contains("prot"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_names_where_it_came_from() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GREETER__GRETING", "typo");
+            let err = load_service::<Greeter>().expect_err("refused").to_string();
+            assert!(err.contains("key `greting`"), "{err}");
+            assert!(err.contains("GREETER_"), "names the variables: {err}");
+            jail.clear_env();
+            jail.create_file("platform.yaml", "greeter:\n  gretting: typo\n")?;
+            jail.set_env("PLATFORM_CONFIG", "platform.yaml");
+            let err = load_service::<Greeter>().expect_err("refused").to_string();
+            assert!(err.contains("key `gretting`"), "{err}");
+            assert!(err.contains("YAML"), "names the file: {err}");
+            Ok(())
+        });
+    }
+
+    #[derive(Debug, Clone, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Clashing {
+        redis: String,
+    }
+
+    impl Validate for Clashing {}
+
+    impl OwnConfig for Clashing {
+        const SERVICE: &'static str = "clashing";
+        const DEFAULT_PORT: u16 = 8098;
+    }
+
+    #[test]
+    fn an_own_key_named_like_a_base_key_is_refused() {
+        figment::Jail::expect_with(|_jail| {
+            let err = load_service::<Clashing>().expect_err("refused").to_string();
+            assert!(err.contains("`redis`") && err.contains("base"), "{err}");
             Ok(())
         });
     }
