@@ -20,6 +20,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform_clients::balancer::{Balancer, Outcome};
+use platform_http1::client::{self as h1, H1Pool};
+use platform_http1::fields::TrailersChecked;
 use platform_kernel::ErrorCode;
 use platform_kernel::headers as names;
 use tokio::time::Instant;
@@ -28,7 +30,6 @@ use tower::retry::budget::{Budget as _, TpsBudget};
 use crate::config::UpstreamConfig;
 use crate::errors::{Wire, error};
 use crate::forwarding::{self, Outgoing};
-use crate::h1::{self, H1Pool};
 use crate::routes::Route;
 use crate::verified::Verified;
 
@@ -140,7 +141,9 @@ impl Upstreams {
         };
         // The gateway's own client writes the upstream fields straight into the request
         // head; hyper's clients get them in the header map.
-        let own_client = matches!(body, Payload::Buffered(_)) && wire != Wire::Grpc;
+        let own_client = self.config.own_http1_client
+            && matches!(body, Payload::Buffered(_))
+            && wire != Wire::Grpc;
         if !own_client {
             forwarding::prepare(&mut parts.headers, &outgoing);
         }
@@ -199,7 +202,9 @@ impl Upstreams {
                             .send(authority(base_url), call, route.idempotent, deadline);
                     match send.await {
                         Err(h1::PoolError::Deadline) => Err(Late),
-                        sent => Ok(sent.map_err(SendError::from)),
+                        sent => Ok(sent
+                            .map(|response| response.map(Body::new))
+                            .map_err(SendError::from)),
                     }
                 }
                 _ => {
@@ -271,7 +276,7 @@ impl Upstreams {
         match client.request(request).await {
             Ok(mut response) => {
                 forwarding::remove_hop_by_hop(response.headers_mut());
-                Ok(response.map(Body::new))
+                Ok(response.map(|body| Body::new(TrailersChecked::new(body))))
             }
             Err(e) => Err(SendError {
                 not_sent: e.is_connect(),

@@ -35,7 +35,10 @@ where
         listener,
         service,
         std::future::pending(),
-        platform_kernel::server::Timeouts::with_grace(Duration::from_secs(1)),
+        platform_kernel::server::Timeouts {
+            http1_fast_path: platform_testkit::http1::fast_paths(),
+            ..platform_kernel::server::Timeouts::with_grace(Duration::from_secs(1))
+        },
     ));
     addr
 }
@@ -84,7 +87,10 @@ pub struct Stack {
 /// A real identity service and a real auth service (calling it), sharing `data_dir`.
 pub async fn identity_and_auth(data_dir: &std::path::Path) -> (SocketAddr, SocketAddr) {
     let identity_config = identity::IdentityConfig {
-        server: ServerConfig::with_port(0),
+        server: ServerConfig {
+            http1_fast_path: platform_testkit::http1::fast_paths(),
+            ..ServerConfig::with_port(0)
+        },
         data_dir: data_dir.to_path_buf(),
         ..identity::IdentityConfig::default()
     };
@@ -96,7 +102,10 @@ pub async fn identity_and_auth(data_dir: &std::path::Path) -> (SocketAddr, Socke
     )
     .await;
     let mut auth_config = auth::AuthConfig {
-        server: ServerConfig::with_port(0),
+        server: ServerConfig {
+            http1_fast_path: platform_testkit::http1::fast_paths(),
+            ..ServerConfig::with_port(0)
+        },
         data_dir: data_dir.to_path_buf(),
         ..auth::AuthConfig::default()
     };
@@ -129,9 +138,13 @@ impl Stack {
         let (identity, auth) = identity_and_auth(dir.path()).await;
         let (echo, seen) = echo(Duration::from_millis(0)).await;
         let mut config = GatewayConfig {
-            server: ServerConfig::with_port(0),
+            server: ServerConfig {
+                http1_fast_path: platform_testkit::http1::fast_paths(),
+                ..ServerConfig::with_port(0)
+            },
             ..GatewayConfig::default()
         };
+        config.upstream.own_http1_client = platform_testkit::http1::fast_paths();
         let instances = &mut config.discovery.static_instances;
         instances.insert("identity".into(), vec![format!("http://{identity}")]);
         instances.insert("auth".into(), vec![format!("http://{auth}")]);

@@ -46,14 +46,20 @@ impl Stack {
         platform_kernel::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("tempdir");
         let identity_config = IdentityConfig {
-            server: ServerConfig::with_port(0),
+            server: ServerConfig {
+                http1_fast_path: platform_testkit::http1::fast_paths(),
+                ..ServerConfig::with_port(0)
+            },
             data_dir: dir.path().to_path_buf(),
             ..IdentityConfig::default()
         };
         let identity_app = identity::build(&identity_config).await.expect("identity");
         let (identity, identity_task) = serve(identity_app.router).await;
         let mut config = AuthConfig {
-            server: ServerConfig::with_port(0),
+            server: ServerConfig {
+                http1_fast_path: platform_testkit::http1::fast_paths(),
+                ..ServerConfig::with_port(0)
+            },
             data_dir: dir.path().to_path_buf(),
             ..AuthConfig::default()
         };

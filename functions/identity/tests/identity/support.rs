@@ -36,7 +36,10 @@ impl TestApp {
         platform_kernel::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = IdentityConfig {
-            server: ServerConfig::with_port(0),
+            server: ServerConfig {
+                http1_fast_path: platform_testkit::http1::fast_paths(),
+                ..ServerConfig::with_port(0)
+            },
             data_dir: dir.path().to_path_buf(),
             ..IdentityConfig::default()
         };
@@ -53,7 +56,10 @@ impl TestApp {
             async {
                 let _ = stopped.await;
             },
-            platform_kernel::server::Timeouts::with_grace(Duration::from_secs(5)),
+            platform_kernel::server::Timeouts {
+                http1_fast_path: platform_testkit::http1::fast_paths(),
+                ..platform_kernel::server::Timeouts::with_grace(Duration::from_secs(5))
+            },
         ));
         Self {
             addr,

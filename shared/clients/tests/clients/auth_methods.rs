@@ -16,7 +16,10 @@ async fn every_method(protocol: Protocol) {
     let dir = tempfile::tempdir().expect("tempdir");
     let identity = IdentityInstance::start(dir.path()).await;
     let mut config = AuthConfig {
-        server: ServerConfig::with_port(0),
+        server: ServerConfig {
+            http1_fast_path: platform_testkit::http1::fast_paths(),
+            ..ServerConfig::with_port(0)
+        },
         data_dir: dir.path().to_path_buf(),
         ..AuthConfig::default()
     };
@@ -33,7 +36,10 @@ async fn every_method(protocol: Protocol) {
         listener,
         app.router,
         std::future::pending(),
-        platform_kernel::server::Timeouts::with_grace(std::time::Duration::from_secs(1)),
+        platform_kernel::server::Timeouts {
+            http1_fast_path: platform_testkit::http1::fast_paths(),
+            ..platform_kernel::server::Timeouts::with_grace(std::time::Duration::from_secs(1))
+        },
     ));
 
     let mut discovery = DiscoveryConfig::default();
