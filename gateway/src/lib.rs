@@ -2,6 +2,7 @@
 
 pub mod allocator;
 pub mod app;
+mod caller_body;
 pub mod config;
 pub mod cors;
 pub mod errors;

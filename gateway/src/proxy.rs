@@ -27,6 +27,7 @@ use platform_kernel::headers as names;
 use tokio::time::Instant;
 use tower::retry::budget::{Budget as _, TpsBudget};
 
+use crate::caller_body::{self, Failure};
 use crate::config::UpstreamConfig;
 use crate::errors::{Wire, error};
 use crate::forwarding::{self, Outgoing};
@@ -128,16 +129,14 @@ impl Upstreams {
             client_ip,
         };
         let buffer = route.idempotent || declared.is_some_and(|n| n <= BUFFERED_MAX as u64);
+        let caller = caller_body::Watch::default();
         let mut body = if buffer {
             match Limited::collect(body, self.max_body).await {
                 Ok(bytes) => Payload::Buffered(bytes),
                 Err(response) => return response(wire),
             }
         } else {
-            Payload::Streaming(Some(Body::new(http_body_util::Limited::new(
-                body,
-                self.max_body,
-            ))))
+            Payload::Streaming(Some(caller.body(body, self.max_body)))
         };
         // The gateway's own client writes the upstream fields straight into the request
         // head; hyper's clients get them in the header map.
@@ -225,6 +224,12 @@ impl Upstreams {
                         ErrorCode::DeadlineExceeded,
                         "deadline exceeded upstream",
                     );
+                }
+                Ok(Err(_)) if caller.failure().is_some() => {
+                    pick.finish(Outcome::Answered);
+                    return caller
+                        .failure()
+                        .map_or_else(unavailable, |f| f.response(wire));
                 }
                 Ok(Err(e)) => {
                     let id = pick.instance().id.clone();
@@ -339,13 +344,14 @@ struct Limited;
 impl Limited {
     /// Reads at most `max` bytes, or answers with `resource_exhausted`. A body that comes in
     /// one piece (every request the server read whole) is that piece, not copied.
+    /// A body that fails to decode (a bad chunk) gets 400.
     async fn collect(mut body: Body, max: usize) -> Result<Bytes, fn(Wire) -> Response> {
-        let too_large: fn(Wire) -> Response =
-            |wire| error(wire, ErrorCode::ResourceExhausted, "request body too large");
+        let too_large: fn(Wire) -> Response = |wire| Failure::TooLarge.response(wire);
+        let malformed: fn(Wire) -> Response = |wire| Failure::Malformed.response(wire);
         let mut whole = Bytes::new();
         let mut pieces: Option<bytes::BytesMut> = None;
         while let Some(frame) = body.frame().await {
-            let Ok(data) = frame.map_err(|_| too_large)?.into_data() else {
+            let Ok(data) = frame.map_err(|_| malformed)?.into_data() else {
                 continue; // trailers: a unary call has none worth keeping
             };
             let read = whole.len() + pieces.as_ref().map_or(0, |p| p.len()) + data.len();

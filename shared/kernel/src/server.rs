@@ -20,6 +20,8 @@ mod activity;
 #[cfg(test)]
 mod http1_tests;
 #[cfg(test)]
+mod smuggling_tests;
+#[cfg(test)]
 mod timeouts_tests;
 
 /// What the server serves: a `Router`, or any tower service of the same shape. (hyper clones

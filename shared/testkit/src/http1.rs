@@ -15,3 +15,5 @@ pub fn fast_paths() -> bool {
         Ok(other) => panic!("{VARIABLE}={other}: expected `on` or `off`"),
     }
 }
+
+pub mod smuggling;

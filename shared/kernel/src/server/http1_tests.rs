@@ -168,6 +168,11 @@ pub(super) async fn start_as(timeouts: super::Timeouts) -> Server {
                 })
             }),
         );
+    start_router(router, timeouts).await
+}
+
+/// `router` served with these settings.
+pub(super) async fn start_router(router: axum::Router, timeouts: super::Timeouts) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
