@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod checks;
 pub mod chunked;
 pub mod client;
 pub mod codec;

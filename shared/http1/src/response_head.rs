@@ -187,3 +187,74 @@ pub fn parse_head(
         keep_alive,
     }))
 }
+
+/// Parses `head` as a whole response head (for tests and the fuzz targets): `None` when it
+/// is incomplete.
+pub fn parse_all(head: &[u8], head_request: bool) -> Result<Option<Head>, Invalid> {
+    let mut buf = BytesMut::from(head);
+    parse_head(
+        &mut buf,
+        head_request,
+        (&mut Vec::new(), &mut NameCache::default()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str) -> Head {
+        parse_all(text.as_bytes(), false)
+            .expect("valid")
+            .expect("complete")
+    }
+
+    #[test]
+    fn a_response_framed_both_ways_is_read_by_its_coding_without_its_length_or_reuse() {
+        let parsed = head(
+            "HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\nx-a: 1\r\n\r\n",
+        );
+        assert!(matches!(parsed.framing, Framing::Chunked(Chunked::Size)));
+        assert!(!parsed.headers.contains_key(http::header::CONTENT_LENGTH));
+        assert!(!parsed.headers.contains_key(http::header::TRANSFER_ENCODING));
+        assert!(parsed.headers.contains_key("x-a"));
+        assert!(!parsed.keep_alive);
+        // A coding that is not chunked: read to the end of the connection, still no length.
+        let parsed =
+            head("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ncontent-length: 5\r\n\r\n");
+        assert!(matches!(parsed.framing, Framing::UntilClose));
+        assert!(!parsed.headers.contains_key(http::header::CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn a_length_frames_the_body_and_is_written_again_downstream() {
+        let parsed = head(
+            "HTTP/1.1 200 OK\r\ncontent-length: 5, 5\r\nconnection: x-hop\r\nx-hop: 1\r\n\r\n",
+        );
+        assert!(matches!(parsed.framing, Framing::Length(5)));
+        assert!(parsed.headers.is_empty(), "{:?}", parsed.headers);
+        assert!(parsed.keep_alive);
+        for conflicting in [
+            "HTTP/1.1 200 OK\r\ncontent-length: 5, 6\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\n",
+        ] {
+            assert!(
+                parse_all(conflicting.as_bytes(), false).is_err(),
+                "{conflicting}"
+            );
+        }
+    }
+
+    #[test]
+    fn bodiless_answers_have_no_body_whatever_they_declare() {
+        for status in ["204 No Content", "304 Not Modified"] {
+            let parsed = head(&format!("HTTP/1.1 {status}\r\ncontent-length: 5\r\n\r\n"));
+            assert!(matches!(parsed.framing, Framing::Empty), "{status}");
+        }
+        let parsed = parse_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", true)
+            .expect("valid")
+            .expect("complete");
+        assert!(matches!(parsed.framing, Framing::Empty));
+    }
+}
