@@ -178,7 +178,9 @@ pub fn parse_head(
     // growing the map, which rehashes it.
     let mut headers = HeaderMap::with_capacity(kept.len() + 4);
     for (name, at, end) in kept.drain(..) {
-        headers.append(name, crate::parsed::parsed_value(head.slice(at..end)));
+        let value = crate::parsed::parsed_value(head.slice(at..end))
+            .map_err(|_| Invalid("invalid header value"))?;
+        headers.append(name, value);
     }
     Ok(Some(Head {
         status,

@@ -196,7 +196,8 @@ async fn refuse(stream: &mut TcpStream, status: StatusCode) -> Ended {
     Ended::Closed
 }
 
-/// The request the service gets, sharing `head`'s bytes; `None` for an invalid target.
+/// The request the service gets, sharing `head`'s bytes; `None` for an invalid target (or
+/// a value `HeaderValue` refuses, which httparse never lets through).
 /// `last_uri` is the connection's previous target: a client calls the same method again
 /// and again, and its URI is then cloned rather than parsed. `fields` are the parsed ones.
 fn request<ReqBody: From<Bytes> + Default>(
@@ -229,7 +230,7 @@ fn request<ReqBody: From<Bytes> + Default>(
     // without growing the map, which rehashes it.
     let mut headers = HeaderMap::with_capacity(fields.len() + 8);
     for (name, at, end) in fields.drain(..) {
-        headers.append(name, crate::parsed::parsed_value(head.slice(at..end)));
+        headers.append(name, crate::parsed::parsed_value(head.slice(at..end)).ok()?);
     }
     let body = if body.is_empty() {
         ReqBody::default()
