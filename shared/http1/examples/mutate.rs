@@ -1,7 +1,9 @@
 //! A bounded mutation fuzzer on stable Rust, for where libFuzzer cannot run: it mutates the
 //! cargo-fuzz corpora (`fuzz/corpus/<target>/`) and checks each input with the same
 //! properties as the fuzz targets (`platform_http1::checks`). A failing input is written
-//! to the corpus as `crash-<hash>` (so it replays in `tests/corpus.rs`) and reported.
+//! to the corpus as `crash-<hash>` (so it replays in `tests/corpus.rs`; the first ten per
+//! target) and reported. Checked against itself: with the bare-LF guard of
+//! `request_head::parse` taken out, it finds a bare-LF head within a second.
 //!
 //! `cargo run --release -p platform-http1 --example mutate -- [seconds per target] [seed]`
 
@@ -150,7 +152,8 @@ fn main() {
                     let mut hasher = DefaultHasher::new();
                     input.hash(&mut hasher);
                     let path = dir.join(format!("crash-{:016x}", hasher.finish()));
-                    if !path.exists() {
+                    // A few inputs to replay; a broken property fails on thousands.
+                    if found <= 10 && !path.exists() {
                         eprintln!(
                             "{target}: property failed on {:?} -> {}",
                             String::from_utf8_lossy(&input),
