@@ -1,11 +1,19 @@
-//! The body limit: a call whose `Content-Length` is over `server.max_request_bytes` is
-//! refused before anything else is spent on it (413 for Connect callers); one that does not
-//! say its length is held to the limit while it is read (`read_within`) or streamed
-//! (`http_body_util::Limited`).
+//! The body limit, and the caller's body on its way: a call whose `Content-Length` is over
+//! `server.max_request_bytes` is refused before anything else is spent on it (413 for
+//! Connect callers); one that does not say its length is held to the limit while it is read
+//! ([`read_within`]) or streamed ([`Watch`]). A body the caller framed wrongly (a bad chunk),
+//! cut short or made too large is the caller's error — 400, or `resource_exhausted` for
+//! size — not the instance's: no retry, and nothing held against the instance (a caller must
+//! not be able to open an instance's circuit breaker with malformed requests).
+
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
+use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt as _;
 use platform_kernel::ErrorCode;
 
@@ -28,13 +36,15 @@ pub fn too_large(wire: Wire, declared: bool) -> Response {
     response
 }
 
-/// Reads a whole body of at most `max` bytes, or answers with `resource_exhausted`. A body
-/// that comes in one piece (every request the server read whole) is that piece, not copied.
+/// Reads a whole body of at most `max` bytes, or answers with `resource_exhausted` (one that
+/// fails to decode: 400). A body that comes in one piece (every request the server read
+/// whole) is that piece, not copied.
 pub async fn read_within(mut body: Body, max: usize, wire: Wire) -> Result<Bytes, Response> {
     let mut whole = Bytes::new();
     let mut pieces: Option<bytes::BytesMut> = None;
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(|_| too_large(wire, false))?.into_data() else {
+        let frame = frame.map_err(|_| Failure::Malformed.response(wire))?;
+        let Ok(data) = frame.into_data() else {
             continue; // trailers: a unary call has none worth keeping
         };
         let read = whole.len() + pieces.as_ref().map_or(0, |p| p.len()) + data.len();
@@ -53,6 +63,80 @@ pub async fn read_within(mut body: Body, max: usize, wire: Wire) -> Result<Bytes
         }
     }
     Ok(pieces.map_or(whole, bytes::BytesMut::freeze))
+}
+
+/// How the caller's body failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    TooLarge,
+    Malformed,
+}
+
+impl Failure {
+    /// The answer to the caller.
+    pub fn response(self, wire: Wire) -> Response {
+        match self {
+            Self::TooLarge => too_large(wire, false),
+            Self::Malformed => error(
+                wire,
+                ErrorCode::InvalidArgument,
+                "the request body could not be read",
+            ),
+        }
+    }
+}
+
+/// Shared between a watched body and the call that sent it.
+#[derive(Clone, Default)]
+pub struct Watch(Arc<OnceLock<Failure>>);
+
+impl Watch {
+    /// `body`, at most `max` bytes of it, watched.
+    pub fn body(&self, body: Body, max: usize) -> Body {
+        Body::new(Watched {
+            inner: http_body_util::Limited::new(body, max),
+            failed: self.0.clone(),
+        })
+    }
+
+    /// How the body failed, if it did.
+    pub fn failure(&self) -> Option<Failure> {
+        self.0.get().copied()
+    }
+}
+
+struct Watched {
+    inner: http_body_util::Limited<Body>,
+    failed: Arc<OnceLock<Failure>>,
+}
+
+impl http_body::Body for Watched {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if let Some(Err(e)) = &frame {
+            let failure = if e.is::<http_body_util::LengthLimitError>() {
+                Failure::TooLarge
+            } else {
+                Failure::Malformed
+            };
+            let _ = self.failed.set(failure);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 #[cfg(test)]

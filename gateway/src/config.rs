@@ -178,6 +178,9 @@ pub struct UpstreamConfig {
     /// below the services' `server.idle_timeout_secs` (75 s), so an instance never closes a
     /// connection just as a call goes out on it.
     pub idle_timeout_secs: u64,
+    /// Unary HTTP/1.1 calls go out through the gateway's own client (`platform-http1`);
+    /// off, through hyper's (`GATEWAY__UPSTREAM__OWN_HTTP1_CLIENT`).
+    pub own_http1_client: bool,
 }
 
 impl Default for UpstreamConfig {
@@ -187,6 +190,7 @@ impl Default for UpstreamConfig {
             route_timeouts_ms: BTreeMap::new(),
             max_attempts: 3,
             idle_timeout_secs: 60,
+            own_http1_client: true,
         }
     }
 }

@@ -17,22 +17,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use platform_http1::codec::{write_digits, write_field};
 use platform_kernel::headers as names;
-use platform_kernel::server::write_field;
 
 use crate::protocol::Wire;
 
 /// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1).
-pub const HOP_BY_HOP: [HeaderName; 8] = [
-    http::header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    http::header::PROXY_AUTHENTICATE,
-    http::header::PROXY_AUTHORIZATION,
-    http::header::TE,
-    http::header::TRAILER,
-    http::header::TRANSFER_ENCODING,
-    http::header::UPGRADE,
-];
+pub use platform_http1::fields::HOP_BY_HOP;
 
 /// Identity headers the gateway sets after authentication; callers can never send them.
 pub const IDENTITY_HEADERS: [HeaderName; 3] = [
@@ -103,7 +94,7 @@ pub fn write_fields(
     if outgoing.wire == Wire::Connect {
         out.extend_from_slice(b"connect-timeout-ms: ");
         let ms = remaining.as_millis().clamp(1, u128::from(u64::MAX)) as usize;
-        platform_kernel::server::write_digits(out, ms, 10);
+        write_digits(out, ms, 10);
         out.extend_from_slice(b"\r\n");
     } else {
         let (name, value) = deadline_field(outgoing.wire, remaining);
@@ -147,8 +138,13 @@ pub fn prepare(headers: &mut HeaderMap, outgoing: &Outgoing<'_>) {
 }
 
 /// Removes the hop-by-hop fields of an answer from hyper's clients (the gateway's own client
-/// leaves them out as it reads the head).
+/// leaves them out as it reads the head), and its `Content-Length` when `Transfer-Encoding`
+/// framed it (RFC 9112 §6.3: the body was read by the coding, and the length would frame it
+/// differently downstream).
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(http::header::TRANSFER_ENCODING) {
+        headers.remove(http::header::CONTENT_LENGTH);
+    }
     let listed = listed_in_connection(headers);
     let present: Vec<HeaderName> = headers
         .keys()

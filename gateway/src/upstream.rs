@@ -24,17 +24,17 @@ use http::Request;
 use platform_clients::balancer::{Balancer, Outcome};
 use platform_clients::config::RetryConfig;
 use platform_clients::retry::{Refused, RetryPolicy};
+use platform_http1::client::H1Pool;
 use platform_kernel::ErrorCode;
 use platform_kernel::headers as names;
 
 use self::deadline::Deadline;
 use self::hyper_clients::HyperClients;
 use self::selection::Selection;
-use crate::body_limit;
+use crate::body_limit::{self, Watch};
 use crate::config::UpstreamConfig;
 use crate::forwarding::{self, Outgoing};
 use crate::gate::Call;
-use crate::h1::H1Pool;
 use crate::protocol::{Wire, error};
 
 pub struct Upstreams {
@@ -121,20 +121,20 @@ impl Upstreams {
         };
         let buffer =
             route.idempotent || call.head.declared.is_some_and(|n| n <= BUFFERED_MAX as u64);
+        let caller = Watch::default();
         let mut payload = if buffer {
             match body_limit::read_within(body, self.max_body, wire).await {
                 Ok(bytes) => Payload::Buffered(bytes),
                 Err(refusal) => return refusal,
             }
         } else {
-            Payload::Streaming(Some(Body::new(http_body_util::Limited::new(
-                body,
-                self.max_body,
-            ))))
+            Payload::Streaming(Some(caller.body(body, self.max_body)))
         };
-        // The gateway's own client writes the upstream fields straight into the request
-        // head; hyper's clients get them in the header map.
-        let own_client = matches!(payload, Payload::Buffered(_)) && wire != Wire::Grpc;
+        // The gateway's own client (`upstream.own_http1_client`) writes the upstream fields
+        // straight into the request head; hyper's clients get them in the header map.
+        let own_client = self.config.own_http1_client
+            && matches!(payload, Payload::Buffered(_))
+            && wire != Wire::Grpc;
         if !own_client {
             forwarding::prepare(&mut parts.headers, &outgoing);
         }
@@ -192,6 +192,13 @@ impl Upstreams {
                         ErrorCode::DeadlineExceeded,
                         "deadline exceeded upstream",
                     );
+                }
+                // The caller's body failed, not the instance.
+                Ok(Err(_)) if caller.failure().is_some() => {
+                    pick.finish(Outcome::Answered);
+                    return caller
+                        .failure()
+                        .map_or_else(unavailable, |f| f.response(wire));
                 }
                 Ok(Err(e)) => {
                     let id = pick.instance().id.clone();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use http::{HeaderName, HeaderValue};
 
 use crate::forwarding::IDENTITY_HEADERS;
-use crate::per_thread::PerThread;
+use platform_http1::per_thread::PerThread;
 
 /// A verified token: its claims, and the identity headers sent upstream (built once).
 pub struct Verified {

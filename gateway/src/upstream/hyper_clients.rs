@@ -8,6 +8,7 @@ use http::{Request, Uri, Version};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use platform_http1::fields::TrailersChecked;
 
 use super::SendError;
 use crate::forwarding;
@@ -58,7 +59,8 @@ impl HyperClients {
         match client.request(request).await {
             Ok(mut response) => {
                 forwarding::remove_hop_by_hop(response.headers_mut());
-                Ok(response.map(Body::new))
+                // Trailer fields that must not be trailers (RFC 9110 §6.5.1) are dropped.
+                Ok(response.map(|body| Body::new(TrailersChecked::new(body))))
             }
             Err(e) => Err(SendError {
                 not_sent: e.is_connect(),

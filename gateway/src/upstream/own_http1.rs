@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::{Attempt, Late, SendError};
 use crate::forwarding::{self, Outgoing};
-use crate::h1::{self, H1Pool};
+use platform_http1::client::{self as h1, H1Pool};
 
 /// One attempt.
 pub async fn send(
@@ -34,7 +34,9 @@ pub async fn send(
         .await
     {
         Err(h1::PoolError::Deadline) => Err(Late),
-        sent => Ok(sent.map_err(SendError::from)),
+        sent => Ok(sent
+            .map(|response| response.map(Body::new))
+            .map_err(SendError::from)),
     }
 }
 

@@ -4,4 +4,5 @@ mod attacks;
 mod edge;
 mod membership;
 mod proxying;
+mod smuggling;
 mod support;

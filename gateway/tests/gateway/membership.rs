@@ -124,9 +124,13 @@ async fn routing_follows_consul_survives_a_killed_instance_and_a_consul_outage()
     .await;
 
     let mut config = GatewayConfig {
-        server: ServerConfig::with_port(0),
+        server: ServerConfig {
+            http1_fast_path: platform_testkit::http1::fast_paths(),
+            ..ServerConfig::with_port(0)
+        },
         ..GatewayConfig::default()
     };
+    config.upstream.own_http1_client = platform_testkit::http1::fast_paths();
     config.discovery.consul.address = Some(consul.address());
     // This test is about routing: limits high enough never to refuse.
     config.rate_limit.rps = 1_000_000;

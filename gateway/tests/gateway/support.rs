@@ -121,9 +121,13 @@ impl Stack {
         let (identity, auth) = identity_and_auth(dir.path()).await;
         let (echo, seen) = echo(Duration::from_millis(0)).await;
         let mut config = GatewayConfig {
-            server: ServerConfig::with_port(0),
+            server: ServerConfig {
+                http1_fast_path: platform_testkit::http1::fast_paths(),
+                ..ServerConfig::with_port(0)
+            },
             ..GatewayConfig::default()
         };
+        config.upstream.own_http1_client = platform_testkit::http1::fast_paths();
         let instances = &mut config.discovery.static_instances;
         instances.insert("identity".into(), vec![format!("http://{identity}")]);
         instances.insert("auth".into(), vec![format!("http://{auth}")]);

@@ -6,7 +6,7 @@
 //!    (one file can configure the whole stack);
 //! 3. the conventional variables of the platform (`PORT`, `HOST`, `DATABASE_URL`,
 //!    `PLATFORM_DATA_DIR`, `RUST_LOG`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `PLATFORM_LOG_FORMAT`,
-//!    `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`, `REDIS_URL`);
+//!    `CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`, `REDIS_URL`, `PLATFORM_HTTP1_FAST_PATH`);
 //! 4. service-prefixed variables with `__` as the separator, e.g.
 //!    `IDENTITY__SERVER__PORT=9000` or `IDENTITY__TOKENS__RESET_TTL_SECS=600`.
 //!
@@ -26,7 +26,7 @@ mod service;
 pub use service::{BaseConfig, OwnConfig, ServiceConfig, load_service};
 
 /// The conventional variables and the key each one sets.
-const CONVENTIONAL: [(&str, &str); 10] = [
+const CONVENTIONAL: [(&str, &str); 11] = [
     ("PORT", "server.port"),
     ("HOST", "server.host"),
     ("DATABASE_URL", "database.url"),
@@ -37,6 +37,7 @@ const CONVENTIONAL: [(&str, &str); 10] = [
     ("CONSUL_HTTP_ADDR", "discovery.consul.address"),
     ("CONSUL_HTTP_TOKEN", "discovery.consul.token"),
     ("REDIS_URL", "redis.url"),
+    ("PLATFORM_HTTP1_FAST_PATH", "server.http1_fast_path"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +159,25 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
     /// Proxies whose `X-Forwarded-For` is believed (the gateway, a load balancer).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Plain HTTP/1.1 requests are served by the platform's own fast path
+    /// (`platform-http1`); off, hyper serves every connection (`PLATFORM_HTTP1_FAST_PATH`).
+    pub http1_fast_path: bool,
+    /// The largest request head (request line and fields); a larger one gets 431. At least
+    /// 8192 (hyper's smallest read buffer).
+    #[serde(deserialize_with = "head_limit")]
+    pub max_head_bytes: usize,
+}
+
+/// `server.max_head_bytes`, refused below what hyper can be given.
+fn head_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = usize::deserialize(d)?;
+    if n < crate::server::MIN_HEAD_BYTES {
+        return Err(serde::de::Error::custom(format!(
+            "must be at least {}",
+            crate::server::MIN_HEAD_BYTES
+        )));
+    }
+    Ok(n)
 }
 
 impl ServerConfig {
@@ -175,6 +195,8 @@ impl ServerConfig {
             grace: Duration::from_secs(self.shutdown_grace_secs),
             header_read: Duration::from_secs(self.header_read_timeout_secs),
             idle: Duration::from_secs(self.idle_timeout_secs),
+            http1_fast_path: self.http1_fast_path,
+            max_head_bytes: self.max_head_bytes,
         }
     }
 }
@@ -189,6 +211,8 @@ impl Default for ServerConfig {
             idle_timeout_secs: 75,
             max_request_bytes: 4 * 1024 * 1024,
             trusted_proxies: Vec::new(),
+            http1_fast_path: true,
+            max_head_bytes: 64 * 1024,
         }
     }
 }
@@ -347,6 +371,25 @@ mod tests {
             jail.set_env("SAMPLE__SERVER__PROT", "1");
             let err = load::<Sample>("sample").expect_err("must fail").to_string();
             assert!(err.contains("prot"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_http1_fast_path_switch_and_head_limit_are_read_and_checked() {
+        figment::Jail::expect_with(|jail| {
+            let c: Sample = load("sample").map_err(|e| e.to_string())?;
+            assert!(c.server.http1_fast_path);
+            assert_eq!(c.server.max_head_bytes, 64 * 1024);
+            jail.set_env("PLATFORM_HTTP1_FAST_PATH", "false");
+            jail.set_env("SAMPLE__SERVER__MAX_HEAD_BYTES", "16384");
+            let c: Sample = load("sample").map_err(|e| e.to_string())?;
+            assert!(!c.server.http1_fast_path);
+            assert_eq!(c.server.timeouts().max_head_bytes, 16384);
+            jail.set_env("SAMPLE__SERVER__MAX_HEAD_BYTES", "100");
+            let err = load::<Sample>("sample").expect_err("must fail").to_string();
+            assert!(err.contains("server.max_head_bytes"), "{err}");
+            assert!(err.contains("8192"), "{err}");
             Ok(())
         });
     }

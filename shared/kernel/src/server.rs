@@ -17,14 +17,10 @@ use tokio::net::TcpListener;
 use crate::config::ServerConfig;
 
 mod activity;
-mod http1;
-mod names;
-mod parsed;
-pub use http1::{write_digits, write_field};
-pub use names::NameCache;
-pub use parsed::parsed_value;
 #[cfg(test)]
 mod http1_tests;
+#[cfg(test)]
+mod smuggling_tests;
 #[cfg(test)]
 mod timeouts_tests;
 
@@ -50,7 +46,7 @@ impl<S> HttpService for S where
 {
 }
 
-/// How long the server waits on callers ([`ServerConfig::timeouts`]).
+/// How long the server waits on callers, and how it reads them ([`ServerConfig::timeouts`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
     /// After the stop, how long in-flight requests get to finish.
@@ -61,6 +57,11 @@ pub struct Timeouts {
     pub header_read: Duration,
     /// How long a keep-alive connection may wait for its next request.
     pub idle: Duration,
+    /// Plain HTTP/1.1 requests are served by `platform_http1` (off: hyper serves every
+    /// connection from its first byte).
+    pub http1_fast_path: bool,
+    /// The largest request head; a larger one gets 431 (on either path).
+    pub max_head_bytes: usize,
 }
 
 impl Timeouts {
@@ -69,6 +70,15 @@ impl Timeouts {
         Self {
             grace,
             ..ServerConfig::default().timeouts()
+        }
+    }
+
+    /// What the HTTP/1.1 fast path needs of them.
+    fn http1(&self) -> platform_http1::server::Options {
+        platform_http1::server::Options {
+            header_read: self.header_read,
+            idle: self.idle,
+            max_head_bytes: self.max_head_bytes,
         }
     }
 }
@@ -137,8 +147,9 @@ where
 }
 
 /// One connection, until it ends; when the server stops, it finishes the requests under way
-/// and closes (HTTP/2: GOAWAY). Plain HTTP/1.1 calls are served by `http1`; hyper takes the
-/// connection over at the first request that needs more (and serves HTTP/2 from the start).
+/// and closes (HTTP/2: GOAWAY). Plain HTTP/1.1 calls are served by `platform_http1` (unless
+/// `http1_fast_path` is off); hyper takes the connection over at the first request that
+/// needs more (and serves HTTP/2 from the start).
 async fn connection<S>(
     mut stream: tokio::net::TcpStream,
     peer: SocketAddr,
@@ -149,10 +160,19 @@ async fn connection<S>(
 ) where
     S: HttpService,
 {
+    use platform_http1::server::Ended;
     use tower::ServiceExt as _;
-    let read = match http1::serve(&mut stream, peer, &mut service, &stopping, &timeouts).await {
-        http1::Ended::Closed => return,
-        http1::Ended::Handover(read) => read,
+    let read = if timeouts.http1_fast_path {
+        let peer = axum::extract::ConnectInfo(peer);
+        let options = timeouts.http1();
+        match platform_http1::server::serve(&mut stream, &peer, &mut service, &stopping, &options)
+            .await
+        {
+            Ended::Closed => return,
+            Ended::Handover(read) => read,
+        }
+    } else {
+        bytes::Bytes::new()
     };
     // hyper has no idle timeout of its own (none at all for HTTP/2): the connection is
     // closed gracefully once nothing has been under way on it for `timeouts.idle`.
@@ -162,10 +182,14 @@ async fn connection<S>(
         hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
             req.extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
+            let refused = unframed_host(&req);
             let guard = tracker.begin();
             let answer = service.clone().oneshot(req.map(Body::new));
             async move {
-                let response = answer.await?;
+                let response = match refused {
+                    Some(refusal) => refusal,
+                    None => answer.await?,
+                };
                 Ok::<_, Infallible>(
                     response.map(|body| Body::new(activity::Tracked::new(body, guard))),
                 )
@@ -175,9 +199,12 @@ async fn connection<S>(
     builder
         .http1()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(timeouts.header_read);
+        .header_read_timeout(timeouts.header_read)
+        // hyper's read buffer bounds the request head it reads (431 beyond it); hyper
+        // refuses a bound under 8 KiB.
+        .max_buf_size(timeouts.max_head_bytes.max(MIN_HEAD_BYTES));
     let conn = builder.serve_connection_with_upgrades(
-        TokioIo::new(http1::Rewind::new(read, stream)),
+        TokioIo::new(platform_http1::server::Rewind::new(read, stream)),
         hyper_service,
     );
     tokio::pin!(conn);
@@ -197,6 +224,29 @@ async fn connection<S>(
     if let Err(e) = conn.await {
         tracing::debug!(error = %e, %peer, "connection ended with an error");
     }
+}
+
+/// The smallest head limit hyper accepts (its `max_buf_size`).
+pub const MIN_HEAD_BYTES: usize = 8 * 1024;
+
+/// The answer to an HTTP/1.x request with no `Host` (HTTP/1.1), or more than one
+/// (RFC 9112 §3.2): 400, and the connection closes. (HTTP/2 carries `:authority`.)
+fn unframed_host<B>(req: &Request<B>) -> Option<Response> {
+    let hosts = req.headers().get_all(http::header::HOST).iter().count();
+    let refused = match req.version() {
+        http::Version::HTTP_11 => hosts != 1,
+        http::Version::HTTP_10 | http::Version::HTTP_09 => hosts > 1,
+        _ => false,
+    };
+    refused.then(|| {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = http::StatusCode::BAD_REQUEST;
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        response
+    })
 }
 
 /// Serves `service` on `workers` threads (0: one per core), each with its own single-threaded
@@ -349,7 +399,10 @@ mod tests {
                 std::thread::current().name().unwrap_or("main").to_owned()
             }),
         );
-        let config = ServerConfig::default();
+        let config = ServerConfig {
+            http1_fast_path: platform_testkit::http1::fast_paths(),
+            ..ServerConfig::default()
+        };
         let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {

@@ -86,10 +86,12 @@ impl Drop for Served {
     }
 }
 
-/// The settings tests serve with: the defaults on 127.0.0.1, a 5 s drain.
+/// The settings tests serve with: the defaults on 127.0.0.1, a 5 s drain, and the HTTP/1.1
+/// fast path unless `PLATFORM_TEST_FAST_PATHS=off` ([`crate::http1::fast_paths`]).
 pub fn config() -> ServerConfig {
     ServerConfig {
         shutdown_grace_secs: 5,
+        http1_fast_path: crate::http1::fast_paths(),
         ..ServerConfig::default()
     }
 }

@@ -94,12 +94,16 @@ fn post(body: &Bytes) -> Call<'_> {
     }
 }
 
-async fn call(pool: &Arc<H1Pool>, addr: &str, body: &str) -> Result<Response<Body>, PoolError> {
+async fn call(
+    pool: &Arc<H1Pool>,
+    addr: &str,
+    body: &str,
+) -> Result<Response<UpstreamBody>, PoolError> {
     let body = Bytes::copy_from_slice(body.as_bytes());
     pool.send(addr, post(&body), true, later()).await
 }
 
-async fn frames(response: Response<Body>) -> (Vec<Bytes>, Option<HeaderMap>) {
+async fn frames(response: Response<UpstreamBody>) -> (Vec<Bytes>, Option<HeaderMap>) {
     let mut body = response.into_body();
     let (mut data, mut trailers) = (Vec::new(), None);
     while let Some(frame) = body.frame().await {

@@ -9,29 +9,31 @@
 //! Responses are framed as RFC 9112 §6.3 says: none for HEAD, 1xx, 204 and 304; chunked
 //! (trailers become a trailers frame); `Content-Length`; otherwise until the connection
 //! closes. Interim 1xx responses are skipped. Reading the response head, and the chunked
-//! coding, are in `h1_response.rs`.
+//! coding, are in [`crate::response_head`] and [`crate::chunked`].
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Waker};
 use std::time::Duration;
 
-use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderName, Method, Response, Version};
-use http_body::{Frame, SizeHint};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::names::NameCache;
 use crate::per_thread::{PerThread, thread_index};
-use platform_kernel::server::NameCache;
+use crate::response_head::{Head, parse_head};
+
+mod body;
+pub use body::UpstreamBody;
+#[cfg(test)]
+mod tests;
 
 /// A response head larger than this is refused.
 const MAX_HEAD: usize = 64 * 1024;
-/// Response header fields accepted (hyper's default is 100).
-const MAX_HEADERS: usize = 100;
 /// Bodies up to this size are copied behind the request head and sent in the same write.
 const COALESCE: usize = 16 * 1024;
 
@@ -137,7 +139,7 @@ impl H1Pool {
         call: Call<'_>,
         may_resend: bool,
         deadline: Instant,
-    ) -> Result<Response<Body>, PoolError> {
+    ) -> Result<Response<UpstreamBody>, PoolError> {
         let (key, idle) = self.checkout(authority);
         // Connecting is boxed: it is rare, and its future (a timer and a connect) would
         // otherwise make every call's future larger.
@@ -168,7 +170,7 @@ impl H1Pool {
         authority: &str,
         call: &Call<'_>,
         deadline: Instant,
-    ) -> Result<Response<Body>, Exchange> {
+    ) -> Result<Response<UpstreamBody>, Exchange> {
         // The connection's own timer, moved to this call's deadline: a later deadline only
         // updates the registered one (no timer-wheel insert and cancel per call).
         let mut timer = match conn.timer.take() {
@@ -185,26 +187,19 @@ impl H1Pool {
             () = timer.as_mut() => return Err(Exchange::Deadline),
         };
         conn.timer = Some(timer);
-        let framing = head.framing;
-        let mut response = Response::new(Body::empty());
+        // Nothing more to read (no body, or all of it came with the head): the connection
+        // goes back at once.
+        let body = UpstreamBody::new(
+            conn,
+            head.framing,
+            head.keep_alive,
+            Arc::downgrade(self),
+            key.clone(),
+        );
+        let mut response = Response::new(body);
         *response.status_mut() = head.status;
         *response.version_mut() = Version::HTTP_11;
-        let reusable = head.keep_alive;
         *response.headers_mut() = head.headers;
-        let mut body = UpstreamBody {
-            conn: Some(conn),
-            framing,
-            reusable,
-            pool: Arc::downgrade(self),
-            key: key.clone(),
-        };
-        // Nothing more to read (no body, or all of it came with the head): the connection
-        // goes back at once, and the body is plain bytes.
-        if let Some(complete) = body.take_complete() {
-            *response.body_mut() = Body::from(complete);
-        } else {
-            *response.body_mut() = Body::new(body);
-        }
         Ok(response)
     }
 
@@ -372,195 +367,47 @@ fn encode_head(out: &mut Vec<u8>, authority: &str, call: &Call<'_>) {
     );
     if !call.body.is_empty() || !bodiless {
         out.extend_from_slice(b"content-length: ");
-        platform_kernel::server::write_digits(out, call.body.len(), 10);
+        crate::codec::write_digits(out, call.body.len(), 10);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
 }
 
-/// A response body read from its connection by the caller's task; the connection goes back
-/// to the pool once the body has been read to its end.
-struct UpstreamBody {
-    conn: Option<Conn>,
-    framing: Framing,
-    reusable: bool,
-    pool: Weak<H1Pool>,
-    key: Arc<str>,
-}
-
-impl UpstreamBody {
-    /// The whole body, when it is already here; the connection is then handed back.
-    fn take_complete(&mut self) -> Option<Bytes> {
-        let conn = self.conn.as_mut()?;
-        let bytes = match self.framing {
-            Framing::Empty => Bytes::new(),
-            Framing::Length(n) if conn.buf.len() as u64 >= n => {
-                conn.buf.split_to(n as usize).freeze()
+/// Reads until a complete final (non-1xx) response head is in, and parses it.
+async fn read_head(conn: &mut Conn, head_request: bool) -> Result<Head, Exchange> {
+    let mut received = false;
+    loop {
+        if !conn.buf.is_empty() {
+            received = true;
+            let scratch = (&mut conn.fields, &mut conn.names);
+            let parsed = parse_head(&mut conn.buf, head_request, scratch)
+                .map_err(|e| Exchange::Failed(format!("{e} upstream")))?;
+            if let Some(head) = parsed {
+                if head.status.is_informational() {
+                    continue;
+                }
+                return Ok(head);
             }
-            _ => return None,
-        };
-        self.framing = Framing::Done;
-        self.recycle();
-        Some(bytes)
-    }
-
-    fn recycle(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        // Bytes past the end of the response mean the instance does not speak HTTP/1.1
-        // as we understood it: the connection is not reused.
-        if !self.reusable || !conn.buf.is_empty() {
-            return;
-        }
-        if let Some(pool) = self.pool.upgrade() {
-            pool.put_back(self.key.clone(), conn);
-        }
-    }
-
-    /// Reads more of the response into the buffer; `Ok(0)` at the end of the stream.
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
-        let Some(conn) = self.conn.as_mut() else {
-            return Poll::Ready(Ok(0));
-        };
-        loop {
-            std::task::ready!(conn.stream.poll_read_ready(cx))?;
-            conn.buf.reserve(8 * 1024);
-            match conn.stream.try_read_buf(&mut conn.buf) {
-                Ok(n) => return Poll::Ready(Ok(n)),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
+            if conn.buf.len() >= MAX_HEAD {
+                return Err(Exchange::Failed("response head too large upstream".into()));
             }
+        }
+        conn.buf.reserve(8 * 1024);
+        let n = conn.stream.read_buf(&mut conn.buf).await.map_err(|e| {
+            let message = format!("reading the response: {e}");
+            if received {
+                Exchange::Failed(message)
+            } else {
+                Exchange::ClosedEarly(message)
+            }
+        })?;
+        if n == 0 {
+            let message = "connection closed before the response".to_owned();
+            return Err(if received {
+                Exchange::Failed(message)
+            } else {
+                Exchange::ClosedEarly(message)
+            });
         }
     }
 }
-
-impl http_body::Body for UpstreamBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        let this = &mut *self;
-        loop {
-            let buffered = this.conn.as_ref().is_some_and(|c| !c.buf.is_empty())
-                || matches!(this.framing, Framing::Chunked(Chunked::Finished));
-            match &mut this.framing {
-                Framing::Done | Framing::Empty => {
-                    this.framing = Framing::Done;
-                    this.recycle();
-                    return Poll::Ready(None);
-                }
-                Framing::Length(0) => this.framing = Framing::Done,
-                Framing::Length(remaining) if buffered => {
-                    let Some(conn) = this.conn.as_mut() else {
-                        return Poll::Ready(None);
-                    };
-                    let n = (*remaining).min(conn.buf.len() as u64);
-                    let data = conn.buf.split_to(n as usize).freeze();
-                    *remaining -= n;
-                    if *remaining == 0 {
-                        this.framing = Framing::Done;
-                        this.recycle();
-                    }
-                    return Poll::Ready(Some(Ok(Frame::data(data))));
-                }
-                Framing::UntilClose if buffered => {
-                    let Some(conn) = this.conn.as_mut() else {
-                        return Poll::Ready(None);
-                    };
-                    let data = conn.buf.split().freeze();
-                    return Poll::Ready(Some(Ok(Frame::data(data))));
-                }
-                Framing::Chunked(chunked) if buffered => {
-                    let Some(conn) = this.conn.as_mut() else {
-                        return Poll::Ready(None);
-                    };
-                    match chunked.step(&mut conn.buf) {
-                        Ok(Step::Frame(frame)) => return Poll::Ready(Some(Ok(frame))),
-                        Ok(Step::End) => {
-                            this.framing = Framing::Done;
-                            continue;
-                        }
-                        Ok(Step::More) => {}
-                        Err(e) => {
-                            this.conn = None;
-                            return Poll::Ready(Some(Err(std::io::Error::other(e))));
-                        }
-                    }
-                    if !fill(this, cx)? {
-                        return Poll::Pending;
-                    }
-                }
-                _ => {
-                    if !fill(this, cx)? {
-                        return Poll::Pending;
-                    }
-                }
-            }
-        }
-
-        /// Reads more; `false` when nothing is there yet. The end of the stream finishes a
-        /// body delimited by it, and is an error for any other.
-        fn fill(this: &mut UpstreamBody, cx: &mut Context<'_>) -> Result<bool, std::io::Error> {
-            match this.poll_fill(cx) {
-                Poll::Pending => Ok(false),
-                Poll::Ready(Ok(0)) => {
-                    if matches!(this.framing, Framing::UntilClose) {
-                        this.reusable = false;
-                        this.conn = None;
-                        this.framing = Framing::Done;
-                        Ok(true)
-                    } else {
-                        this.conn = None;
-                        Err(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            "upstream closed the connection before the response body ended",
-                        ))
-                    }
-                }
-                Poll::Ready(Ok(_)) => Ok(true),
-                Poll::Ready(Err(e)) => {
-                    this.conn = None;
-                    Err(e)
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(
-            self.framing,
-            Framing::Done | Framing::Empty | Framing::Length(0)
-        )
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self.framing {
-            Framing::Done | Framing::Empty => SizeHint::with_exact(0),
-            Framing::Length(n) => SizeHint::with_exact(n),
-            _ => SizeHint::default(),
-        }
-    }
-}
-
-impl Drop for UpstreamBody {
-    /// A body dropped when complete still hands its connection back; one dropped half-read
-    /// takes its connection with it.
-    fn drop(&mut self) {
-        if matches!(
-            self.framing,
-            Framing::Done | Framing::Empty | Framing::Length(0)
-        ) {
-            self.recycle();
-        }
-    }
-}
-
-#[path = "h1_response.rs"]
-mod response;
-use response::{Chunked, Framing, Head, Step, read_head};
-
-#[cfg(test)]
-#[path = "h1_tests.rs"]
-mod tests;

@@ -1,0 +1,6 @@
+#![no_main]
+//! The properties of `platform_http1::checks::request_head` on every input.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    platform_http1::checks::request_head(data);
+});
