@@ -228,5 +228,4 @@ fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
 }
 
 #[cfg(test)]
-#[path = "forwarding_tests.rs"]
 mod tests;

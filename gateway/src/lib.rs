@@ -1,6 +1,4 @@
-//! The API gateway. Each concern is a module of its own; `app::build` composes them, and
-//! `gate` is the request path, step by step.
-
+#![doc = include_str!("../README.md")]
 // A step refuses a call with the response the caller gets: it is built once per refused
 // request and returned straight up, so boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
