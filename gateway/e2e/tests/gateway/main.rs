@@ -4,5 +4,6 @@ mod attacks;
 mod edge;
 mod membership;
 mod proxying;
+mod retries;
 mod smuggling;
 mod support;
