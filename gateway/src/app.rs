@@ -25,7 +25,7 @@ use platform_tokens::Expectations;
 use tower::Layer as _;
 
 use crate::authentication::{Authenticator, VerifiedCache};
-use crate::config::GatewayConfig;
+use crate::config::Config;
 use crate::gate::{Gate, gate};
 use crate::jwks::JwksCache;
 use crate::rate_limit::RateLimits;
@@ -41,17 +41,17 @@ pub struct Gateway<S> {
 
 /// The gateway on the system's clock.
 pub async fn build(
-    config: &GatewayConfig,
+    config: &Config,
 ) -> anyhow::Result<Gateway<impl platform_kernel::server::HttpService + Sync>> {
     build_with_clock(config, Arc::new(SystemClock)).await
 }
 
 /// The gateway reading the time (token expiry) from `clock`.
 pub async fn build_with_clock(
-    config: &GatewayConfig,
+    config: &Config,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Gateway<impl platform_kernel::server::HttpService + Sync>> {
-    let registry = platform_discovery::from_config(&config.discovery)?;
+    let registry = platform_discovery::from_config(&config.base.discovery)?;
     let breaker = platform_clients::ClientsConfig::default().defaults.breaker;
     let balancers: HashMap<&'static str, Arc<Balancer>> = ["identity", "auth", "authz", "audit"]
         .into_iter()
@@ -72,42 +72,44 @@ pub async fn build_with_clock(
         .ok_or_else(|| anyhow::anyhow!("no auth balancer"))?;
     let jwks = Arc::new(JwksCache::new(
         auth,
-        Duration::from_secs(config.auth.unknown_kid_refetch_secs),
+        Duration::from_secs(config.own.auth.unknown_kid_refetch_secs),
     ));
-    jwks.spawn_refresher(Duration::from_secs(config.auth.jwks_refresh_secs.max(1)));
-    let shared = match &config.redis.url {
+    jwks.spawn_refresher(Duration::from_secs(
+        config.own.auth.jwks_refresh_secs.max(1),
+    ));
+    let shared = match &config.base.redis.url {
         Some(url) => Some(crate::rate_limit::redis::SharedLimiter::connect(
             secrecy::ExposeSecret::expose_secret(url),
-            &config.redis.key_prefix,
+            &config.base.redis.key_prefix,
         )?),
         None => None,
     };
-    let limits = RateLimits::with_shared(&config.rate_limit, shared);
+    let limits = RateLimits::with_shared(&config.own.rate_limit, shared);
     let state = Arc::new(Gate {
-        routes: RouteTable::new(config.auth.allow_self_signup),
-        max_body: config.server.max_request_bytes,
+        routes: RouteTable::new(config.own.auth.allow_self_signup),
+        max_body: config.base.server.max_request_bytes,
         limits,
         auth: Authenticator {
             jwks: jwks.clone(),
             verified: VerifiedCache::default(),
             expect: Expectations {
-                issuer: config.auth.issuer.clone(),
-                audience: config.auth.audience.clone(),
-                leeway_secs: config.auth.leeway_secs as i64,
+                issuer: config.own.auth.issuer.clone(),
+                audience: config.own.auth.audience.clone(),
+                leeway_secs: config.own.auth.leeway_secs as i64,
             },
             clock,
         },
         upstreams: Upstreams::new(
             balancers,
-            config.upstream.clone(),
-            config.server.max_request_bytes,
-            config.auth.forward_token,
+            config.own.upstream.clone(),
+            config.base.server.max_request_bytes,
+            config.own.auth.forward_token,
         ),
     });
     spawn_limit_shrinker(Arc::downgrade(&state));
-    let edge = crate::cors::CorsLayer::new(&config.cors.origins, Duration::from_secs(7200))
+    let edge = crate::cors::CorsLayer::new(&config.own.cors.origins, Duration::from_secs(7200))
         .layer(Edge(state));
-    let service = platform_kernel::rpc::observed_service(edge, &config.server.trusted_proxies);
+    let service = platform_kernel::rpc::observed_service(edge, &config.base.server.trusted_proxies);
     Ok(Gateway { service, jwks })
 }
 

@@ -1,37 +1,30 @@
-//! The gateway's one configuration type (`GATEWAY__…` variables, section `gateway` of the
-//! `PLATFORM_CONFIG` file), plus the conventional `GATEWAY_CORS_ORIGINS`,
-//! `GATEWAY_RATE_LIMIT_RPS` and `GATEWAY_RATE_LIMIT_BURST`.
+//! The gateway's one configuration type, [`Config`]: the kernel's base section (`server`,
+//! `telemetry`, `discovery`, `redis`; `database` and `data_dir` are accepted, so the stack's
+//! shared environment never breaks the gateway, which keeps nothing durable) beside its own
+//! keys (`GATEWAY__…` variables, section `gateway` of the `PLATFORM_CONFIG` file), plus the
+//! conventional `GATEWAY_CORS_ORIGINS`, `GATEWAY_RATE_LIMIT_RPS` and `GATEWAY_RATE_LIMIT_BURST`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use platform_discovery::DiscoveryConfig;
-use platform_kernel::config::{
-    ConfigError, DatabaseConfig, RedisConfig, ServerConfig, TelemetryConfig, Validate,
-    default_data_dir,
-};
+use platform_kernel::config::{ConfigError, OwnConfig, ServiceConfig, Validate};
 use serde::{Deserialize, Deserializer};
 
 pub const DEFAULT_PORT: u16 = 8080;
 
-/// The gateway's own conventional variables, for `platform_kernel::config::load_with`.
+/// The gateway's own conventional variables, for `platform_kernel::config::load_service_with`.
 pub const CONVENTIONAL: &[(&str, &str)] = &[
     ("GATEWAY_CORS_ORIGINS", "cors.origins"),
     ("GATEWAY_RATE_LIMIT_RPS", "rate_limit.rps"),
     ("GATEWAY_RATE_LIMIT_BURST", "rate_limit.burst"),
 ];
 
-#[derive(Debug, Clone, Deserialize)]
+/// The gateway binary's configuration.
+pub type Config = ServiceConfig<GatewayConfig>;
+
+/// The gateway's own keys.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
-    pub server: ServerConfig,
-    pub telemetry: TelemetryConfig,
-    pub discovery: DiscoveryConfig,
-    pub redis: RedisConfig,
-    /// Accepted so the stack's shared environment (`DATABASE_URL`, `PLATFORM_DATA_DIR`)
-    /// never breaks the gateway; it keeps nothing durable.
-    pub database: DatabaseConfig,
-    pub data_dir: PathBuf,
     pub cors: CorsConfig,
     pub rate_limit: RateLimitConfig,
     pub auth: JwtConfig,
@@ -40,22 +33,9 @@ pub struct GatewayConfig {
     pub workers: usize,
 }
 
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::with_port(DEFAULT_PORT),
-            telemetry: TelemetryConfig::default(),
-            discovery: DiscoveryConfig::default(),
-            redis: RedisConfig::default(),
-            database: DatabaseConfig::default(),
-            data_dir: default_data_dir(),
-            cors: CorsConfig::default(),
-            rate_limit: RateLimitConfig::default(),
-            auth: JwtConfig::default(),
-            upstream: UpstreamConfig::default(),
-            workers: 0,
-        }
-    }
+impl OwnConfig for GatewayConfig {
+    const SERVICE: &'static str = "gateway";
+    const DEFAULT_PORT: u16 = DEFAULT_PORT;
 }
 
 /// A list given either as a YAML list or as one comma-separated string (environment).

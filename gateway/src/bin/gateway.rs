@@ -2,6 +2,7 @@
 //! per core by default), each with its own socket on the port.
 
 use gateway::GatewayConfig;
+use gateway::config::Config;
 
 /// A thread-caching allocator (mimalloc), as Envoy uses tcmalloc: a proxied call makes a few
 /// dozen small allocations, and glibc's malloc costs several times more instructions for each.
@@ -10,19 +11,19 @@ static ALLOCATOR: gateway::allocator::Allocator = gateway::allocator::Allocator;
 use platform_kernel::{config, server, telemetry};
 
 fn main() -> anyhow::Result<()> {
-    let config: GatewayConfig = config::load_with("gateway", gateway::config::CONVENTIONAL)?;
+    let config = config::load_service_with::<GatewayConfig>(gateway::config::CONVENTIONAL)?;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(run(config))
 }
 
-async fn run(config: GatewayConfig) -> anyhow::Result<()> {
-    let _telemetry = telemetry::init("gateway", &config.telemetry)?;
+async fn run(config: Config) -> anyhow::Result<()> {
+    let _telemetry = telemetry::init("gateway", &config.base.telemetry)?;
     let gateway = gateway::build(&config).await?;
     server::serve_per_core(
-        &config.server,
-        config.workers,
+        &config.base.server,
+        config.own.workers,
         gateway.service,
         server::shutdown_signal(),
         |local, workers| tracing::info!(%local, workers, "gateway listening"),

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 mod service;
-pub use service::{BaseConfig, OwnConfig, ServiceConfig, load_service};
+pub use service::{BaseConfig, OwnConfig, ServiceConfig, load_service, load_service_with};
 
 /// The conventional variables and the key each one sets.
 const CONVENTIONAL: [(&str, &str); 11] = [

@@ -86,7 +86,8 @@ async fn every_forged_or_stale_token_gets_401_and_a_good_one_passes() {
     let forger = Forger::new();
     let jwks_server = jwks_server(&forger).await;
     let stack = Stack::start(|c| {
-        c.discovery
+        c.base
+            .discovery
             .static_instances
             .insert("auth".into(), vec![format!("http://{jwks_server}")]);
     })
@@ -150,8 +151,9 @@ async fn a_cached_token_still_expires() {
     let clock = std::sync::Arc::new(platform_testkit::clock::ManualClock::starting_now());
     let stack = Stack::start_with_clock(
         |c| {
-            c.auth.leeway_secs = 0;
-            c.discovery
+            c.own.auth.leeway_secs = 0;
+            c.base
+                .discovery
                 .static_instances
                 .insert("auth".into(), vec![format!("http://{jwks_server}")]);
         },

@@ -8,7 +8,7 @@ use crate::support::{Stack, echo};
 
 #[tokio::test]
 async fn cors_preflight_from_an_allowed_origin_allows_the_connect_headers() {
-    let stack = Stack::start(|c| c.cors.origins = vec!["https://app.example.com".into()]).await;
+    let stack = Stack::start(|c| c.own.cors.origins = vec!["https://app.example.com".into()]).await;
     let preflight = |origin: &'static str| {
         vec![
             ("origin", origin),
@@ -79,7 +79,7 @@ async fn cors_preflight_from_an_allowed_origin_allows_the_connect_headers() {
 #[tokio::test]
 async fn the_login_limit_answers_429_with_retry_after_and_a_connect_error() {
     let stack = Stack::start(|c| {
-        c.rate_limit.routes.insert(
+        c.own.rate_limit.routes.insert(
             "/platform.auth.v1.AuthService/Login".into(),
             gateway::config::Limit { rps: 1, burst: 3 },
         );
@@ -121,7 +121,7 @@ async fn the_login_limit_answers_429_with_retry_after_and_a_connect_error() {
 
 #[tokio::test]
 async fn an_oversized_body_is_refused_with_resource_exhausted() {
-    let stack = Stack::start(|c| c.server.max_request_bytes = 1024).await;
+    let stack = Stack::start(|c| c.base.server.max_request_bytes = 1024).await;
     let big = json!({"email": "a".repeat(4096)}).to_string();
     let (status, headers, body) = stack
         .call(
@@ -140,7 +140,8 @@ async fn an_oversized_body_is_refused_with_resource_exhausted() {
 async fn the_deadline_shrinks_on_the_way_and_ends_the_call_on_time() {
     let (slow, seen) = echo(Duration::from_secs(3)).await;
     let stack = Stack::start(|c| {
-        c.discovery
+        c.base
+            .discovery
             .static_instances
             .insert("audit".into(), vec![format!("http://{slow}")]);
     })
@@ -229,8 +230,8 @@ async fn replicas_share_the_limit_through_redis_and_fall_back_to_local_limits_wi
     let mut redis = PrivateRedis::start();
     let url = format!("redis://127.0.0.1:{}", redis.port);
     let stack = Stack::start(|c| {
-        c.redis.url = Some(url.into());
-        c.rate_limit.routes.insert(
+        c.base.redis.url = Some(url.into());
+        c.own.rate_limit.routes.insert(
             "/platform.auth.v1.AuthService/Login".into(),
             gateway::config::Limit { rps: 1, burst: 4 },
         );
@@ -323,8 +324,9 @@ async fn body_counter() -> std::net::SocketAddr {
 async fn small_bodies_sent_with_their_request_and_large_ones_streamed_arrive_whole() {
     let counter = body_counter().await;
     let stack = Stack::start(|c| {
-        c.server.max_request_bytes = 1024 * 1024;
-        c.discovery
+        c.base.server.max_request_bytes = 1024 * 1024;
+        c.base
+            .discovery
             .static_instances
             .insert("identity".into(), vec![format!("http://{counter}")]);
     })

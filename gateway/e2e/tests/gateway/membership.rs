@@ -5,14 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gateway::GatewayConfig;
 use platform_discovery::consul::ConsulRegistry;
 use platform_discovery::{ConsulConfig, DiscoveryConfig, Registered};
-use platform_kernel::config::ServerConfig;
 use platform_testkit::consul::ConsulTestServer;
 use serde_json::json;
 
-use crate::support::{PASSWORD, identity_and_auth, start_gateway};
+use crate::support::{PASSWORD, gateway_config, identity_and_auth, start_gateway};
 
 /// An upstream on its own runtime, so that killing it closes every socket.
 struct Killable {
@@ -123,18 +121,11 @@ async fn routing_follows_consul_survives_a_killed_instance_and_a_consul_outage()
     )
     .await;
 
-    let mut config = GatewayConfig {
-        server: ServerConfig {
-            http1_fast_path: platform_testkit::http1::fast_paths(),
-            ..ServerConfig::with_port(0)
-        },
-        ..GatewayConfig::default()
-    };
-    config.upstream.own_http1_client = platform_testkit::http1::fast_paths();
-    config.discovery.consul.address = Some(consul.address());
+    let mut config = gateway_config();
+    config.base.discovery.consul.address = Some(consul.address());
     // This test is about routing: limits high enough never to refuse.
-    config.rate_limit.rps = 1_000_000;
-    config.rate_limit.burst = 1_000_000;
+    config.own.rate_limit.rps = 1_000_000;
+    config.own.rate_limit.burst = 1_000_000;
     let gateway = start_gateway(&config).await;
     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();

@@ -94,7 +94,7 @@ async fn identity_headers_from_the_caller_are_replaced_by_the_verified_ones() {
 
 #[tokio::test]
 async fn a_verified_token_goes_upstream_only_when_configured() {
-    let stack = Stack::start(|c| c.auth.forward_token = true).await;
+    let stack = Stack::start(|c| c.own.auth.forward_token = true).await;
     let token = stack.user_token("relay@example.com").await;
     let bearer = format!("Bearer {token}");
     let (status, _, _) = stack

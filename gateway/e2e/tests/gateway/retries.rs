@@ -36,7 +36,7 @@ async fn an_unavailable_instance_is_left_for_another_only_when_the_call_may_be_r
     let (sick, sick_hits) = counting(503).await;
     let (well, well_hits) = counting(200).await;
     let stack = Stack::start(|c| {
-        c.discovery.static_instances.insert(
+        c.base.discovery.static_instances.insert(
             "authz".into(),
             vec![format!("http://{sick}"), format!("http://{well}")],
         );

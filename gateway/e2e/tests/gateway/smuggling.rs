@@ -50,11 +50,12 @@ async fn recorder() -> (SocketAddr, Arc<Mutex<Vec<(Seen, http::HeaderMap)>>>) {
 async fn gateway_before(upstream: SocketAddr) -> Stack {
     Stack::start(|config| {
         config
+            .base
             .discovery
             .static_instances
             .insert("identity".into(), vec![format!("http://{upstream}")]);
-        config.rate_limit.rps = 1_000_000;
-        config.rate_limit.burst = 1_000_000;
+        config.own.rate_limit.rps = 1_000_000;
+        config.own.rate_limit.burst = 1_000_000;
     })
     .await
 }

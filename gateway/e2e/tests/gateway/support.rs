@@ -5,12 +5,11 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use gateway::GatewayConfig;
+use gateway::config::Config;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use platform_kernel::config::ServerConfig;
 use platform_testkit::server::{Served, service_config};
 use serde_json::{Value, json};
 
@@ -19,6 +18,15 @@ pub const PASSWORD: &str = "correct horse battery";
 /// Serves a router or the gateway's service on a free port, for the rest of the test.
 pub async fn serve<S: platform_kernel::server::HttpService>(service: S) -> SocketAddr {
     Served::start(service).await.detach()
+}
+
+/// The gateway's defaults for a test: the test server settings (a free port, the fast paths
+/// as `PLATFORM_TEST_FAST_PATHS` says, for the gateway's own client too).
+pub fn gateway_config() -> Config {
+    let mut config = Config::default();
+    config.base.server = platform_testkit::server::config();
+    config.own.upstream.own_http1_client = platform_testkit::http1::fast_paths();
+    config
 }
 
 /// What the echo upstream saw of the last request.
@@ -54,7 +62,7 @@ pub async fn echo(delay: Duration) -> (SocketAddr, Seen) {
 
 pub struct Stack {
     pub gateway: SocketAddr,
-    pub config: GatewayConfig,
+    pub config: Config,
     pub identity: SocketAddr,
     pub auth: SocketAddr,
     pub seen: Seen,
@@ -82,13 +90,13 @@ pub async fn identity_and_auth(data_dir: &std::path::Path) -> (SocketAddr, Socke
     (identity, auth)
 }
 
-pub async fn start_gateway(config: &GatewayConfig) -> SocketAddr {
+pub async fn start_gateway(config: &Config) -> SocketAddr {
     start_gateway_with_clock(config, Arc::new(platform_kernel::clock::SystemClock)).await
 }
 
 /// A gateway reading the time from `clock`.
 pub async fn start_gateway_with_clock(
-    config: &GatewayConfig,
+    config: &Config,
     clock: Arc<dyn platform_kernel::clock::Clock>,
 ) -> SocketAddr {
     let gw = gateway::build_with_clock(config, clock)
@@ -107,28 +115,21 @@ pub async fn start_gateway_with_clock(
 
 impl Stack {
     /// identity + auth for real; authz and audit are echo upstreams (`seen`).
-    pub async fn start(tweak: impl FnOnce(&mut GatewayConfig)) -> Self {
+    pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
         Self::start_with_clock(tweak, Arc::new(platform_kernel::clock::SystemClock)).await
     }
 
     /// Like [`Stack::start`], the gateway reading the time from `clock`.
     pub async fn start_with_clock(
-        tweak: impl FnOnce(&mut GatewayConfig),
+        tweak: impl FnOnce(&mut Config),
         clock: Arc<dyn platform_kernel::clock::Clock>,
     ) -> Self {
         platform_kernel::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("tempdir");
         let (identity, auth) = identity_and_auth(dir.path()).await;
         let (echo, seen) = echo(Duration::from_millis(0)).await;
-        let mut config = GatewayConfig {
-            server: ServerConfig {
-                http1_fast_path: platform_testkit::http1::fast_paths(),
-                ..ServerConfig::with_port(0)
-            },
-            ..GatewayConfig::default()
-        };
-        config.upstream.own_http1_client = platform_testkit::http1::fast_paths();
-        let instances = &mut config.discovery.static_instances;
+        let mut config = gateway_config();
+        let instances = &mut config.base.discovery.static_instances;
         instances.insert("identity".into(), vec![format!("http://{identity}")]);
         instances.insert("auth".into(), vec![format!("http://{auth}")]);
         instances.insert("authz".into(), vec![format!("http://{echo}")]);

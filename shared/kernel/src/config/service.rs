@@ -91,8 +91,16 @@ impl<T: OwnConfig> Default for ServiceConfig<T> {
 
 /// Loads a service's configuration from every layer (see [`super::load`]).
 pub fn load_service<T: OwnConfig>() -> Result<ServiceConfig<T>, ConfigError> {
+    load_service_with::<T>(&[])
+}
+
+/// Like [`load_service`], with conventional variables of the binary's own (`VAR`,
+/// `key.path`), e.g. the gateway's `GATEWAY_CORS_ORIGINS`.
+pub fn load_service_with<T: OwnConfig>(
+    extra: &'static [(&'static str, &'static str)],
+) -> Result<ServiceConfig<T>, ConfigError> {
     let defaults = Figment::from(Serialized::default("server.port", T::DEFAULT_PORT));
-    let figment = layered(defaults, T::SERVICE, &[])?;
+    let figment = layered(defaults, T::SERVICE, extra)?;
     let base: BaseConfig = figment
         .extract()
         .map_err(|e| ConfigError(describe(e, &figment)))?;
