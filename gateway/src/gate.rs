@@ -59,7 +59,7 @@ pub async fn gate(gate: &Gate, mut req: Request<Body>) -> Response {
         Ok::<_, Response>(call)
     };
     match admitted.await {
-        Ok(call) => gate.upstreams.forward(call, req).await,
+        Ok(call) => gate.upstreams.forward(&call, req).await,
         Err(refusal) => refusal,
     }
 }

@@ -58,17 +58,6 @@ struct SendError {
     message: String,
 }
 
-/// What one attempt sends, whichever client sends it.
-struct Attempt<'a> {
-    parts: &'a http::request::Parts,
-    base_url: &'a str,
-    idempotent: bool,
-    /// The client gives up waiting for the response head then.
-    deadline: tokio::time::Instant,
-    /// What is left of the caller's deadline, sent upstream.
-    sent_deadline: Option<Duration>,
-}
-
 /// Request bodies up to this size are read before the call is sent (and then go out with
 /// its head in one write) even when the call will not be retried.
 const BUFFERED_MAX: usize = 64 * 1024;
@@ -96,7 +85,7 @@ impl Upstreams {
     }
 
     /// Forwards the call the steps before let through.
-    pub async fn forward(&self, call: Call, req: Request<Body>) -> Response {
+    pub async fn forward(&self, call: &Call, req: Request<Body>) -> Response {
         let wire = call.head.wire;
         let route = call.route;
         let unavailable = || error(wire, ErrorCode::Unavailable, "upstream unavailable");
@@ -107,7 +96,7 @@ impl Upstreams {
                 &format!("no upstream for {}", route.service),
             );
         };
-        let deadline = Deadline::of(&self.config, req.uri().path(), &call);
+        let deadline = Deadline::of(&self.config, req.uri().path(), call);
         let (mut parts, body) = req.into_parts();
         platform_kernel::rpc::inject_trace_context(&mut parts.headers);
         let outgoing = Outgoing {
@@ -161,14 +150,23 @@ impl Upstreams {
                     message: format!("{base_url}: only http:// upstreams are supported"),
                 })),
                 Payload::Buffered(bytes) if own_client => {
-                    let attempt = Attempt {
-                        parts: &parts,
-                        base_url,
-                        idempotent: route.idempotent,
-                        deadline: deadline.at,
-                        sent_deadline: deadline.sent(now),
+                    // Sent from here rather than from a function of `own_http1`: the client's
+                    // future is large, and each async layer around it moves it once more.
+                    let sent_deadline = deadline.sent(now);
+                    let fields = |out: &mut Vec<u8>| {
+                        forwarding::write_fields(out, &parts.headers, &outgoing, sent_deadline);
                     };
-                    own_http1::send(&self.http1, &attempt, &outgoing, bytes).await
+                    let call = own_http1::call(&parts, &fields, bytes);
+                    let sent = self
+                        .http1
+                        .send(
+                            own_http1::authority(base_url),
+                            call,
+                            route.idempotent,
+                            deadline.at,
+                        )
+                        .await;
+                    own_http1::outcome(sent)
                 }
                 _ => {
                     let Some(body) = payload.next() else {

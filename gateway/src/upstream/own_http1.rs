@@ -1,38 +1,33 @@
-//! The gateway's own HTTP/1.1 client, for calls whose body is in memory (every unary Connect
-//! and gRPC-Web call): the upstream fields are written straight into the request head
-//! (`forwarding::write_fields`), and the client keeps the deadline on a timer per connection.
-
-use std::sync::Arc;
+//! The gateway's own HTTP/1.1 client (`platform-http1`), for calls whose body is in memory
+//! (every unary Connect and gRPC-Web call): the upstream fields are written straight into
+//! the request head (`forwarding::write_fields`), and the client keeps the deadline on a
+//! timer per connection. The attempt itself is awaited in `upstream.rs` (see there why).
 
 use axum::body::Body;
 use bytes::Bytes;
+use platform_http1::client as h1;
 
-use super::{Attempt, Late, SendError};
-use crate::forwarding::{self, Outgoing};
-use platform_http1::client::{self as h1, H1Pool};
+use super::{Late, SendError};
 
-/// One attempt.
-pub async fn send(
-    pool: &Arc<H1Pool>,
-    attempt: &Attempt<'_>,
-    outgoing: &Outgoing<'_>,
-    body: &Bytes,
-) -> Result<Result<http::Response<Body>, SendError>, Late> {
-    let parts = attempt.parts;
-    let fields = |out: &mut Vec<u8>| {
-        forwarding::write_fields(out, &parts.headers, outgoing, attempt.sent_deadline);
-    };
-    let call = h1::Call {
+/// One attempt's call: the caller's method and target, the fields `fields` writes, `body`.
+pub fn call<'a>(
+    parts: &'a http::request::Parts,
+    fields: &'a (dyn Fn(&mut Vec<u8>) + Sync),
+    body: &'a Bytes,
+) -> h1::Call<'a> {
+    h1::Call {
         method: &parts.method,
         target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
-        fields: &fields,
+        fields,
         body,
-    };
-    let authority = authority(attempt.base_url);
-    match pool
-        .send(authority, call, attempt.idempotent, attempt.deadline)
-        .await
-    {
+    }
+}
+
+/// What the attempt came to, as the retry loop reads it.
+pub fn outcome(
+    sent: Result<http::Response<h1::UpstreamBody>, h1::PoolError>,
+) -> Result<Result<http::Response<Body>, SendError>, Late> {
+    match sent {
         Err(h1::PoolError::Deadline) => Err(Late),
         sent => Ok(sent
             .map(|response| response.map(Body::new))
@@ -50,7 +45,7 @@ impl From<h1::PoolError> for SendError {
 }
 
 /// `host:port` of a base URL.
-fn authority(base_url: &str) -> &str {
+pub fn authority(base_url: &str) -> &str {
     let rest = match base_url.strip_prefix("http://") {
         Some(rest) => rest,
         None => base_url

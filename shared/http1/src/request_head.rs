@@ -62,7 +62,7 @@ pub fn parse(
         Ok(httparse::Status::Partial) => return Err(too_large()),
         Err(_) => return Err(NotHere::Hyper),
     };
-    if request.version != Some(1) || bare_lf(&buf[..head_len]) {
+    if request.version != Some(1) || bare_lf(&buf[..head_len], request.headers) {
         return Err(NotHere::Hyper);
     }
     let method = Method::from_bytes(request.method.ok_or(NotHere::Hyper)?.as_bytes())
@@ -139,11 +139,18 @@ fn too_large() -> NotHere {
 }
 
 /// Whether a line of `head` ends in a bare LF (RFC 9112 §2.2 lets a recipient accept it;
-/// the fast path leaves such a head to hyper, so it is read one way only).
-fn bare_lf(head: &[u8]) -> bool {
-    head.iter()
-        .enumerate()
-        .any(|(i, b)| *b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+/// the fast path leaves such a head to hyper, so it is read one way only). httparse ends a
+/// line only after the request line, after each field and as the empty line (a CR or LF
+/// anywhere else is an error to it), so those places are all there is to look at: before
+/// each field's name, and the head's last four bytes. (Looking at every byte cost 2,500
+/// instructions for a 700-byte head, a tenth of a proxied call.)
+fn bare_lf(head: &[u8], fields: &[httparse::Header<'_>]) -> bool {
+    let base = head.as_ptr() as usize;
+    !head.ends_with(b"\r\n\r\n")
+        || fields.iter().any(|field| {
+            let at = field.name.as_ptr() as usize - base;
+            at < 2 || &head[at - 2..at] != b"\r\n"
+        })
 }
 
 #[cfg(test)]
@@ -188,6 +195,8 @@ mod tests {
             b"GET / HTTP/1.1\r\nhost: a\n\r\n",
             b"GET / HTTP/1.1\r\nhost: a\r\n\n",
             b"GET / HTTP/1.1\r\nhost: a\nx: b\r\n\r\n",
+            // A lone CR to balance the bare LF's count: httparse refuses it anyway.
+            b"GET / HTTP/1.1\r\nhost: a\rb\nx: y\r\n\r\n",
         ] {
             assert_eq!(verdict(head).map(|_| ()), Err(NotHere::Hyper), "{head:?}");
         }
