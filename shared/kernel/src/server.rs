@@ -23,6 +23,8 @@ mod http1_tests;
 #[cfg(test)]
 mod smuggling_tests;
 #[cfg(test)]
+mod test_server;
+#[cfg(test)]
 mod timeouts_tests;
 
 /// What the server serves: a `Router`, or any tower service of the same shape. (hyper clones
