@@ -197,3 +197,31 @@ te: trailers\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
     };
     assert_eq!(body, "{}");
 }
+
+#[tokio::test]
+async fn malformed_request_bodies_get_400_and_do_not_open_the_instances_breaker() {
+    let (upstream, seen) = recorder().await;
+    let stack = gateway_before(upstream).await;
+    // A streamed body with a bad chunk fails the upstream call mid-way: the caller's error.
+    // Five instance failures in a row would open the breaker (the clients' default).
+    let bad = format!(
+        "POST {PATH} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+transfer-encoding: chunked\r\n\r\n2\r\n{{}}\r\nzz\r\n0\r\n\r\n"
+    );
+    for _ in 0..8 {
+        let answer = smuggling::exchange(stack.gateway, &[bad.as_bytes()]).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("invalid_argument"), "{answer}");
+    }
+    assert!(seen.lock().expect("lock").is_empty());
+    let good = format!(
+        "POST {PATH} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+content-length: 2\r\nconnection: close\r\n\r\n{{}}"
+    );
+    let answer = smuggling::exchange(stack.gateway, &[good.as_bytes()]).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert_eq!(requests(&seen), [Seen::post(PATH, b"{}")]);
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use platform_testkit::http1::smuggling::{self, Seen};
 
 use super::Timeouts;
-use super::http1_tests::Server;
+use super::test_server::Server;
 
 const PATH: &str = "/a";
 
@@ -40,7 +40,7 @@ async fn recording(fast_path: bool, max_head_bytes: usize) -> (Server, Arc<Mutex
         ..Timeouts::with_grace(Duration::from_secs(5))
     };
     (
-        super::http1_tests::start_router(router, timeouts).await,
+        super::test_server::start_router(router, timeouts).await,
         seen,
     )
 }

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::Timeouts;
-use super::http1_tests::{Server, h2, start_with};
+use super::test_server::{Server, h2, start_with};
 
 const IDLE: Duration = Duration::from_millis(400);
 const HEADER_READ: Duration = Duration::from_millis(300);
