@@ -159,11 +159,12 @@ impl Upstreams {
                     let call = own_http1::call(&parts, &fields, bytes);
                     let sent = self
                         .http1
-                        .send(
+                        .send_as(
                             own_http1::authority(base_url),
                             call,
                             route.idempotent,
                             deadline.at,
+                            Body::new,
                         )
                         .await;
                     own_http1::outcome(sent)

@@ -25,13 +25,11 @@ pub fn call<'a>(
 
 /// What the attempt came to, as the retry loop reads it.
 pub fn outcome(
-    sent: Result<http::Response<h1::UpstreamBody>, h1::PoolError>,
+    sent: Result<http::Response<Body>, h1::PoolError>,
 ) -> Result<Result<http::Response<Body>, SendError>, Late> {
     match sent {
         Err(h1::PoolError::Deadline) => Err(Late),
-        sent => Ok(sent
-            .map(|response| response.map(Body::new))
-            .map_err(SendError::from)),
+        sent => Ok(sent.map_err(SendError::from)),
     }
 }
 

@@ -144,6 +144,21 @@ impl H1Pool {
         may_resend: bool,
         deadline: Instant,
     ) -> Result<Response<UpstreamBody>, PoolError> {
+        self.send_as(authority, call, may_resend, deadline, |body| body)
+            .await
+    }
+
+    /// [`Self::send`], the response's body made `wrap(body)` where the response is built:
+    /// a caller that needs another body type (the gateway's `axum` body) does not move the
+    /// response once more to change it.
+    pub async fn send_as<B>(
+        self: &Arc<Self>,
+        authority: &str,
+        call: Call<'_>,
+        may_resend: bool,
+        deadline: Instant,
+        wrap: fn(UpstreamBody) -> B,
+    ) -> Result<Response<B>, PoolError> {
         let (key, idle) = self.checkout(authority);
         // Connecting is boxed: it is rare, and its future (a timer and a connect) would
         // otherwise make every call's future larger.
@@ -156,10 +171,13 @@ impl H1Pool {
             Some(conn) => (conn, true),
             None => (connect().await?, false),
         };
-        match self.exchange(conn, &key, authority, &call, deadline).await {
+        match self
+            .exchange(conn, &key, authority, &call, deadline, wrap)
+            .await
+        {
             Err(Exchange::ClosedEarly(_)) if reused && may_resend => {
                 let conn = connect().await?;
-                self.exchange(conn, &key, authority, &call, deadline)
+                self.exchange(conn, &key, authority, &call, deadline, wrap)
                     .await
                     .map_err(Exchange::into_error)
             }
@@ -167,14 +185,15 @@ impl H1Pool {
         }
     }
 
-    async fn exchange(
+    async fn exchange<B>(
         self: &Arc<Self>,
         mut conn: Conn,
         key: &Arc<str>,
         authority: &str,
         call: &Call<'_>,
         deadline: Instant,
-    ) -> Result<Response<UpstreamBody>, Exchange> {
+        wrap: fn(UpstreamBody) -> B,
+    ) -> Result<Response<B>, Exchange> {
         // The connection's own timer, moved to this call's deadline: a later deadline only
         // updates the registered one (no timer-wheel insert and cancel per call).
         let mut timer = match conn.timer.take() {
@@ -200,7 +219,7 @@ impl H1Pool {
             Arc::downgrade(self),
             key.clone(),
         );
-        let mut response = Response::new(body);
+        let mut response = Response::new(wrap(body));
         *response.status_mut() = head.status;
         *response.version_mut() = Version::HTTP_11;
         *response.headers_mut() = head.headers;

@@ -95,13 +95,14 @@ pub fn parse(
             if length.is_some() {
                 return Err(NotHere::Hyper); // repeated: hyper decides
             }
-            // Digits only (`+5` would parse as a number); anything else is hyper's to refuse.
-            if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+            // Digits only (`+5` would parse as a number), few enough not to overflow; anything
+            // else is hyper's to refuse.
+            if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
                 return Err(NotHere::Hyper);
             }
-            let n = std::str::from_utf8(value)
+            let n = value.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+            let n = usize::try_from(n)
                 .ok()
-                .and_then(|v| v.parse::<usize>().ok())
                 .filter(|n| *n <= MAX_BODY)
                 .ok_or(NotHere::Hyper)?;
             length = Some(n);
