@@ -25,6 +25,20 @@ fn rotate_keys(dir: &std::path::Path, kek: Option<&str>) -> std::process::Output
     command.output().expect("runs")
 }
 
+/// The signing keys in the data dir's database, and the kids of the unretired ones.
+async fn stored_keys(dir: &std::path::Path) -> (Vec<auth::domain::SigningKeyRecord>, Vec<String>) {
+    let db = Database::open(&DatabaseConfig::default(), dir, "auth", &MIGRATIONS)
+        .await
+        .expect("db");
+    let keys = SqlAuthStore::new(db).keys().await.expect("keys");
+    let current = keys
+        .iter()
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| k.kid.clone())
+        .collect();
+    (keys, current)
+}
+
 fn rotate(dir: &std::path::Path) -> String {
     let out = rotate_keys(dir, None);
     assert!(
@@ -50,15 +64,7 @@ async fn rotate_keys_makes_a_new_current_key_and_keeps_the_old_one_verifying() {
         dir.path().join("auth.kek").is_file(),
         "the embedded key-encryption key"
     );
-    let db = Database::open(&DatabaseConfig::default(), dir.path(), "auth", &MIGRATIONS)
-        .await
-        .expect("db");
-    let keys = SqlAuthStore::new(db).keys().await.expect("keys");
-    let current: Vec<_> = keys
-        .iter()
-        .filter(|k| k.retired_at.is_none())
-        .map(|k| k.kid.clone())
-        .collect();
+    let (keys, current) = stored_keys(dir.path()).await;
     assert_eq!(current, vec![second]);
     assert!(
         keys.iter()
@@ -104,14 +110,6 @@ async fn rotate_keys_with_a_key_encryption_key_that_opens_nothing_changes_nothin
     std::fs::remove_file(dir.path().join("auth.kek")).expect("remove");
     assert!(!rotate_keys(dir.path(), None).status.success());
     assert!(!dir.path().join("auth.kek").exists());
-    let db = Database::open(&DatabaseConfig::default(), dir.path(), "auth", &MIGRATIONS)
-        .await
-        .expect("db");
-    let keys = SqlAuthStore::new(db).keys().await.expect("keys");
-    let current: Vec<_> = keys
-        .iter()
-        .filter(|k| k.retired_at.is_none())
-        .map(|k| k.kid.clone())
-        .collect();
+    let (_, current) = stored_keys(dir.path()).await;
     assert_eq!(current, vec![first], "the good key is still the signer");
 }
