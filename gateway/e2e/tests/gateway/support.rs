@@ -152,6 +152,7 @@ impl Stack {
         start_gateway(&self.config).await
     }
 
+    /// A call to the gateway at `at` (another replica, say); its status.
     pub async fn call_at(
         &self,
         at: SocketAddr,
@@ -160,18 +161,7 @@ impl Stack {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> u16 {
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(format!("http://{at}{path}"));
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        let response = self
-            .http
-            .request(request.body(Full::new(body.into())).expect("request"))
-            .await
-            .expect("response");
-        response.status().as_u16()
+        self.exchange(at, method, path, headers, body).await.0
     }
 
     pub async fn call(
@@ -181,9 +171,21 @@ impl Stack {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> (u16, http::HeaderMap, Bytes) {
+        self.exchange(self.gateway, method, path, headers, body)
+            .await
+    }
+
+    async fn exchange(
+        &self,
+        at: SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> (u16, http::HeaderMap, Bytes) {
         let mut request = http::Request::builder()
             .method(method)
-            .uri(format!("http://{}{path}", self.gateway));
+            .uri(format!("http://{at}{path}"));
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
