@@ -6,6 +6,7 @@ pub mod config;
 mod error;
 mod factory;
 pub mod method;
+pub mod permissions;
 pub mod retry;
 mod services;
 mod transport;

@@ -51,6 +51,7 @@ pub mod authz {
     methods! { "platform.authz.v1.AuthzService";
         AUTHORIZE = "Authorize", true;
         HAS_PERMISSION = "HasPermission", true;
+        CHECK_PERMISSIONS = "CheckPermissions", true;
         GET_USER_PERMISSIONS = "GetUserPermissions", true;
         CREATE_ROLE = "CreateRole", false;
         UPDATE_ROLE = "UpdateRole", true;
@@ -61,6 +62,7 @@ pub mod authz {
         ASSIGN_ROLE = "AssignRole", true;
         REVOKE_ROLE = "RevokeRole", true;
         GET_USER_ROLES = "GetUserRoles", true;
+        LIST_ROLE_HOLDERS = "ListRoleHolders", true;
     }
 }
 

@@ -5,6 +5,7 @@ super::service_client! {
     trait AuthzServiceClient for pb, methods authz {
         fn authorize(AuthorizeRequest) -> AuthorizeResponse = AUTHORIZE;
         fn has_permission(HasPermissionRequest) -> HasPermissionResponse = HAS_PERMISSION;
+        fn check_permissions(CheckPermissionsRequest) -> CheckPermissionsResponse = CHECK_PERMISSIONS;
         fn get_user_permissions(GetUserPermissionsRequest) -> GetUserPermissionsResponse = GET_USER_PERMISSIONS;
         fn create_role(CreateRoleRequest) -> CreateRoleResponse = CREATE_ROLE;
         fn update_role(UpdateRoleRequest) -> UpdateRoleResponse = UPDATE_ROLE;
@@ -15,5 +16,6 @@ super::service_client! {
         fn assign_role(AssignRoleRequest) -> AssignRoleResponse = ASSIGN_ROLE;
         fn revoke_role(RevokeRoleRequest) -> RevokeRoleResponse = REVOKE_ROLE;
         fn get_user_roles(GetUserRolesRequest) -> GetUserRolesResponse = GET_USER_ROLES;
+        fn list_role_holders(ListRoleHoldersRequest) -> ListRoleHoldersResponse = LIST_ROLE_HOLDERS;
     }
 }

@@ -1,0 +1,91 @@
+//! Wiring: the one `build` that the standalone binary, the Lambda binary and the tests use.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use platform_database::Database;
+use platform_kernel::clock::SystemClock;
+use platform_kernel::config::OwnConfig as _;
+use platform_kernel::rpc::{self, ServiceRpc};
+
+use crate::config::{AuthzConfig, Config};
+use crate::domain::Catalogue;
+use crate::service::{AuthzService, Ports};
+use crate::store::{MIGRATIONS, SqlAuthzStore};
+
+pub const SERVICE_NAME: &str = "platform.authz.v1.AuthzService";
+
+/// The built service: its router and the core behind it.
+pub struct App {
+    pub router: Router,
+    pub service: Arc<AuthzService>,
+    pub database: Database,
+}
+
+/// The permissions every service declares (until the module manifests).
+pub fn catalogue() -> Catalogue {
+    Catalogue::new(platform_clients::permissions::catalogue().map(|p| (p.name, p.description)))
+}
+
+/// Opens the database (running migrations), composes the router, and starts the sync that
+/// keeps the cache in step with the other instances.
+pub async fn build(config: &Config) -> anyhow::Result<App> {
+    let base = &config.base;
+    let database = Database::open(
+        &base.database,
+        &base.data_dir,
+        AuthzConfig::SERVICE,
+        &MIGRATIONS,
+    )
+    .await
+    .context("authz database")?;
+    let service = Arc::new(
+        AuthzService::new(
+            Ports {
+                store: Arc::new(SqlAuthzStore::new(database.clone())),
+                clock: Arc::new(SystemClock),
+            },
+            catalogue(),
+            config.own.settings(),
+        )
+        .await
+        .context("reading the authz revision")?,
+    );
+    spawn_sync(&service);
+    let (connect, grpc) = crate::api::rpc(service.clone());
+    let router = rpc::router(
+        ServiceRpc {
+            name: &[SERVICE_NAME],
+            connect,
+            grpc,
+            extra: Router::new(),
+        },
+        Arc::new(database.clone()),
+        &base.server,
+    );
+    Ok(App {
+        router,
+        service,
+        database,
+    })
+}
+
+/// Reads the change log every sync interval for the life of the service.
+fn spawn_sync(service: &Arc<AuthzService>) {
+    let weak = Arc::downgrade(service);
+    let every = service.settings().sync_interval;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(service) = weak.upgrade() else {
+                return;
+            };
+            if let Err(e) = service.sync().await {
+                tracing::warn!(error = %format!("{e:#}"), "reading the authz change log failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,80 @@
+//! The authz use cases, free of any transport: they take raw input (parsed here into domain
+//! types) and the verified caller, decide whether that caller may do it (`access`), and talk
+//! to the store through the cache.
+
+mod access;
+mod assignments;
+mod cache;
+pub mod checks;
+mod roles;
+#[cfg(test)]
+mod security_tests;
+#[cfg(test)]
+pub(crate) mod testing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use cache::GrantCache;
+pub use checks::CHECK_LIMIT;
+
+use crate::domain::Catalogue;
+use crate::ports::{AuthzStore, Clock};
+
+/// Tunables of the use cases.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The longest a cached answer lives without an explicit invalidation (a safety net).
+    pub cache_ttl: Duration,
+    /// How often the changes other instances made are read (and their cached answers
+    /// dropped). Revocations reach this instance within about this long.
+    pub sync_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            cache_ttl: Duration::from_secs(60),
+            sync_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+pub struct Ports {
+    pub store: Arc<dyn AuthzStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub struct AuthzService {
+    store: Arc<dyn AuthzStore>,
+    clock: Arc<dyn Clock>,
+    catalogue: Catalogue,
+    cache: GrantCache,
+    settings: Settings,
+}
+
+impl AuthzService {
+    /// Starts with an empty cache, in step with the store's current revision.
+    pub async fn new(
+        ports: Ports,
+        catalogue: Catalogue,
+        settings: Settings,
+    ) -> crate::error::Result<Self> {
+        let revision = ports.store.revision().await?;
+        Ok(Self {
+            cache: GrantCache::new(revision, settings.cache_ttl),
+            store: ports.store,
+            clock: ports.clock,
+            catalogue,
+            settings,
+        })
+    }
+
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+}

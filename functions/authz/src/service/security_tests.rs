@@ -1,0 +1,360 @@
+//! The authz core as an attacker and as an operator would try it.
+
+use chrono::Duration;
+use platform_kernel::caller::Caller;
+use platform_kernel::clock::Clock as _;
+
+use super::checks::CheckItem;
+use super::testing::Harness;
+use crate::domain::ADMIN;
+use crate::error::AuthzError;
+
+fn denied<T: std::fmt::Debug>(r: Result<T, AuthzError>) {
+    match r {
+        Err(AuthzError::PermissionDenied(_)) => {}
+        other => panic!("expected permission_denied, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_plain_user_reads_their_own_rights_and_nothing_else() {
+    let h = Harness::new().await;
+    let mallory = Caller::user("mallory");
+    assert!(
+        !h.service
+            .has_permission(&mallory, "mallory", "identity.users.list", "", "")
+            .await
+            .expect("own check")
+    );
+    assert!(
+        h.service
+            .user_roles(&mallory, "mallory", "")
+            .await
+            .expect("own")
+            .is_empty()
+    );
+    denied(
+        h.service
+            .has_permission(&mallory, "alice", "identity.users.list", "", "")
+            .await,
+    );
+    denied(h.service.user_roles(&mallory, "alice", "").await);
+    denied(h.service.user_permissions(&mallory, "alice", "", "").await);
+    denied(
+        h.service
+            .assign_role(&mallory, "mallory", ADMIN, "", None)
+            .await,
+    );
+    denied(
+        h.service
+            .create_role(&mallory, "mine", "", &["*".into()])
+            .await,
+    );
+    denied(h.service.list_roles(&mallory, 0, "").await);
+    denied(h.service.role_holders(&mallory, ADMIN, 0, "").await);
+    assert!(
+        !h.service
+            .list_permissions(&mallory)
+            .expect("catalogue")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn nobody_unverified_gets_anything() {
+    let h = Harness::new().await;
+    let anonymous = Caller::Anonymous;
+    for result in [
+        h.service
+            .has_permission(&anonymous, "u", "identity.users.read", "", "")
+            .await
+            .map(drop),
+        h.service
+            .assign_role(&anonymous, "u", ADMIN, "", None)
+            .await
+            .map(drop),
+        h.service.list_permissions(&anonymous).map(drop),
+        h.service.get_role(&anonymous, ADMIN).await.map(drop),
+    ] {
+        assert!(
+            matches!(result, Err(AuthzError::Unauthenticated(_))),
+            "{result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_manager_cannot_grant_more_than_they_hold() {
+    let h = Harness::new().await;
+    let manager = h
+        .grant(
+            "manager",
+            "assigner",
+            &[
+                "authz.assignments.manage",
+                "authz.roles.manage",
+                "identity.users.read",
+            ],
+        )
+        .await;
+    let admin = h.admin("root").await;
+    h.service
+        .create_role(&admin, "reader", "", &["identity.users.read".into()])
+        .await
+        .expect("reader");
+    h.service
+        .create_role(&admin, "lister", "", &["identity.users.list".into()])
+        .await
+        .expect("lister");
+    // What they hold, they may hand on.
+    h.service
+        .assign_role(&manager, "bob", "reader", "", None)
+        .await
+        .expect("reader assigned");
+    // Not admin, not a role with a permission they lack, not to themselves either.
+    denied(
+        h.service
+            .assign_role(&manager, "manager", ADMIN, "", None)
+            .await,
+    );
+    denied(
+        h.service
+            .assign_role(&manager, "bob", "lister", "", None)
+            .await,
+    );
+    denied(
+        h.service
+            .create_role(&manager, "sneaky", "", &["identity.*".into()])
+            .await,
+    );
+    denied(
+        h.service
+            .update_role(&manager, "lister", "", &["identity.users.read".into()])
+            .await,
+    );
+    denied(h.service.delete_role(&manager, "lister").await);
+    denied(h.service.revoke_role(&manager, "root", ADMIN, "").await);
+    assert!(
+        h.service
+            .has_permission(&admin, "root", "authz.roles.manage", "", "")
+            .await
+            .expect("check")
+    );
+}
+
+#[tokio::test]
+async fn admin_is_built_in_holds_everything_and_cannot_be_changed() {
+    let h = Harness::new().await;
+    let admin = h.admin("root").await;
+    for p in platform_clients::permissions::catalogue() {
+        assert!(
+            h.service
+                .has_permission(&admin, "root", p.name, "", "")
+                .await
+                .expect("check")
+        );
+    }
+    assert!(matches!(
+        h.service.delete_role(&admin, ADMIN).await,
+        Err(AuthzError::BuiltIn(_))
+    ));
+    assert!(matches!(
+        h.service.update_role(&admin, ADMIN, "", &[]).await,
+        Err(AuthzError::BuiltIn(_))
+    ));
+    assert!(
+        h.service
+            .get_role(&admin, ADMIN)
+            .await
+            .expect("admin")
+            .built_in
+    );
+}
+
+#[tokio::test]
+async fn only_the_identity_service_assigns_as_a_service() {
+    let h = Harness::new().await;
+    denied(
+        h.service
+            .assign_role(&Caller::service("audit"), "u", ADMIN, "", None)
+            .await,
+    );
+    h.service
+        .assign_role(&Caller::service("identity"), "u", ADMIN, "", None)
+        .await
+        .expect("identity bootstraps the admin");
+}
+
+#[tokio::test]
+async fn scoped_expiring_and_wildcard_grants() {
+    let h = Harness::new().await;
+    let admin = h.admin("root").await;
+    let service = Caller::service("gateway");
+    h.service
+        .create_role(&admin, "org-editor", "", &["identity.users.*".into()])
+        .await
+        .expect("role");
+    h.service
+        .assign_role(&admin, "ann", "org-editor", "org:42", None)
+        .await
+        .expect("scoped");
+    let soon = h.clock.now() + Duration::seconds(10);
+    h.service
+        .assign_role(&admin, "tim", "org-editor", "", Some(soon))
+        .await
+        .expect("expiring");
+    let check = |user: &'static str, permission: &'static str, resource: &'static str| {
+        let (s, c) = (h.service.clone(), service.clone());
+        async move {
+            s.has_permission(&c, user, permission, resource, "")
+                .await
+                .expect("check")
+        }
+    };
+    assert!(check("ann", "identity.users.update", "org:42").await);
+    assert!(!check("ann", "identity.users.update", "org:43").await);
+    assert!(!check("ann", "identity.users.update", "").await);
+    assert!(!check("ann", "auth.sessions.revoke", "org:42").await);
+    assert!(check("tim", "identity.users.delete", "").await);
+    assert!(check("tim", "identity.users.delete", "org:1").await);
+    h.clock.advance(Duration::seconds(10));
+    assert!(
+        !check("tim", "identity.users.delete", "").await,
+        "expired at its expiry"
+    );
+    assert!(
+        h.service
+            .user_roles(&admin, "tim", "")
+            .await
+            .expect("roles")
+            .is_empty()
+    );
+    assert!(!check("nobody-at-all", "identity.users.read", "").await);
+}
+
+#[tokio::test]
+async fn a_bulk_check_agrees_with_single_checks_duplicates_included() {
+    let h = Harness::new().await;
+    let admin = h.admin("root").await;
+    h.service
+        .create_role(&admin, "reader", "", &["identity.users.read".into()])
+        .await
+        .expect("role");
+    h.service
+        .assign_role(&admin, "ann", "reader", "org:1", None)
+        .await
+        .expect("assigned");
+    let questions = [
+        ("identity.users.read", "org:1"),
+        ("identity.users.read", ""),
+        ("identity.users.read", "org:1"),
+        ("identity.users.list", "org:1"),
+        ("identity.users.read", "org:1"),
+    ];
+    let items: Vec<CheckItem<'_>> = questions
+        .iter()
+        .map(|(permission, resource)| CheckItem {
+            permission,
+            resource,
+        })
+        .collect();
+    let bulk = h
+        .service
+        .check_many(&admin, "ann", &items, "")
+        .await
+        .expect("bulk");
+    let mut single = Vec::new();
+    for (permission, resource) in questions {
+        single.push(
+            h.service
+                .has_permission(&admin, "ann", permission, resource, "")
+                .await
+                .expect("one"),
+        );
+    }
+    assert_eq!(bulk, single);
+    assert_eq!(bulk, [true, false, true, false, true]);
+    let too_many: Vec<CheckItem<'_>> = (0..1001)
+        .map(|_| CheckItem {
+            permission: "identity.users.read",
+            resource: "",
+        })
+        .collect();
+    let err = h
+        .service
+        .check_many(&admin, "ann", &too_many, "")
+        .await
+        .expect_err("limit");
+    assert!(err.to_string().starts_with("items:"), "{err}");
+    let bad = [
+        CheckItem {
+            permission: "identity.users.read",
+            resource: "",
+        },
+        CheckItem {
+            permission: "nope",
+            resource: "",
+        },
+    ];
+    let err = h
+        .service
+        .check_many(&admin, "ann", &bad, "")
+        .await
+        .expect_err("bad item");
+    assert!(err.to_string().contains("item 1"), "{err}");
+}
+
+#[tokio::test]
+async fn a_revocation_is_seen_by_the_next_check_and_by_another_instance_after_sync() {
+    let h = Harness::new().await;
+    let admin = h.admin("root").await;
+    let other = super::AuthzService::new(
+        super::Ports {
+            store: h.store.clone(),
+            clock: h.clock.clone(),
+        },
+        super::testing::catalogue(),
+        super::Settings::default(),
+    )
+    .await
+    .expect("second instance");
+    h.service
+        .create_role(&admin, "reader", "", &["identity.users.read".into()])
+        .await
+        .expect("role");
+    h.service
+        .assign_role(&admin, "ann", "reader", "", None)
+        .await
+        .expect("assigned");
+    assert!(
+        other
+            .has_permission(&admin, "ann", "identity.users.read", "", "")
+            .await
+            .expect("cached")
+    );
+    let revision = h
+        .service
+        .revoke_role(&admin, "ann", "reader", "")
+        .await
+        .expect("revoked");
+    assert!(
+        !h.service
+            .has_permission(&admin, "ann", "identity.users.read", "", "")
+            .await
+            .expect("here")
+    );
+    // The other instance still has its cached answer; asked with the revision, it re-reads.
+    assert!(
+        !other
+            .has_permission(&admin, "ann", "identity.users.read", "", &revision.token())
+            .await
+            .expect("fresh")
+    );
+    other.sync().await.expect("sync");
+    assert!(
+        !other
+            .has_permission(&admin, "ann", "identity.users.read", "", "")
+            .await
+            .expect("synced")
+    );
+}
