@@ -3,6 +3,7 @@
 pub mod buf;
 pub mod clock;
 pub mod consul;
+pub mod database;
 pub mod http1;
 pub mod mail;
 pub mod postgres;

@@ -229,6 +229,9 @@ impl AuthzStore for SqlAuthzStore {
 
     async fn assign(&self, a: &Assignment, now: DateTime<Utc>) -> Result<Option<Revision>> {
         let mut tx = self.begin().await?;
+        // The revision first, in every write: the first statement takes the write lock
+        // (SQLite refuses to upgrade a read transaction whose snapshot went stale).
+        let revision = next_revision(&mut tx, Some(&a.user), now).await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM roles WHERE name = $1")
             .bind(a.role.as_str())
             .fetch_optional(&mut *tx)
@@ -237,7 +240,6 @@ impl AuthzStore for SqlAuthzStore {
         if exists.is_none() {
             return Ok(None);
         }
-        let revision = next_revision(&mut tx, Some(&a.user), now).await?;
         sqlx::query(
             "INSERT INTO assignments (user_id, role, resource, expires_at, created_at) \
              VALUES ($1, $2, $3, $4, $5) \
