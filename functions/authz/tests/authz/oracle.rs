@@ -6,6 +6,7 @@
 //! the model's answer. On both backends.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::Arc;
 
 use authz::domain::ADMIN;
@@ -216,28 +217,25 @@ async fn run_case(db: &Database, case_no: usize, ops: Vec<Op>) -> Result<(), Tes
                 let name = case.role(role);
                 let list: Vec<String> = patterns.iter().map(|p| PATTERNS[*p].to_owned()).collect();
                 let result = case.first.create_role(&case.root, &name, "", &list).await;
-                if model.roles.contains_key(&name) {
-                    prop_assert!(
+                let granted = patterns.iter().map(|p| PATTERNS[*p]).collect();
+                match model.roles.entry(name) {
+                    Entry::Occupied(_) => prop_assert!(
                         matches!(result, Err(AuthzError::RoleExists(_))),
                         "{result:?}"
-                    );
-                } else {
-                    let (_, revision) = result.expect("created");
-                    fresh = revision.token();
-                    model
-                        .roles
-                        .insert(name, patterns.iter().map(|p| PATTERNS[*p]).collect());
+                    ),
+                    Entry::Vacant(v) => {
+                        fresh = result.expect("created").1.token();
+                        v.insert(granted);
+                    }
                 }
             }
             Op::UpdateRole { role, patterns } => {
                 let name = case.role(role);
                 let list: Vec<String> = patterns.iter().map(|p| PATTERNS[*p].to_owned()).collect();
                 let result = case.first.update_role(&case.root, &name, "", &list).await;
-                if model.roles.contains_key(&name) {
+                if let Some(granted) = model.roles.get_mut(&name) {
                     fresh = result.expect("updated").1.token();
-                    model
-                        .roles
-                        .insert(name, patterns.iter().map(|p| PATTERNS[*p]).collect());
+                    *granted = patterns.iter().map(|p| PATTERNS[*p]).collect();
                 } else {
                     prop_assert!(
                         matches!(result, Err(AuthzError::RoleNotFound(_))),
