@@ -27,10 +27,10 @@ use tower::Layer as _;
 use crate::authentication::{Authenticator, VerifiedCache};
 use crate::config::Config;
 use crate::gate::{Gate, gate};
-use crate::jwks::JwksCache;
 use crate::rate_limit::RateLimits;
 use crate::routing::RouteTable;
 use crate::upstream::Upstreams;
+use platform_clients::jwks::JwksCache;
 
 /// The gateway's HTTP surface (`service`, served by `platform_kernel::server::serve` or
 /// `serve_per_core`), and its JWKS cache.

@@ -17,9 +17,9 @@ use platform_tokens::Expectations;
 
 pub use self::verified_cache::{Verified, VerifiedCache};
 use crate::gate::Call;
-use crate::jwks::JwksCache;
 use crate::protocol::error;
 use crate::routing::Access;
+use platform_clients::jwks::JwksCache;
 
 pub struct Authenticator {
     pub jwks: Arc<JwksCache>,

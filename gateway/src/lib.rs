@@ -12,7 +12,6 @@ pub mod cors;
 mod forwarding;
 mod gate;
 mod header_scan;
-pub mod jwks;
 pub mod protocol;
 pub mod rate_limit;
 pub mod routing;

@@ -41,7 +41,9 @@ impl RouteTable {
                 || m == &method::identity::RESET_PASSWORD
                 || m == &method::identity::VERIFY_EMAIL
         };
-        let internal = |m: &Method| m == &method::identity::VERIFY_PASSWORD;
+        let internal = |m: &Method| {
+            m == &method::identity::VERIFY_PASSWORD || m == &method::auth::ISSUE_SERVICE_TOKEN
+        };
         let services: [(&'static str, &[Method]); 4] = [
             ("identity", method::identity::ALL),
             ("auth", method::auth::ALL),

@@ -1,12 +1,12 @@
 //! Wiring: the one `build` both binaries and the tests use.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
 use platform_clients::ClientFactory;
+use platform_clients::credentials::{Cached, SelfIssued};
 use platform_database::Database;
 use platform_kernel::clock::{Clock as _, SystemClock};
 use platform_kernel::config::OwnConfig as _;
@@ -35,7 +35,22 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     let database = open_database(config).await?;
     let kek = key_encryption_key(config)?;
     let registry = platform_discovery::from_config(&base.discovery)?;
-    let clients = ClientFactory::new(registry, own.clients.clone());
+    // Auth signs its own service token (it holds the signing key), once the service exists.
+    let this: Arc<OnceLock<Weak<AuthService>>> = Arc::new(OnceLock::new());
+    let own_token = {
+        let this = this.clone();
+        SelfIssued(move || {
+            let service = this
+                .get()
+                .and_then(Weak::upgrade)
+                .ok_or_else(|| "the auth service is not running".to_owned())?;
+            service
+                .sign_service(AuthConfig::SERVICE)
+                .map_err(|e| e.to_string())
+        })
+    };
+    let clients = ClientFactory::new(registry, own.clients.clone())
+        .with_credentials(Arc::new(Cached::new(own_token)));
     let store = Arc::new(SqlAuthStore::new(database.clone()));
     let (deny_list, attempts): (Arc<dyn DenyList>, Arc<dyn LoginAttempts>) = match &base.redis.url {
         Some(url) => {
@@ -54,6 +69,10 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
                 deny_list,
                 attempts,
                 clock: Arc::new(SystemClock),
+                service_keys: Arc::new(RegisteredKeys {
+                    configured: own.service_keys.clone(),
+                    dir: base.data_dir.join("service-keys"),
+                }),
             },
             kek,
             own.settings(),
@@ -61,6 +80,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         .await
         .context("loading signing keys")?,
     );
+    let _ = this.set(Arc::downgrade(&service));
     spawn_key_refresher(service.clone(), Duration::from_secs(own.keys.reload_secs));
     let (connect, grpc) = crate::api::rpc(service.clone());
     let router = rpc::router(
@@ -69,6 +89,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             connect,
             grpc,
             extra: crate::api::jwks_routes(service.clone()),
+            verifier: Arc::new(OwnKeys(service.clone())),
         },
         Arc::new(database.clone()),
         &base.server,
@@ -117,7 +138,7 @@ pub fn key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionKey> {
             "no keys.encryption_key configured: generating one into the data dir (fine for \
              development; set AUTH__KEYS__ENCRYPTION_KEY in production)"
         );
-        write_private(&path, &KeyEncryptionKey::generate_base64())?;
+        platform_clients::credentials::write_private(&path, &KeyEncryptionKey::generate_base64())?;
     }
     existing_key_encryption_key(config)
 }
@@ -132,24 +153,6 @@ fn existing_key_encryption_key(config: &Config) -> anyhow::Result<KeyEncryptionK
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     KeyEncryptionKey::from_base64(&text).with_context(|| format!("key file {}", path.display()))
-}
-
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt as _;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
-    Ok(())
 }
 
 fn spawn_key_refresher(service: Arc<AuthService>, every: Duration) {
@@ -168,4 +171,36 @@ fn spawn_key_refresher(service: Arc<AuthService>, every: Duration) {
             }
         }
     });
+}
+
+/// Service keys from configuration, else from the shared data dir.
+struct RegisteredKeys {
+    configured: std::collections::BTreeMap<String, String>,
+    dir: std::path::PathBuf,
+}
+
+impl crate::ports::ServiceKeys for RegisteredKeys {
+    fn public_key(&self, service: &str) -> Option<String> {
+        if let Some(key) = self.configured.get(service) {
+            return Some(key.clone());
+        }
+        if !platform_tokens::service::valid_name(service) {
+            return None;
+        }
+        let text = std::fs::read_to_string(self.dir.join(format!("{service}.pub"))).ok()?;
+        Some(text.trim().to_owned())
+    }
+}
+
+/// Auth checks its callers against its own keyring.
+struct OwnKeys(Arc<AuthService>);
+
+#[async_trait::async_trait]
+impl platform_kernel::caller::Verifier for OwnKeys {
+    async fn verify(&self, token: &str) -> Result<platform_kernel::caller::Caller, String> {
+        self.0
+            .verify_caller(token)
+            .map(platform_clients::jwks::caller_of)
+            .map_err(|e| e.to_string())
+    }
 }

@@ -25,6 +25,12 @@ pub struct AuthConfig {
     pub tokens: TokensConfig,
     pub keys: KeysConfig,
     pub lockout: LockoutConfig,
+    /// The services that may get service tokens, by name, with their public keys (base64url
+    /// Ed25519: the `.pub` file a service writes beside its generated key, or the public half
+    /// of its `SECURITY__SERVICE_KEY`), e.g. `AUTH__SERVICE_KEYS__IDENTITY=…`. A service not
+    /// named here is looked up in `<data_dir>/service-keys/<name>.pub` (the embedded default,
+    /// where every service of `platformctl up` shares the data dir).
+    pub service_keys: std::collections::BTreeMap<String, String>,
 }
 
 impl OwnConfig for AuthConfig {

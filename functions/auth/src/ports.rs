@@ -82,4 +82,10 @@ pub trait LoginAttempts: Send + Sync + 'static {
     async fn clear(&self, key: &str) -> Result<()>;
 }
 
+/// The public keys of the platform's services (base64url Ed25519), which their client
+/// assertions are checked with.
+pub trait ServiceKeys: Send + Sync + 'static {
+    fn public_key(&self, service: &str) -> Option<String>;
+}
+
 pub use platform_kernel::clock::Clock;

@@ -5,6 +5,7 @@ mod login;
 mod refresh;
 #[cfg(test)]
 mod security_tests;
+mod service_tokens;
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]
@@ -17,7 +18,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::domain::{KeyEncryptionKey, Keyring, LockoutPolicy};
-use crate::ports::{Clock, DenyList, KeyStore, LoginAttempts, SessionStore, Users};
+use crate::ports::{Clock, DenyList, KeyStore, LoginAttempts, ServiceKeys, SessionStore, Users};
 
 pub use validate::ValidatedClaims;
 
@@ -45,6 +46,7 @@ pub struct Ports {
     pub deny_list: Arc<dyn DenyList>,
     pub attempts: Arc<dyn LoginAttempts>,
     pub clock: Arc<dyn Clock>,
+    pub service_keys: Arc<dyn ServiceKeys>,
 }
 
 pub struct AuthService {
@@ -54,6 +56,7 @@ pub struct AuthService {
     deny_list: Arc<dyn DenyList>,
     attempts: Arc<dyn LoginAttempts>,
     clock: Arc<dyn Clock>,
+    service_keys: Arc<dyn ServiceKeys>,
     kek: KeyEncryptionKey,
     keyring: RwLock<Keyring>,
     settings: Settings,
@@ -77,6 +80,7 @@ impl AuthService {
             deny_list: ports.deny_list,
             attempts: ports.attempts,
             clock: ports.clock,
+            service_keys: ports.service_keys,
             kek,
             keyring: RwLock::new(Keyring::default()),
             settings,

@@ -53,6 +53,11 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         .context("reading the authz revision")?,
     );
     spawn_sync(&service);
+    let (_clients, verifier) = platform_clients::credentials::for_service(
+        base,
+        AuthzConfig::SERVICE,
+        platform_clients::ClientsConfig::default(),
+    )?;
     let (connect, grpc) = crate::api::rpc(service.clone());
     let router = rpc::router(
         ServiceRpc {
@@ -60,6 +65,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             connect,
             grpc,
             extra: Router::new(),
+            verifier: Arc::new(verifier),
         },
         Arc::new(database.clone()),
         &base.server,

@@ -50,6 +50,11 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             Arc::new(FileMailer::new(dir, from)?)
         }
     };
+    let (_clients, verifier) = platform_clients::credentials::for_service(
+        base,
+        IdentityConfig::SERVICE,
+        platform_clients::ClientsConfig::default(),
+    )?;
     let hasher = PasswordHasher::new(own.password_hash)?;
     let service = Arc::new(IdentityService::new(
         Ports {
@@ -68,6 +73,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             connect,
             grpc,
             extra: Router::new(),
+            verifier: Arc::new(verifier),
         },
         Arc::new(database.clone()),
         &base.server,

@@ -28,6 +28,13 @@ pub const STACK: &[Service] = &[
         serves: "platform.auth.v1.AuthService, JWKS at /.well-known/jwks.json",
     },
     Service {
+        name: "authz",
+        binary: "authz-service",
+        package: "authz",
+        port: 8083,
+        serves: "platform.authz.v1.AuthzService (Connect, gRPC, gRPC-Web)",
+    },
+    Service {
         name: "gateway",
         binary: "gateway",
         package: "gateway",

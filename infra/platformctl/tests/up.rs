@@ -22,7 +22,12 @@ async fn http(port: u16, request: String) -> String {
 #[tokio::test]
 async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
     let platformctl = PathBuf::from(env!("CARGO_BIN_EXE_platformctl"));
-    for binary in ["identity-service", "auth-service", "gateway"] {
+    for binary in [
+        "identity-service",
+        "auth-service",
+        "authz-service",
+        "gateway",
+    ] {
         let service = platformctl.with_file_name(binary);
         // `cargo test --workspace` (the README's test command) builds them.
         assert!(
@@ -127,6 +132,14 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         assert!(response.starts_with("HTTP/1.1 200"), "{method}: {response}");
     }
 
+    // Authz is up, with its own database.
+    let authz_port = 8083 + offset;
+    assert!(
+        text.contains(&format!("authz      http://127.0.0.1:{authz_port}")),
+        "{text}"
+    );
+    assert!(data.path().join("authz.db").is_file());
+
     let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
     let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
@@ -134,7 +147,7 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         .expect("stops in time")
         .expect("status");
     assert!(status.success(), "{status}");
-    for p in [port, auth_port, gateway_port] {
+    for p in [port, auth_port, authz_port, gateway_port] {
         assert!(
             TcpStream::connect(("127.0.0.1", p)).await.is_err(),
             "service on {p} is gone too"

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::balancer::{Balancer, Outcome};
 use crate::config::ServiceClientConfig;
+use crate::credentials::CallCredentials;
 use crate::error::{AttemptError, ClientError};
 use crate::method::Method;
 use crate::retry::{Refused, RetryPolicy};
@@ -35,6 +36,7 @@ pub struct ServiceChannel {
 
 struct Inner {
     balancer: Balancer,
+    credentials: Option<Arc<dyn CallCredentials>>,
     transport: Transport,
     pool_generation: AtomicU64,
     retry: RetryPolicy,
@@ -47,10 +49,12 @@ impl ServiceChannel {
         service: &str,
         instances: watch::Receiver<InstanceSet>,
         config: ServiceClientConfig,
+        credentials: Option<Arc<dyn CallCredentials>>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 balancer: Balancer::new(service, instances, config.breaker.clone()),
+                credentials,
                 transport: Transport::new(&config),
                 pool_generation: AtomicU64::new(0),
                 retry: RetryPolicy::new(&config.retry),
@@ -77,6 +81,10 @@ impl ServiceChannel {
         let inner = &self.inner;
         let own = Instant::now() + Duration::from_millis(inner.config.timeout_ms);
         let deadline = deadline::current().map_or(own, |d| d.min(own));
+        let authorization = match &inner.credentials {
+            Some(credentials) => Some(credentials.authorization().await?),
+            None => None,
+        };
         let mut retries = inner.retry.begin(deadline);
         let mut tried: Vec<String> = Vec::new();
         loop {
@@ -93,9 +101,13 @@ impl ServiceChannel {
             let base_url = pick.instance().base_url.clone();
             let outcome = tokio::time::timeout(
                 remaining,
-                inner
-                    .transport
-                    .unary::<Req, Resp>(&base_url, method, request.clone(), remaining),
+                inner.transport.unary::<Req, Resp>(
+                    &base_url,
+                    method,
+                    request.clone(),
+                    remaining,
+                    authorization.as_ref(),
+                ),
             )
             .await
             .unwrap_or_else(|_| {

@@ -9,11 +9,13 @@ use platform_discovery::ServiceRegistry;
 
 use crate::channel::ServiceChannel;
 use crate::config::ClientsConfig;
+use crate::credentials::CallCredentials;
 use crate::services::{audit, auth, authz, identity};
 use crate::{AuditServiceClient, AuthServiceClient, AuthzServiceClient, IdentityServiceClient};
 
 pub struct ClientFactory {
     registry: Arc<dyn ServiceRegistry>,
+    credentials: Option<Arc<dyn CallCredentials>>,
     config: ClientsConfig,
     channels: Mutex<HashMap<String, ServiceChannel>>,
 }
@@ -22,9 +24,27 @@ impl ClientFactory {
     pub fn new(registry: Arc<dyn ServiceRegistry>, config: ClientsConfig) -> Self {
         Self {
             registry,
+            credentials: None,
             config,
             channels: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Every call through this factory's clients carries `credentials` (the service's own).
+    pub fn with_credentials(mut self, credentials: Arc<dyn CallCredentials>) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// A channel of its own to `service` that carries no credentials: the one a service
+    /// gets its credentials through.
+    pub fn uncredentialed_channel(&self, service: &str) -> ServiceChannel {
+        ServiceChannel::new(
+            service,
+            self.registry.watch(service),
+            self.config.for_service(service),
+            None,
+        )
     }
 
     /// The shared channel of `service` (`identity`, `auth`, `authz`, `audit`).
@@ -40,6 +60,7 @@ impl ClientFactory {
                     service,
                     self.registry.watch(service),
                     self.config.for_service(service),
+                    self.credentials.clone(),
                 )
             })
             .clone()

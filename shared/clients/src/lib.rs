@@ -3,8 +3,10 @@
 pub mod balancer;
 pub mod channel;
 pub mod config;
+pub mod credentials;
 mod error;
 mod factory;
+pub mod jwks;
 pub mod method;
 pub mod permissions;
 pub mod retry;

@@ -43,6 +43,7 @@ pub mod auth {
         REFRESH_TOKEN = "RefreshToken", false;
         VALIDATE_TOKEN = "ValidateToken", true;
         LOGOUT = "Logout", true;
+        ISSUE_SERVICE_TOKEN = "IssueServiceToken", false;
     }
 }
 

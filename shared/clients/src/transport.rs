@@ -48,10 +48,17 @@ impl Transport {
         method: &Method,
         request: Req,
         budget: Duration,
+        authorization: Option<&http::HeaderValue>,
     ) -> Result<Resp, AttemptError> {
         match self {
-            Self::Grpc(t) => t.unary(base_url, method, request, budget).await,
-            Self::Connect(t) => t.unary(base_url, method, request, budget).await,
+            Self::Grpc(t) => {
+                t.unary(base_url, method, request, budget, authorization)
+                    .await
+            }
+            Self::Connect(t) => {
+                t.unary(base_url, method, request, budget, authorization)
+                    .await
+            }
         }
     }
 

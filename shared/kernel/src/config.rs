@@ -281,6 +281,33 @@ impl Default for RedisConfig {
     }
 }
 
+/// The platform's tokens as every service checks them, and this service's own key. Tokens
+/// are issued by auth (`AUTH__TOKENS__ISSUER`/`AUDIENCE` must say the same).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    pub issuer: String,
+    pub audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// This service's Ed25519 private key (base64 of the 32-byte seed), which it signs its
+    /// client assertions to auth with. Unset: `<data_dir>/service-keys/<service>.key`,
+    /// generated on first start with its public half beside it (`.pub`), where auth finds it
+    /// (embedded default only; in production set this, and give auth the public key).
+    pub service_key: Option<SecretString>,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "platform".to_owned(),
+            audience: "platform".to_owned(),
+            leeway_secs: 30,
+            service_key: None,
+        }
+    }
+}
+
 /// The default data directory (`./.platform`).
 pub fn default_data_dir() -> PathBuf {
     PathBuf::from(".platform")

@@ -29,6 +29,8 @@ pub struct ServiceRpc<G> {
     pub grpc: G,
     /// Plain HTTP routes served beside the RPCs (e.g. auth's JWKS document).
     pub extra: Router,
+    /// Checks the bearer credential of each call (see [`crate::caller::authenticate`]).
+    pub verifier: Arc<dyn crate::caller::Verifier>,
 }
 
 /// A Connect/gRPC handler closure for one unary method of a service: decodes the request,
@@ -82,6 +84,9 @@ where
         .route("/metrics", get(metrics::render))
         .fallback_service(protocols)
         .layer(axum::middleware::from_fn(unknown_method))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            crate::caller::authenticate(rpc.verifier.clone(), req, next)
+        }))
         .layer(axum::middleware::from_fn(crate::deadline::propagate));
     observed(router, &server.trusted_proxies)
 }

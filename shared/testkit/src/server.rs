@@ -104,3 +104,42 @@ pub fn service_config<T: OwnConfig>(data_dir: &Path) -> ServiceConfig<T> {
     config.base.server = self::config();
     config
 }
+
+/// A router given after its server started: for two services that call each other, one must
+/// be listening (its address known) before the other can be configured. Answers 503 until
+/// [`Later::set`].
+#[derive(Clone, Default)]
+pub struct Later(std::sync::Arc<std::sync::OnceLock<axum::Router>>);
+
+impl Later {
+    pub fn set(&self, router: axum::Router) {
+        let _ = self.0.set(router);
+    }
+}
+
+impl tower::Service<http::Request<axum::body::Body>> for Later {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<axum::body::Body>) -> Self::Future {
+        let router = self.0.get().cloned();
+        Box::pin(async move {
+            match router {
+                Some(router) => tower::util::ServiceExt::oneshot(router, req).await,
+                None => Ok(axum::response::IntoResponse::into_response(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                )),
+            }
+        })
+    }
+}

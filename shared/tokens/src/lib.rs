@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod secret;
+pub mod service;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -8,6 +9,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
 pub const ACCESS: &str = "access";
+/// `token_use` of a service token: a service of the platform is calling, not a user.
+pub const SERVICE: &str = "service";
 
 /// The claims of an access token (RFC 9068-style; header `typ: at+jwt`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,7 +25,8 @@ pub struct AccessClaims {
     pub jti: String,
     /// Always `access` for access tokens.
     pub token_use: String,
-    /// The session (refresh-token family) the token belongs to.
+    /// The session (refresh-token family) the token belongs to (none in service tokens).
+    #[serde(default)]
     pub sid: String,
 }
 
@@ -61,8 +65,36 @@ pub enum TokenError {
     NotAccess,
 }
 
-/// Verifies `token` with the key its `kid` names, at Unix time `now`.
+/// Verifies a user's access token with the key its `kid` names, at Unix time `now`.
 pub fn verify(
+    token: &str,
+    key_for: impl FnOnce(&str) -> Option<DecodingKey>,
+    expect: &Expectations,
+    now: i64,
+) -> Result<AccessClaims, TokenError> {
+    let claims = verify_signed(token, key_for, expect, now)?;
+    if claims.token_use != ACCESS {
+        return Err(TokenError::NotAccess);
+    }
+    Ok(claims)
+}
+
+/// Verifies the credential a caller of a service presents: a user's access token, or a
+/// service token (`token_use` tells which).
+pub fn verify_caller(
+    token: &str,
+    key_for: impl FnOnce(&str) -> Option<DecodingKey>,
+    expect: &Expectations,
+    now: i64,
+) -> Result<AccessClaims, TokenError> {
+    let claims = verify_signed(token, key_for, expect, now)?;
+    if claims.token_use != ACCESS && claims.token_use != SERVICE {
+        return Err(TokenError::NotAccess);
+    }
+    Ok(claims)
+}
+
+fn verify_signed(
     token: &str,
     key_for: impl FnOnce(&str) -> Option<DecodingKey>,
     expect: &Expectations,
@@ -98,9 +130,6 @@ pub fn verify(
     }
     if claims.nbf - expect.leeway_secs > now {
         return Err(TokenError::NotYetValid);
-    }
-    if claims.token_use != ACCESS {
-        return Err(TokenError::NotAccess);
     }
     Ok(claims)
 }

@@ -19,6 +19,11 @@ pub fn rpc(
         .refresh_token(unary!(svc, refresh_token, pb::RefreshTokenRequest))
         .validate_token(unary!(svc, validate_token, pb::ValidateTokenRequest))
         .logout(unary!(svc, logout, pb::LogoutRequest))
+        .issue_service_token(unary!(
+            svc,
+            issue_service_token,
+            pb::IssueServiceTokenRequest
+        ))
         .build()
 }
 
@@ -83,4 +88,16 @@ async fn logout(s: &AuthService, r: pb::LogoutRequest) -> Result<pb::LogoutRespo
     s.logout(&r.refresh_token, Some(r.access_token.as_str()))
         .await?;
     Ok(pb::LogoutResponse {})
+}
+
+async fn issue_service_token(
+    s: &AuthService,
+    r: pb::IssueServiceTokenRequest,
+) -> Result<pb::IssueServiceTokenResponse> {
+    let (access_token, lifetime) = s.issue_service_token(&r.assertion).await?;
+    Ok(pb::IssueServiceTokenResponse {
+        access_token,
+        token_type: BEARER.to_owned(),
+        expires_in: lifetime.as_secs() as i64,
+    })
 }

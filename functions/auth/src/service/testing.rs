@@ -212,6 +212,7 @@ impl Harness {
                 deny_list: memory.clone(),
                 attempts: memory.clone(),
                 clock: clock.clone(),
+                service_keys: Arc::new(crate::service::testing::NoServiceKeys),
             },
             kek,
             AuthConfig::default().settings(),
@@ -223,5 +224,14 @@ impl Harness {
             users,
             clock,
         }
+    }
+}
+
+/// No service is registered.
+pub struct NoServiceKeys;
+
+impl crate::ports::ServiceKeys for NoServiceKeys {
+    fn public_key(&self, _service: &str) -> Option<String> {
+        None
     }
 }

@@ -27,6 +27,11 @@ impl AuthService {
             token_use: ACCESS.to_owned(),
             sid: sid.to_owned(),
         };
+        Ok((self.sign(&claims)?, claims))
+    }
+
+    /// Signs `claims` with the current key.
+    pub(crate) fn sign(&self, claims: &AccessClaims) -> Result<String> {
         let ring = self
             .keyring
             .read()
@@ -38,9 +43,8 @@ impl AuthService {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(signer.kid.clone());
         header.typ = Some("at+jwt".to_owned());
-        let token = jsonwebtoken::encode(&header, &claims, &signer.key)
-            .map_err(|e| AuthError::Internal(anyhow::anyhow!("signing: {e}")))?;
-        Ok((token, claims))
+        jsonwebtoken::encode(&header, claims, &signer.key)
+            .map_err(|e| AuthError::Internal(anyhow::anyhow!("signing: {e}")))
     }
 
     /// Verifies signature, `exp`, `nbf`, `iss`, `aud`, the token type, and the deny list.
@@ -57,6 +61,17 @@ impl AuthService {
     }
 
     pub(crate) fn verify_signature_and_claims(&self, token: &str) -> Result<AccessClaims> {
+        self.verify_with(token, false)
+    }
+
+    /// Auth's check of its own callers: a user's access token or a service token, against
+    /// its own keyring.
+    pub fn verify_caller(&self, token: &str) -> Result<AccessClaims> {
+        self.verify_with(token, true)
+    }
+
+    /// `services`: service tokens are accepted too.
+    fn verify_with(&self, token: &str, services: bool) -> Result<AccessClaims> {
         if token.trim().is_empty() {
             return Err(AuthError::invalid("token", "is required"));
         }
@@ -73,7 +88,12 @@ impl AuthService {
                 .get(kid)
                 .cloned()
         };
-        platform_tokens::verify(token, key_for, &expect, self.clock.now().timestamp())
-            .map_err(|e| AuthError::InvalidToken(e.to_string()))
+        let now = self.clock.now().timestamp();
+        if services {
+            platform_tokens::verify_caller(token, key_for, &expect, now)
+        } else {
+            platform_tokens::verify(token, key_for, &expect, now)
+        }
+        .map_err(|e| AuthError::InvalidToken(e.to_string()))
     }
 }

@@ -5,7 +5,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use identity::IdentityConfig;
-use platform_testkit::server::{Served, service_config};
+use platform_testkit::server::{Later, Served, service_config};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 
@@ -30,7 +30,16 @@ impl Stack {
     pub async fn start_with(tweak: impl FnOnce(&mut auth::Config)) -> Self {
         platform_kernel::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("tempdir");
-        let identity_config = service_config::<IdentityConfig>(dir.path());
+        // Auth listens first: identity checks auth's service token against auth's keys.
+        let auth_router = Later::default();
+        let auth_server = Served::start(auth_router.clone()).await;
+        let auth = auth_server.addr;
+        let mut identity_config = service_config::<IdentityConfig>(dir.path());
+        identity_config
+            .base
+            .discovery
+            .static_instances
+            .insert("auth".into(), vec![format!("http://{auth}")]);
         let identity_app = identity::build(&identity_config).await.expect("identity");
         let identity_server = Served::start(identity_app.router).await;
         let identity = identity_server.addr;
@@ -42,8 +51,7 @@ impl Stack {
             .insert("identity".into(), vec![format!("http://{identity}")]);
         tweak(&mut config);
         let auth_app = auth::build(&config).await.expect("auth");
-        let auth_server = Served::start(auth_app.router.clone()).await;
-        let auth = auth_server.addr;
+        auth_router.set(auth_app.router.clone());
         Self {
             auth,
             identity,

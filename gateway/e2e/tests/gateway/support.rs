@@ -72,7 +72,15 @@ pub struct Stack {
 
 /// A real identity service and a real auth service (calling it), sharing `data_dir`.
 pub async fn identity_and_auth(data_dir: &std::path::Path) -> (SocketAddr, SocketAddr) {
-    let identity_config = service_config::<identity::IdentityConfig>(data_dir);
+    // Auth listens first: identity checks auth's service token against auth's keys.
+    let auth_router = platform_testkit::server::Later::default();
+    let auth = serve(auth_router.clone()).await;
+    let mut identity_config = service_config::<identity::IdentityConfig>(data_dir);
+    identity_config
+        .base
+        .discovery
+        .static_instances
+        .insert("auth".into(), vec![format!("http://{auth}")]);
     let identity = serve(
         identity::build(&identity_config)
             .await
@@ -86,7 +94,7 @@ pub async fn identity_and_auth(data_dir: &std::path::Path) -> (SocketAddr, Socke
         .discovery
         .static_instances
         .insert("identity".into(), vec![format!("http://{identity}")]);
-    let auth = serve(auth::build(&auth_config).await.expect("auth").router).await;
+    auth_router.set(auth::build(&auth_config).await.expect("auth").router);
     (identity, auth)
 }
 

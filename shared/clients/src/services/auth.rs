@@ -7,5 +7,7 @@ super::service_client! {
         fn refresh_token(RefreshTokenRequest) -> RefreshTokenResponse = REFRESH_TOKEN;
         fn validate_token(ValidateTokenRequest) -> ValidateTokenResponse = VALIDATE_TOKEN;
         fn logout(LogoutRequest) -> LogoutResponse = LOGOUT;
+        /// Internal: services exchange their client assertion for a service token.
+        fn issue_service_token(IssueServiceTokenRequest) -> IssueServiceTokenResponse = ISSUE_SERVICE_TOKEN;
     }
 }

@@ -41,10 +41,15 @@ impl ConnectTransport {
         method: &Method,
         request: Req,
         budget: Duration,
+        authorization: Option<&http::HeaderValue>,
     ) -> Result<Resp, AttemptError> {
         let body = serde_json::to_vec(&request)
             .map_err(|e| AttemptError::not_sent(format!("encoding request: {e}")))?;
-        let request = http::Request::post(format!("{base_url}{}", method.path))
+        let mut request = http::Request::post(format!("{base_url}{}", method.path));
+        if let Some(value) = authorization {
+            request = request.header(http::header::AUTHORIZATION, value);
+        }
+        let request = request
             .header(http::header::CONTENT_TYPE, "application/json")
             .header("connect-protocol-version", "1")
             .header("connect-timeout-ms", budget.as_millis().max(1).to_string())

@@ -53,6 +53,7 @@ impl GrpcTransport {
         method: &Method,
         request: Req,
         budget: Duration,
+        authorization: Option<&http::HeaderValue>,
     ) -> Result<Resp, AttemptError> {
         let mut grpc = tonic::client::Grpc::new(self.channel(base_url)?);
         grpc.ready()
@@ -61,6 +62,11 @@ impl GrpcTransport {
         let mut request = tonic::Request::new(request);
         // Sets `grpc-timeout`.
         request.set_timeout(budget);
+        if let Some(value) = authorization
+            && let Ok(value) = tonic::metadata::MetadataValue::try_from(value.as_bytes())
+        {
+            request.metadata_mut().insert("authorization", value);
+        }
         let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
         match grpc
             .unary(request, PathAndQuery::from_static(method.path), codec)

@@ -8,22 +8,24 @@ use platform_clients::{ClientFactory, ErrorCode, Protocol};
 use platform_discovery::{DiscoveryConfig, StaticRegistry};
 use platform_proto::auth::v1 as pb;
 use platform_proto::identity::v1 as identity_pb;
-use platform_testkit::server::{Served, service_config};
+use platform_testkit::server::{Later, Served, service_config};
 
 use crate::support::{IdentityInstance, PASSWORD, clients_config};
 
 async fn every_method(protocol: Protocol) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let identity = IdentityInstance::start(dir.path()).await;
+    // Auth listens first: identity checks auth's service token against auth's keys.
+    let auth_router = Later::default();
+    let server = Served::start(auth_router.clone()).await;
+    let auth_url = server.url("");
+    let identity = IdentityInstance::start_with_auth(dir.path(), Some(auth_url.clone())).await;
     let mut config = service_config::<AuthConfig>(dir.path());
     config
         .base
         .discovery
         .static_instances
         .insert("identity".into(), vec![identity.url()]);
-    let app = auth::build(&config).await.expect("auth");
-    let server = Served::start(app.router).await;
-    let auth_url = server.url("");
+    auth_router.set(auth::build(&config).await.expect("auth").router);
 
     let mut discovery = DiscoveryConfig::default();
     discovery

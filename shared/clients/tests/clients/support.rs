@@ -25,6 +25,12 @@ pub struct IdentityInstance {
 impl IdentityInstance {
     /// Serves the identity database in `data_dir` (instances may share it).
     pub async fn start(data_dir: &Path) -> Self {
+        Self::start_with_auth(data_dir, None).await
+    }
+
+    /// Like [`Self::start`], checking its callers' tokens against the auth service at
+    /// `auth` (a URL).
+    pub async fn start_with_auth(data_dir: &Path, auth: Option<String>) -> Self {
         let data_dir = data_dir.to_path_buf();
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = hits.clone();
@@ -36,7 +42,7 @@ impl IdentityInstance {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(serve(data_dir, counter, addr_tx, killed));
+            runtime.block_on(serve(data_dir, auth, counter, addr_tx, killed));
             // Dropping the runtime drops every connection task: the sockets close.
             runtime.shutdown_background();
         });
@@ -80,11 +86,19 @@ impl Drop for IdentityInstance {
 
 async fn serve(
     data_dir: PathBuf,
+    auth: Option<String>,
     hits: Arc<AtomicUsize>,
     addr_tx: oneshot::Sender<SocketAddr>,
     killed: oneshot::Receiver<bool>,
 ) {
-    let config = service_config::<IdentityConfig>(&data_dir);
+    let mut config = service_config::<IdentityConfig>(&data_dir);
+    if let Some(auth) = auth {
+        config
+            .base
+            .discovery
+            .static_instances
+            .insert("auth".into(), vec![auth]);
+    }
     let app = identity::build(&config).await.expect("identity builds");
     let router = app.router.layer(axum::middleware::from_fn(
         move |req: axum::extract::Request, next: axum::middleware::Next| {

@@ -19,13 +19,14 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer as _, 
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    ConfigError, DatabaseConfig, RedisConfig, ServerConfig, TelemetryConfig, Validate,
-    default_data_dir, describe, layered,
+    ConfigError, DatabaseConfig, RedisConfig, SecurityConfig, ServerConfig, TelemetryConfig,
+    Validate, default_data_dir, describe, layered,
 };
 
 /// The top-level keys of [`BaseConfig`]; a service's own type must not use them.
-const BASE_KEYS: [&str; 6] = [
+const BASE_KEYS: [&str; 7] = [
     "server",
+    "security",
     "database",
     "data_dir",
     "telemetry",
@@ -46,6 +47,8 @@ pub struct BaseConfig {
     pub discovery: DiscoveryConfig,
     /// `REDIS_URL`: state shared by a service's replicas.
     pub redis: RedisConfig,
+    /// How this service proves who it is, and checks who calls it.
+    pub security: SecurityConfig,
 }
 
 impl Default for BaseConfig {
@@ -57,6 +60,7 @@ impl Default for BaseConfig {
             telemetry: TelemetryConfig::default(),
             discovery: DiscoveryConfig::default(),
             redis: RedisConfig::default(),
+            security: SecurityConfig::default(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The auth service's public keys, fetched from an auth instance and cached. Refetched every
+//! The auth service's public keys, fetched from an auth instance and cached (the gateway's
+//! and every service's), and the [`JwksVerifier`] each service checks its callers with. Refetched every
 //! `jwks_refresh_secs`, and when a token names an unknown `kid` — at most once per
 //! `unknown_kid_refetch_secs`, so garbage tokens cannot make the gateway hammer auth.
 
@@ -6,13 +7,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::balancer::{Balancer, Outcome};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::DecodingKey;
-use platform_clients::balancer::{Balancer, Outcome};
 use platform_tokens::Jwks;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -62,7 +63,8 @@ impl JwksCache {
     /// ignores that: the periodic refresh).
     pub async fn refresh(&self, force: bool) -> anyhow::Result<()> {
         let mut last = self.last_fetch.lock().await;
-        if !force && last.is_some_and(|t| t.elapsed() < self.min_refetch) {
+        // Until a fetch has succeeded (auth started after us) every caller may try again.
+        if !force && self.is_loaded() && last.is_some_and(|t| t.elapsed() < self.min_refetch) {
             return Ok(());
         }
         *last = Some(Instant::now());
@@ -118,5 +120,66 @@ impl JwksCache {
                 tokio::time::sleep(wait).await;
             }
         });
+    }
+}
+
+/// A service's check of its callers: a user's access token or a service token, against the
+/// auth service's JWKS (refetched, at a bounded rate, when a token names a key not seen yet:
+/// a rotation, or auth started after this service).
+pub struct JwksVerifier {
+    pub jwks: Arc<JwksCache>,
+    pub expect: platform_tokens::Expectations,
+    pub clock: Arc<dyn platform_kernel::clock::Clock>,
+}
+
+impl JwksVerifier {
+    /// For a service: the JWKS of the `auth` instances `registry` knows, kept fresh.
+    pub fn for_service(
+        registry: &Arc<dyn platform_discovery::ServiceRegistry>,
+        expect: platform_tokens::Expectations,
+    ) -> Self {
+        let breaker = crate::ClientsConfig::default().defaults.breaker;
+        let balancer = Arc::new(Balancer::new("auth", registry.watch("auth"), breaker));
+        let jwks = Arc::new(JwksCache::new(balancer, Duration::from_secs(5)));
+        jwks.spawn_refresher(Duration::from_secs(300));
+        Self {
+            jwks,
+            expect,
+            clock: Arc::new(platform_kernel::clock::SystemClock),
+        }
+    }
+}
+
+/// The caller a verified token names.
+pub fn caller_of(claims: platform_tokens::AccessClaims) -> platform_kernel::caller::Caller {
+    use platform_kernel::caller::{Caller, UserCaller};
+    if claims.token_use == platform_tokens::SERVICE {
+        Caller::service(&claims.sub)
+    } else {
+        Caller::User(UserCaller {
+            id: claims.sub,
+            session: claims.sid,
+            token_id: claims.jti,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl platform_kernel::caller::Verifier for JwksVerifier {
+    async fn verify(&self, token: &str) -> Result<platform_kernel::caller::Caller, String> {
+        let now = self.clock.unix_seconds();
+        let verify =
+            || platform_tokens::verify_caller(token, |kid| self.jwks.key(kid), &self.expect, now);
+        let claims = match verify() {
+            Err(platform_tokens::TokenError::UnknownKey(_)) => {
+                if let Err(e) = Box::pin(self.jwks.refresh(false)).await {
+                    tracing::warn!(error = %format!("{e:#}"), "JWKS refetch failed");
+                }
+                verify()
+            }
+            other => other,
+        }
+        .map_err(|e| e.to_string())?;
+        Ok(caller_of(claims))
     }
 }

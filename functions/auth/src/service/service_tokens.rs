@@ -1,0 +1,69 @@
+//! Service tokens: client credentials with `private_key_jwt` (RFC 7523). A service presents
+//! an assertion signed with its own key; the key registered for the service it names must
+//! verify it, and each assertion is accepted once (its `jti` goes on the deny list until the
+//! assertion expires). The token is signed like access tokens, with `token_use` `service`.
+
+use std::time::Duration;
+
+use platform_tokens::service::{claimed_service, valid_name, verify_assertion};
+
+use super::AuthService;
+use crate::domain::AccessClaims;
+use crate::error::{AuthError, Result};
+
+/// How long a service token lives.
+pub const SERVICE_TOKEN_SECS: i64 = 300;
+
+impl AuthService {
+    /// A service token for `service`, signed now.
+    pub fn sign_service(&self, service: &str) -> Result<(String, Duration)> {
+        let now = self.clock.now().timestamp();
+        let claims = AccessClaims {
+            iss: self.settings.issuer.clone(),
+            aud: vec![self.settings.audience.clone()],
+            sub: service.to_owned(),
+            iat: now,
+            nbf: now,
+            exp: now + SERVICE_TOKEN_SECS,
+            jti: uuid::Uuid::now_v7().to_string(),
+            token_use: platform_tokens::SERVICE.to_owned(),
+            sid: String::new(),
+        };
+        Ok((
+            self.sign(&claims)?,
+            Duration::from_secs(SERVICE_TOKEN_SECS as u64),
+        ))
+    }
+
+    /// Exchanges a service's client assertion for a service token.
+    pub async fn issue_service_token(&self, assertion: &str) -> Result<(String, Duration)> {
+        let refused = |why: &str| AuthError::InvalidToken(format!("client assertion: {why}"));
+        if assertion.trim().is_empty() {
+            return Err(AuthError::invalid("assertion", "is required"));
+        }
+        let service = claimed_service(assertion)
+            .filter(|s| valid_name(s))
+            .ok_or_else(|| refused("it names no service"))?;
+        let key = self
+            .service_keys
+            .public_key(&service)
+            .ok_or_else(|| refused(&format!("no key is registered for service `{service}`")))?;
+        let now = self.clock.now();
+        let claims = verify_assertion(
+            assertion,
+            &key,
+            &self.settings.issuer,
+            now.timestamp(),
+            self.settings.leeway.as_secs() as i64,
+        )
+        .map_err(|e| refused(&e))?;
+        let replay_key = format!("assertion:{}:{}", claims.iss, claims.jti);
+        if self.deny_list.is_denied(&replay_key, now).await? {
+            return Err(refused("it was used before"));
+        }
+        let until = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now)
+            + super::chrono(self.settings.leeway);
+        self.deny_list.deny(&replay_key, until).await?;
+        self.sign_service(&service)
+    }
+}
