@@ -67,3 +67,79 @@ impl AuthService {
         self.sign_service(&service)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use platform_kernel::clock::Clock as _;
+    use platform_tokens::service::ServiceKey;
+
+    use crate::error::AuthError;
+    use crate::service::testing::Harness;
+
+    fn key() -> ServiceKey {
+        ServiceKey::from_base64(&ServiceKey::generate_base64()).expect("key")
+    }
+
+    #[tokio::test]
+    async fn a_registered_service_gets_a_service_token_once_per_assertion() {
+        let h = Harness::new().await;
+        let identity = key();
+        h.service_keys
+            .register("identity", &identity.public_base64());
+        let now = h.clock.now().timestamp();
+        let assertion = identity
+            .assertion("identity", "platform", now, 60)
+            .expect("signed");
+        let (token, lifetime) = h
+            .service
+            .issue_service_token(&assertion)
+            .await
+            .expect("token");
+        assert_eq!(lifetime.as_secs(), 300);
+        let claims = h.service.verify_caller(&token).expect("verifies");
+        assert_eq!(
+            (claims.sub.as_str(), claims.token_use.as_str()),
+            ("identity", "service")
+        );
+        // A service token is no user's access token.
+        assert!(h.service.validate(&token).await.is_err());
+        let replay = h.service.issue_service_token(&assertion).await;
+        assert!(
+            matches!(replay, Err(AuthError::InvalidToken(_))),
+            "{replay:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_service_cannot_pose_as_another_or_go_unregistered() {
+        let h = Harness::new().await;
+        let (identity, audit) = (key(), key());
+        h.service_keys
+            .register("identity", &identity.public_base64());
+        let now = h.clock.now().timestamp();
+        // Audit's key, claiming to be identity.
+        let forged = audit
+            .assertion("identity", "platform", now, 60)
+            .expect("signed");
+        assert!(h.service.issue_service_token(&forged).await.is_err());
+        // Audit as itself, not registered.
+        let unregistered = audit
+            .assertion("audit", "platform", now, 60)
+            .expect("signed");
+        let err = h
+            .service
+            .issue_service_token(&unregistered)
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("no key is registered"), "{err}");
+        // Another audience, an expired or a too long-lived assertion.
+        for bad in [
+            identity.assertion("identity", "elsewhere", now, 60),
+            identity.assertion("identity", "platform", now - 600, 60),
+            identity.assertion("identity", "platform", now, 3600),
+        ] {
+            let bad = bad.expect("signed");
+            assert!(h.service.issue_service_token(&bad).await.is_err());
+        }
+    }
+}

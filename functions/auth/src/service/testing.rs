@@ -186,6 +186,7 @@ pub struct Harness {
     pub service: AuthService,
     pub users: Arc<FakeUsers>,
     pub clock: Arc<ManualClock>,
+    pub service_keys: Arc<TestServiceKeys>,
 }
 
 impl Harness {
@@ -204,6 +205,7 @@ impl Harness {
             start - Duration::days(1),
         );
         let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
+        let service_keys = Arc::new(TestServiceKeys::default());
         let service = AuthService::new(
             Ports {
                 users: users.clone(),
@@ -212,7 +214,7 @@ impl Harness {
                 deny_list: memory.clone(),
                 attempts: memory.clone(),
                 clock: clock.clone(),
-                service_keys: Arc::new(crate::service::testing::NoServiceKeys),
+                service_keys: service_keys.clone(),
             },
             kek,
             AuthConfig::default().settings(),
@@ -223,15 +225,26 @@ impl Harness {
             service,
             users,
             clock,
+            service_keys,
         }
     }
 }
 
-/// No service is registered.
-pub struct NoServiceKeys;
+/// The services registered with auth (none at first).
+#[derive(Default)]
+pub struct TestServiceKeys(Mutex<HashMap<String, String>>);
 
-impl crate::ports::ServiceKeys for NoServiceKeys {
-    fn public_key(&self, _service: &str) -> Option<String> {
-        None
+impl TestServiceKeys {
+    pub fn register(&self, service: &str, public_key: &str) {
+        self.0
+            .lock()
+            .expect("lock")
+            .insert(service.to_owned(), public_key.to_owned());
+    }
+}
+
+impl crate::ports::ServiceKeys for TestServiceKeys {
+    fn public_key(&self, service: &str) -> Option<String> {
+        self.0.lock().expect("lock").get(service).cloned()
     }
 }

@@ -1,5 +1,6 @@
 //! The authz service's one integration-test binary: the SQL store's contract and the oracle
 //! property test on SQLite and PostgreSQL, and the service through a real server.
 
+mod api;
 mod oracle;
 mod store;
