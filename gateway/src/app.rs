@@ -103,7 +103,6 @@ pub async fn build_with_clock(
             balancers,
             config.own.upstream.clone(),
             config.base.server.max_request_bytes,
-            config.own.auth.forward_token,
         ),
     });
     spawn_limit_shrinker(Arc::downgrade(&state));

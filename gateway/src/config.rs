@@ -126,9 +126,6 @@ pub struct JwtConfig {
     pub unknown_kid_refetch_secs: u64,
     /// CreateUser is public (self-service sign-up).
     pub allow_self_signup: bool,
-    /// A verified bearer token goes on upstream too (off: the services get the verified
-    /// identity headers, not a credential they could replay — Envoy's jwt_authn default).
-    pub forward_token: bool,
 }
 
 impl Default for JwtConfig {
@@ -140,7 +137,6 @@ impl Default for JwtConfig {
             jwks_refresh_secs: 300,
             unknown_kid_refetch_secs: 5,
             allow_self_signup: true,
-            forward_token: false,
         }
     }
 }

@@ -5,8 +5,10 @@
 //! - the caller's fields, less those that describe its hop (RFC 9110 §7.6.1: `Connection`,
 //!   the names it lists, `Keep-Alive`, `TE`, `Transfer-Encoding` …), `Host`, its deadline
 //!   (`connect-timeout-ms`, `grpc-timeout`) and its `X-Forwarded-For`, which are replaced;
-//! - the verified identity (user, token and session ids; the gate strips any the caller
-//!   sent), in place of the bearer token it was verified from (unless `auth.forward_token`);
+//! - the caller's bearer token, which each service verifies itself (the gateway is not the
+//!   only guard), and the identity the gateway verified from it (user, token and session
+//!   ids, for logs; the gate strips any the caller sent, and services never take a caller
+//!   from them);
 //! - `X-Forwarded-For` with the client added, and what is left of the caller's deadline
 //!   (none when the caller set none: the route's timeout is the gateway's own, kept at the
 //!   gateway, as Envoy keeps its route timeouts — and an upstream spared parsing a deadline
@@ -37,9 +39,6 @@ pub struct Outgoing<'a> {
     pub wire: Wire,
     /// The verified identity's fields (none for public methods).
     pub identity: &'a [(HeaderName, HeaderValue)],
-    /// The caller's `Authorization` stays behind (it was verified, and the identity goes
-    /// instead).
-    pub drop_authorization: bool,
     pub client_ip: Option<IpAddr>,
 }
 
@@ -63,7 +62,6 @@ pub fn write_fields(
         if replaced(name)
             || name == http::header::CONTENT_LENGTH
             || listed.contains(name)
-            || (outgoing.drop_authorization && name == http::header::AUTHORIZATION)
         {
             continue;
         }
@@ -114,9 +112,6 @@ pub fn prepare(headers: &mut HeaderMap, outgoing: &Outgoing<'_>) {
         .collect();
     for name in present {
         headers.remove(name);
-    }
-    if outgoing.drop_authorization {
-        headers.remove(http::header::AUTHORIZATION);
     }
     for (name, value) in outgoing.identity {
         headers.insert(name.clone(), value.clone());

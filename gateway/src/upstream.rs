@@ -45,8 +45,6 @@ pub struct Upstreams {
     hyper: HyperClients,
     config: UpstreamConfig,
     max_body: usize,
-    /// Verified bearer tokens go upstream too (`auth.forward_token`).
-    forward_token: bool,
 }
 
 /// The deadline passed before the instance answered.
@@ -67,7 +65,6 @@ impl Upstreams {
         balancers: HashMap<&'static str, Arc<Balancer>>,
         config: UpstreamConfig,
         max_body: usize,
-        forward_token: bool,
     ) -> Self {
         let idle_timeout = Duration::from_secs(config.idle_timeout_secs);
         Self {
@@ -80,7 +77,6 @@ impl Upstreams {
             hyper: HyperClients::new(idle_timeout),
             config,
             max_body,
-            forward_token,
         }
     }
 
@@ -105,7 +101,6 @@ impl Upstreams {
                 .identity
                 .as_deref()
                 .map_or(&[], |v| v.headers.as_slice()),
-            drop_authorization: call.identity.is_some() && !self.forward_token,
             client_ip: call.client_ip,
         };
         let buffer =

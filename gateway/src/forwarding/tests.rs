@@ -52,7 +52,6 @@ fn upstream_fields_lose_the_hop_and_gain_identity_client_and_deadline() {
     let outgoing = Outgoing {
         wire: Wire::Connect,
         identity: &identity,
-        drop_authorization: false,
         client_ip: "203.0.113.45".parse().ok(),
     };
     let sent = written(
@@ -80,7 +79,6 @@ fn without_a_caller_deadline_none_goes_upstream() {
         let outgoing = Outgoing {
             wire,
             identity: &[],
-            drop_authorization: false,
             client_ip: None,
         };
         let sent = written(&headers, &outgoing, None);
@@ -97,15 +95,10 @@ fn without_a_caller_deadline_none_goes_upstream() {
 fn both_clients_send_the_same_fields() {
     let identity = identity();
     for wire in [Wire::Connect, Wire::GrpcWeb, Wire::Grpc] {
-        for (client_ip, drop_authorization) in [
-            (None, false),
-            ("10.1.2.3".parse().ok(), false),
-            ("10.1.2.3".parse().ok(), true),
-        ] {
+        for client_ip in [None, "10.1.2.3".parse().ok()] {
             let outgoing = Outgoing {
                 wire,
                 identity: &identity,
-                drop_authorization,
                 client_ip,
             };
             let remaining = Duration::from_millis(2500);
@@ -125,9 +118,9 @@ fn both_clients_send_the_same_fields() {
             assert_eq!(
                 sorted(&sent),
                 sorted(&prepared),
-                "{wire:?} {client_ip:?} {drop_authorization}"
+                "{wire:?} {client_ip:?}"
             );
-            assert_eq!(sent.contains_key("authorization"), !drop_authorization);
+            assert!(sent.contains_key("authorization"));
         }
     }
 }

@@ -7,8 +7,12 @@ use std::future::Future;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    /// No credential, or none this service could verify.
+    /// No credential.
     Anonymous,
+    /// A credential this service could not verify: treated as anonymous (a public method
+    /// still answers, e.g. a refresh sent with the expired access token), with the reason for
+    /// the `unauthenticated` answer of any other method.
+    Rejected(String),
     User(UserCaller),
     Service(ServiceCaller),
 }
@@ -61,8 +65,22 @@ impl Caller {
         }
     }
 
+    /// No verified caller: anonymous, or with a credential that did not verify.
     pub fn is_anonymous(&self) -> bool {
-        matches!(self, Self::Anonymous)
+        matches!(self, Self::Anonymous | Self::Rejected(_))
+    }
+
+    /// Why a method that needs a verified caller refuses this one (`None`: it is verified).
+    pub fn unverified(&self) -> Option<String> {
+        match self {
+            Self::Anonymous => Some(
+                "this method needs a verified caller: a user's access token or a service \
+                 credential (Authorization: Bearer)"
+                    .to_owned(),
+            ),
+            Self::Rejected(why) => Some(why.clone()),
+            Self::User(_) | Self::Service(_) => None,
+        }
     }
 }
 
@@ -90,85 +108,26 @@ pub trait Verifier: Send + Sync + 'static {
 }
 
 /// The authentication step of every service's router: no `Authorization` is an anonymous
-/// call (public methods answer it; the core refuses it everything else); a bearer credential
-/// the verifier accepts makes the call that caller's; any other is refused with
-/// `unauthenticated` before a handler runs. Nothing else a caller sends (an `x-user-id`, say)
-/// names the caller.
+/// call; a bearer credential the verifier accepts makes the call that caller's; any other
+/// makes it [`Caller::Rejected`], which only public methods answer. Nothing else a caller
+/// sends (an `x-user-id`, say) names the caller.
 pub async fn authenticate(
     verifier: std::sync::Arc<dyn Verifier>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let token = match req.headers().get(http::header::AUTHORIZATION) {
-        None => None,
+    let caller = match req.headers().get(http::header::AUTHORIZATION) {
+        None => Caller::Anonymous,
         Some(value) => match value.to_str().ok().and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         }) {
-            Some(token) => Some(token.trim().to_owned()),
-            None => {
-                return refuse(
-                    &req,
-                    "the Authorization header is not `Bearer <token>`".to_owned(),
-                );
-            }
-        },
-    };
-    let caller = match token {
-        None => Caller::Anonymous,
-        Some(token) => match verifier.verify(&token).await {
-            Ok(caller) => caller,
-            Err(why) => return refuse(&req, format!("invalid credential: {why}")),
+            None => Caller::Rejected("the Authorization header is not `Bearer <token>`".to_owned()),
+            Some(token) => match verifier.verify(token.trim()).await {
+                Ok(caller) => caller,
+                Err(why) => Caller::Rejected(format!("invalid credential: {why}")),
+            },
         },
     };
     scope(caller, next.run(req)).await
-}
-
-/// `unauthenticated` in the caller's protocol: a Connect error body (HTTP 401), or gRPC
-/// status 16 in the headers of an HTTP 200.
-fn refuse(req: &axum::extract::Request, message: String) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let code = crate::ErrorCode::Unauthenticated;
-    let grpc = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.starts_with("application/grpc"))
-        .map(str::to_owned);
-    match grpc {
-        Some(content_type) => {
-            let mut response = http::Response::new(axum::body::Body::empty());
-            let headers = response.headers_mut();
-            if let Ok(v) = http::HeaderValue::from_str(&content_type) {
-                headers.insert(http::header::CONTENT_TYPE, v);
-            }
-            headers.insert(
-                crate::headers::GRPC_STATUS,
-                http::HeaderValue::from(code.grpc_status()),
-            );
-            if let Ok(v) = http::HeaderValue::from_str(&percent_encode(&message)) {
-                headers.insert("grpc-message", v);
-            }
-            response
-        }
-        None => (
-            http::StatusCode::from_u16(code.http_status())
-                .unwrap_or(http::StatusCode::UNAUTHORIZED),
-            axum::Json(serde_json::json!({"code": code.as_str(), "message": message})),
-        )
-            .into_response(),
-    }
-}
-
-/// `grpc-message` is percent-encoded (gRPC over HTTP/2 spec).
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if (0x20..0x7f).contains(&b) && b != b'%' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

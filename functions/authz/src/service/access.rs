@@ -20,14 +20,10 @@ const ASSIGNING_SERVICES: &[&str] = &["identity"];
 
 impl AuthzService {
     pub(crate) fn authenticated(caller: &Caller) -> Result<()> {
-        if caller.is_anonymous() {
-            return Err(AuthzError::Unauthenticated(
-                "this method needs a verified caller: a user's access token or a service \
-                 credential"
-                    .to_owned(),
-            ));
+        match caller.unverified() {
+            Some(why) => Err(AuthzError::Unauthenticated(why)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The grants of a user caller (none for services and the anonymous).

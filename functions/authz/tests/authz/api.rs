@@ -90,4 +90,8 @@ async fn without_a_verifiable_credential_nothing_is_answered() {
     )
     .await;
     assert_eq!(status, 401, "{body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("Bearer"),
+        "{body}"
+    );
 }
