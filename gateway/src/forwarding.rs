@@ -59,10 +59,7 @@ pub fn write_fields(
             forwarded = true;
             continue;
         }
-        if replaced(name)
-            || name == http::header::CONTENT_LENGTH
-            || listed.contains(name)
-        {
+        if replaced(name) || name == http::header::CONTENT_LENGTH || listed.contains(name) {
             continue;
         }
         write_field(out, name.as_str().as_bytes(), value.as_bytes());

@@ -69,6 +69,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
                 deny_list,
                 attempts,
                 clock: Arc::new(SystemClock),
+                permissions: Arc::new(AuthzPermissions(clients.authz())),
                 service_keys: Arc::new(RegisteredKeys {
                     configured: own.service_keys.clone(),
                     dir: base.data_dir.join("service-keys"),
@@ -202,5 +203,30 @@ impl platform_kernel::caller::Verifier for OwnKeys {
             .verify_caller(token)
             .map(platform_clients::jwks::caller_of)
             .map_err(|e| e.to_string())
+    }
+}
+
+/// `auth.sessions.revoke` and the like, asked of authz with auth's own service token.
+struct AuthzPermissions(Arc<dyn platform_clients::AuthzServiceClient>);
+
+#[async_trait::async_trait]
+impl crate::ports::Permissions for AuthzPermissions {
+    async fn allowed(&self, user: &str, permission: &str) -> crate::error::Result<bool> {
+        let request = platform_proto::authz::v1::HasPermissionRequest {
+            user_id: user.to_owned(),
+            permission: permission.to_owned(),
+            ..Default::default()
+        };
+        self.0
+            .has_permission(request)
+            .await
+            .map(|answer| answer.allowed)
+            .map_err(|e| match e.code {
+                platform_clients::ErrorCode::Unavailable
+                | platform_clients::ErrorCode::DeadlineExceeded => {
+                    crate::error::AuthError::Unavailable(format!("authz service: {}", e.message))
+                }
+                _ => crate::error::AuthError::Internal(anyhow::anyhow!("authz service: {e}")),
+            })
     }
 }

@@ -21,6 +21,12 @@ pub enum AuthError {
     InvalidRefreshToken,
     #[error("invalid token: {0}")]
     InvalidToken(String),
+    /// No verified caller, for a method that needs one.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A verified caller without the right; the message says what was missing.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// A dependency (the identity service) failed.
     #[error("{0}")]
     Unavailable(String),
@@ -44,7 +50,8 @@ impl ServiceError for AuthError {
             Self::InvalidCredentials | Self::InvalidRefreshToken | Self::InvalidToken(_) => {
                 ErrorCode::Unauthenticated
             }
-            Self::UserDisabled => ErrorCode::PermissionDenied,
+            Self::UserDisabled | Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::LockedOut(_) => ErrorCode::ResourceExhausted,
             Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,

@@ -57,6 +57,15 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn revoke_family(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
     /// The family a token belongs to, used or not.
     async fn family_of(&self, hash: &str) -> Result<Option<String>>;
+    /// Revokes every unrevoked family of the user but `keep`; returns their ids. The kept
+    /// family counts as begun `now` (its user just proved their password again, so the
+    /// check against `password_changed_at` at refresh lets it go on).
+    async fn revoke_user_families(
+        &self,
+        user: &str,
+        keep: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>>;
 }
 
 /// Access tokens revoked before their expiry (Logout).
@@ -80,6 +89,12 @@ pub trait LoginAttempts: Send + Sync + 'static {
     ) -> Result<u32>;
     async fn lock(&self, key: &str, until: DateTime<Utc>) -> Result<()>;
     async fn clear(&self, key: &str) -> Result<()>;
+}
+
+/// The authz service: whether a user holds a permission.
+#[async_trait::async_trait]
+pub trait Permissions: Send + Sync + 'static {
+    async fn allowed(&self, user: &str, permission: &str) -> Result<bool>;
 }
 
 /// The public keys of the platform's services (base64url Ed25519), which their client

@@ -8,6 +8,7 @@ mod security_tests;
 mod service_tokens;
 #[cfg(test)]
 mod session_tests;
+mod sessions;
 #[cfg(test)]
 pub(crate) mod testing;
 mod validate;
@@ -18,7 +19,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::domain::{KeyEncryptionKey, Keyring, LockoutPolicy};
-use crate::ports::{Clock, DenyList, KeyStore, LoginAttempts, ServiceKeys, SessionStore, Users};
+use crate::ports::{
+    Clock, DenyList, KeyStore, LoginAttempts, Permissions, ServiceKeys, SessionStore, Users,
+};
 
 pub use validate::ValidatedClaims;
 
@@ -47,6 +50,7 @@ pub struct Ports {
     pub attempts: Arc<dyn LoginAttempts>,
     pub clock: Arc<dyn Clock>,
     pub service_keys: Arc<dyn ServiceKeys>,
+    pub permissions: Arc<dyn Permissions>,
 }
 
 pub struct AuthService {
@@ -57,6 +61,7 @@ pub struct AuthService {
     attempts: Arc<dyn LoginAttempts>,
     clock: Arc<dyn Clock>,
     service_keys: Arc<dyn ServiceKeys>,
+    permissions: Arc<dyn Permissions>,
     kek: KeyEncryptionKey,
     keyring: RwLock<Keyring>,
     settings: Settings,
@@ -81,6 +86,7 @@ impl AuthService {
             attempts: ports.attempts,
             clock: ports.clock,
             service_keys: ports.service_keys,
+            permissions: ports.permissions,
             kek,
             keyring: RwLock::new(Keyring::default()),
             settings,

@@ -13,6 +13,7 @@ use secrecy::ExposeSecret as _;
 use crate::config::{Config, IdentityConfig, mail_dir};
 use crate::domain::PasswordHasher;
 use crate::mail::{FileMailer, SmtpMailer};
+use crate::peers::{AuthSessions, AuthzPermissions};
 use crate::ports::{DomainEvent, EventSink, Mailer};
 use crate::service::{IdentityService, Ports};
 use crate::store::{MIGRATIONS, SqlUserStore};
@@ -50,10 +51,10 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             Arc::new(FileMailer::new(dir, from)?)
         }
     };
-    let (_clients, verifier) = platform_clients::credentials::for_service(
+    let (clients, verifier) = platform_clients::credentials::for_service(
         base,
         IdentityConfig::SERVICE,
-        platform_clients::ClientsConfig::default(),
+        own.clients.clone(),
     )?;
     let hasher = PasswordHasher::new(own.password_hash)?;
     let service = Arc::new(IdentityService::new(
@@ -62,6 +63,8 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             mailer,
             events: Arc::new(LogEvents),
             clock: Arc::new(SystemClock),
+            permissions: Arc::new(AuthzPermissions(clients.authz())),
+            sessions: Arc::new(AuthSessions(clients.auth())),
         },
         hasher,
         own.settings(),

@@ -21,6 +21,9 @@ pub type Config = ServiceConfig<IdentityConfig>;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IdentityConfig {
+    /// How identity calls authz (permission checks) and auth (ending sessions).
+    pub clients: platform_clients::ClientsConfig,
+    pub signup: SignupConfig,
     pub tokens: TokenConfig,
     pub mail: MailConfig,
     pub password_hash: HashParams,
@@ -44,6 +47,7 @@ impl IdentityConfig {
             verification_ttl: seconds(self.tokens.verification_ttl_secs),
             reset_ttl: seconds(self.tokens.reset_ttl_secs),
             public_url: self.mail.public_url.clone(),
+            open_signup: self.signup.open,
         }
     }
 }
@@ -51,6 +55,20 @@ impl IdentityConfig {
 /// Where the file mailer writes (`<data_dir>/mail`).
 pub fn mail_dir(config: &Config) -> PathBuf {
     config.base.data_dir.join("mail")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignupConfig {
+    /// Anyone may create an account (`IDENTITY__SIGNUP__OPEN=false`: only holders of
+    /// `identity.users.create`; turn off the gateway's `allow_self_signup` as well).
+    pub open: bool,
+}
+
+impl Default for SignupConfig {
+    fn default() -> Self {
+        Self { open: true }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

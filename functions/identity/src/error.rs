@@ -22,6 +22,15 @@ pub enum IdentityError {
     UserDisabled,
     #[error("token is invalid, expired or already used")]
     InvalidToken,
+    /// No verified caller, for a method that needs one.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A verified caller without the right; the message says what was missing.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A service this one depends on did not answer.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -43,7 +52,9 @@ impl ServiceError for IdentityError {
             Self::EmailTaken => ErrorCode::AlreadyExists,
             Self::StaleVersion { .. } => ErrorCode::Aborted,
             Self::InvalidCredentials => ErrorCode::Unauthenticated,
-            Self::UserDisabled => ErrorCode::PermissionDenied,
+            Self::UserDisabled | Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod mail;
+pub mod peers;
 pub mod ports;
 pub mod service;
 pub mod store;

@@ -73,4 +73,17 @@ pub trait EventSink: Send + Sync + 'static {
     async fn publish(&self, event: DomainEvent) -> anyhow::Result<()>;
 }
 
+/// The authz service: whether a user holds a permission (on a resource).
+#[async_trait::async_trait]
+pub trait Permissions: Send + Sync + 'static {
+    async fn allowed(&self, user: &str, permission: &str, resource: Option<&str>) -> Result<bool>;
+}
+
+/// The auth service: ends a user's sessions (all but `keep`), so that their refresh tokens
+/// stop working and their access tokens are refused everywhere.
+#[async_trait::async_trait]
+pub trait Sessions: Send + Sync + 'static {
+    async fn revoke(&self, user: UserId, keep: Option<&str>) -> Result<()>;
+}
+
 pub use platform_kernel::clock::Clock;

@@ -1,7 +1,11 @@
 //! The identity use cases, free of any transport: they take raw input (parsed here into
 //! domain types), talk to the ports, and return domain values or an [`IdentityError`].
 
+mod access;
 mod credentials;
+mod password;
+#[cfg(test)]
+mod security_tests;
 #[cfg(test)]
 pub(crate) mod testing;
 mod tokens;
@@ -13,7 +17,7 @@ use chrono::Duration;
 
 use crate::domain::{PasswordHasher, User, UserId};
 use crate::error::{IdentityError, Result};
-use crate::ports::{Clock, DomainEvent, EventSink, Mailer, UserStore};
+use crate::ports::{Clock, DomainEvent, EventSink, Mailer, Permissions, Sessions, UserStore};
 
 /// Tunables of the use cases.
 #[derive(Debug, Clone)]
@@ -22,6 +26,9 @@ pub struct Settings {
     pub reset_ttl: Duration,
     /// Base of the links in emails, e.g. `https://app.example.com`.
     pub public_url: String,
+    /// Anyone may sign up (CreateUser without a caller); off, it needs
+    /// `identity.users.create`.
+    pub open_signup: bool,
 }
 
 pub struct Ports {
@@ -29,6 +36,8 @@ pub struct Ports {
     pub mailer: Arc<dyn Mailer>,
     pub events: Arc<dyn EventSink>,
     pub clock: Arc<dyn Clock>,
+    pub permissions: Arc<dyn Permissions>,
+    pub sessions: Arc<dyn Sessions>,
 }
 
 pub struct IdentityService {
@@ -36,6 +45,8 @@ pub struct IdentityService {
     mailer: Arc<dyn Mailer>,
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
+    permissions: Arc<dyn Permissions>,
+    sessions: Arc<dyn Sessions>,
     hasher: PasswordHasher,
     settings: Settings,
 }
@@ -50,6 +61,8 @@ impl IdentityService {
             mailer: ports.mailer,
             events: ports.events,
             clock: ports.clock,
+            permissions: ports.permissions,
+            sessions: ports.sessions,
             hasher,
             settings,
         }

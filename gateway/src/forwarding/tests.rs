@@ -115,11 +115,7 @@ fn both_clients_send_the_same_fields() {
                 fields.sort();
                 fields
             };
-            assert_eq!(
-                sorted(&sent),
-                sorted(&prepared),
-                "{wire:?} {client_ip:?}"
-            );
+            assert_eq!(sorted(&sent), sorted(&prepared), "{wire:?} {client_ip:?}");
             assert!(sent.contains_key("authorization"));
         }
     }

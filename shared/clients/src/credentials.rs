@@ -195,3 +195,22 @@ pub fn expectations(
         leeway_secs: security.leeway_secs as i64,
     }
 }
+
+/// A fixed credential: an operator's token, or a test's.
+pub struct Bearer(pub HeaderValue);
+
+impl Bearer {
+    /// From `Bearer <token>`.
+    pub fn new(authorization: &str) -> Result<Self, ClientError> {
+        HeaderValue::from_str(authorization)
+            .map(Self)
+            .map_err(|_| ClientError::new(ErrorCode::InvalidArgument, "not a header value"))
+    }
+}
+
+#[async_trait::async_trait]
+impl CallCredentials for Bearer {
+    async fn authorization(&self) -> Result<HeaderValue, ClientError> {
+        Ok(self.0.clone())
+    }
+}

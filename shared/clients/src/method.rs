@@ -33,6 +33,7 @@ pub mod identity {
         REQUEST_PASSWORD_RESET = "RequestPasswordReset", false;
         RESET_PASSWORD = "ResetPassword", false;
         VERIFY_PASSWORD = "VerifyPassword", true;
+        CHANGE_PASSWORD = "ChangePassword", false;
     }
 }
 
@@ -44,6 +45,7 @@ pub mod auth {
         VALIDATE_TOKEN = "ValidateToken", true;
         LOGOUT = "Logout", true;
         ISSUE_SERVICE_TOKEN = "IssueServiceToken", false;
+        REVOKE_SESSIONS = "RevokeSessions", true;
     }
 }
 

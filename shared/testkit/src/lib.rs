@@ -5,6 +5,7 @@ pub mod clock;
 pub mod consul;
 pub mod database;
 pub mod http1;
+pub mod issuer;
 pub mod mail;
 pub mod postgres;
 pub mod server;

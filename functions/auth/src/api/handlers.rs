@@ -24,6 +24,7 @@ pub fn rpc(
             issue_service_token,
             pb::IssueServiceTokenRequest
         ))
+        .revoke_sessions(unary!(svc, revoke_sessions, pb::RevokeSessionsRequest))
         .build()
 }
 
@@ -99,5 +100,21 @@ async fn issue_service_token(
         access_token,
         token_type: BEARER.to_owned(),
         expires_in: lifetime.as_secs() as i64,
+    })
+}
+
+async fn revoke_sessions(
+    s: &AuthService,
+    r: pb::RevokeSessionsRequest,
+) -> Result<pb::RevokeSessionsResponse> {
+    let revoked = s
+        .revoke_sessions(
+            &platform_kernel::caller::current(),
+            &r.user_id,
+            &r.keep_session_id,
+        )
+        .await?;
+    Ok(pb::RevokeSessionsResponse {
+        revoked: i32::try_from(revoked).unwrap_or(i32::MAX),
     })
 }

@@ -91,6 +91,46 @@ impl SessionStore for Memory {
     async fn family_of(&self, hash: &str) -> Result<Option<String>> {
         Ok(lock(&self.tokens).get(hash).map(|(f, _)| f.clone()))
     }
+
+    async fn revoke_user_families(
+        &self,
+        user: &str,
+        keep: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        let mut revoked = Vec::new();
+        for family in lock(&self.families).values_mut() {
+            if family.user_id != user || family.revoked_at.is_some() {
+                continue;
+            }
+            if Some(family.id.as_str()) == keep {
+                family.created_at = now;
+            } else {
+                family.revoked_at = Some(now);
+                revoked.push(family.id.clone());
+            }
+        }
+        Ok(revoked)
+    }
+}
+
+/// Permissions as granted by the test: `(user, permission)` pairs.
+#[derive(Default)]
+pub struct FakePermissions(Mutex<Vec<(String, String)>>);
+
+impl FakePermissions {
+    pub fn grant(&self, user: &str, permission: &str) {
+        lock(&self.0).push((user.to_owned(), permission.to_owned()));
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::Permissions for FakePermissions {
+    async fn allowed(&self, user: &str, permission: &str) -> Result<bool> {
+        Ok(lock(&self.0)
+            .iter()
+            .any(|(u, p)| u == user && p == permission))
+    }
 }
 
 #[async_trait::async_trait]
@@ -187,6 +227,7 @@ pub struct Harness {
     pub users: Arc<FakeUsers>,
     pub clock: Arc<ManualClock>,
     pub service_keys: Arc<TestServiceKeys>,
+    pub permissions: Arc<FakePermissions>,
 }
 
 impl Harness {
@@ -206,6 +247,7 @@ impl Harness {
         );
         let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
         let service_keys = Arc::new(TestServiceKeys::default());
+        let permissions = Arc::new(FakePermissions::default());
         let service = AuthService::new(
             Ports {
                 users: users.clone(),
@@ -215,6 +257,7 @@ impl Harness {
                 attempts: memory.clone(),
                 clock: clock.clone(),
                 service_keys: service_keys.clone(),
+                permissions: permissions.clone(),
             },
             kek,
             AuthConfig::default().settings(),
@@ -226,6 +269,7 @@ impl Harness {
             users,
             clock,
             service_keys,
+            permissions,
         }
     }
 }

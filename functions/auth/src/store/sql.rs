@@ -192,6 +192,37 @@ impl SessionStore for SqlAuthStore {
         Ok(())
     }
 
+    async fn revoke_user_families(
+        &self,
+        user: &str,
+        keep: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "UPDATE refresh_families SET revoked_at = $1 \
+             WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3 RETURNING id",
+        )
+        .bind(micros(now))
+        .bind(user)
+        .bind(keep.unwrap_or(""))
+        .fetch_all(&self.db.pool)
+        .await
+        .with_context(|| format!("revoking the sessions of {user}"))?;
+        if let Some(keep) = keep {
+            sqlx::query(
+                "UPDATE refresh_families SET created_at = $1 \
+                 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+            )
+            .bind(micros(now))
+            .bind(keep)
+            .bind(user)
+            .execute(&self.db.pool)
+            .await
+            .with_context(|| format!("keeping session {keep}"))?;
+        }
+        rows.iter().map(|r| Ok(column(r, "id")?)).collect()
+    }
+
     async fn family_of(&self, hash: &str) -> Result<Option<String>> {
         let row = sqlx::query("SELECT family_id FROM refresh_tokens WHERE hash = $1")
             .bind(hash)

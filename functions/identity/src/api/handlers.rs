@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use platform_kernel::caller;
 use platform_kernel::unary;
 use platform_proto::identity::v1::{self as pb, identity_service_connect as connect};
 
@@ -30,6 +31,7 @@ pub fn rpc(
         ))
         .reset_password(unary!(svc, reset_password, pb::ResetPasswordRequest))
         .verify_password(unary!(svc, verify_password, pb::VerifyPasswordRequest))
+        .change_password(unary!(svc, change_password, pb::ChangePasswordRequest))
         .build();
     (router.merge(get_routes(svc)), grpc)
 }
@@ -66,7 +68,7 @@ fn get_routes(svc: Arc<IdentityService>) -> Router {
 }
 
 async fn get_user(s: &IdentityService, r: pb::GetUserRequest) -> Result<pb::GetUserResponse> {
-    let user = s.get_user(&r.id).await?;
+    let user = s.get_user(&caller::current(), &r.id).await?;
     Ok(pb::GetUserResponse {
         user: Some(user.into()),
     })
@@ -76,7 +78,7 @@ async fn get_user_by_email(
     s: &IdentityService,
     r: pb::GetUserByEmailRequest,
 ) -> Result<pb::GetUserByEmailResponse> {
-    let user = s.get_user_by_email(&r.email).await?;
+    let user = s.get_user_by_email(&caller::current(), &r.email).await?;
     Ok(pb::GetUserByEmailResponse {
         user: Some(user.into()),
     })
@@ -87,7 +89,7 @@ async fn create_user(
     r: pb::CreateUserRequest,
 ) -> Result<pb::CreateUserResponse> {
     let user = s
-        .create_user(&r.email, &r.password, &r.display_name)
+        .create_user(&caller::current(), &r.email, &r.password, &r.display_name)
         .await?;
     Ok(pb::CreateUserResponse {
         user: Some(user.into()),
@@ -103,8 +105,9 @@ async fn update_user(
         email: r.email.as_deref(),
         disabled: r.disabled,
         expected_version: r.expected_version,
+        current_password: &r.current_password,
     };
-    let user = s.update_user(&r.id, input).await?;
+    let user = s.update_user(&caller::current(), &r.id, input).await?;
     Ok(pb::UpdateUserResponse {
         user: Some(user.into()),
     })
@@ -114,13 +117,18 @@ async fn delete_user(
     s: &IdentityService,
     r: pb::DeleteUserRequest,
 ) -> Result<pb::DeleteUserResponse> {
-    s.delete_user(&r.id).await?;
+    s.delete_user(&caller::current(), &r.id).await?;
     Ok(pb::DeleteUserResponse {})
 }
 
 async fn list_users(s: &IdentityService, r: pb::ListUsersRequest) -> Result<pb::ListUsersResponse> {
     let (users, next) = s
-        .list_users(r.page_size, &r.page_token, &r.email_prefix)
+        .list_users(
+            &caller::current(),
+            r.page_size,
+            &r.page_token,
+            &r.email_prefix,
+        )
         .await?;
     Ok(pb::ListUsersResponse {
         users: users.into_iter().map(Into::into).collect(),
@@ -158,8 +166,19 @@ async fn verify_password(
     s: &IdentityService,
     r: pb::VerifyPasswordRequest,
 ) -> Result<pb::VerifyPasswordResponse> {
-    let user = s.verify_password(&r.email, &r.password).await?;
+    let user = s
+        .verify_password(&caller::current(), &r.email, &r.password)
+        .await?;
     Ok(pb::VerifyPasswordResponse {
         user: Some(user.into()),
     })
+}
+
+async fn change_password(
+    s: &IdentityService,
+    r: pb::ChangePasswordRequest,
+) -> Result<pb::ChangePasswordResponse> {
+    s.change_password(&caller::current(), &r.current_password, &r.new_password)
+        .await?;
+    Ok(pb::ChangePasswordResponse {})
 }

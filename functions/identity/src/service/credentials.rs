@@ -1,4 +1,4 @@
-//! VerifyPassword (internal, for the auth service).
+//! VerifyPassword (internal: for the auth service only).
 
 use crate::domain::password::Verified;
 use crate::domain::{Email, Password, PasswordHasher, User};
@@ -11,7 +11,13 @@ impl IdentityService {
     /// `InvalidCredentials`, and all cost one argon2 verification (against a dummy hash when
     /// there is no user), so neither the answer nor its timing tells whether an account
     /// exists. A correct password stored with older hash parameters is re-hashed.
-    pub async fn verify_password(&self, email: &str, password: &str) -> Result<User> {
+    pub async fn verify_password(
+        &self,
+        caller: &platform_kernel::caller::Caller,
+        email: &str,
+        password: &str,
+    ) -> Result<User> {
+        Self::may_check_passwords(caller)?;
         let user = match Email::parse(email) {
             Ok(email) => self.store.find_by_email(&email).await?,
             Err(_) => None,
@@ -62,6 +68,7 @@ mod tests {
     use crate::domain::password::HashParams;
     use crate::error::IdentityError;
     use crate::service::testing::Harness;
+    use platform_kernel::caller::Caller;
 
     #[tokio::test]
     async fn unknown_email_wrong_password_and_malformed_email_answer_alike() {
@@ -74,7 +81,7 @@ mod tests {
         ] {
             let err = h
                 .service
-                .verify_password(email, password)
+                .verify_password(&Caller::service("auth"), email, password)
                 .await
                 .expect_err("refused");
             assert!(
@@ -85,7 +92,11 @@ mod tests {
         }
         let user = h
             .service
-            .verify_password("ADA@example.com", Harness::PASSWORD)
+            .verify_password(
+                &Caller::service("auth"),
+                "ADA@example.com",
+                Harness::PASSWORD,
+            )
             .await
             .expect("right password");
         assert_eq!(user.email.as_str(), "ada@example.com");
@@ -97,6 +108,7 @@ mod tests {
         let user = h.user("ada@example.com").await;
         h.service
             .update_user(
+                &Harness::admin(),
                 &user.id.to_string(),
                 crate::service::users::UpdateUserInput {
                     disabled: Some(true),
@@ -107,17 +119,25 @@ mod tests {
             .expect("disabled");
         let err = h
             .service
-            .verify_password("ada@example.com", Harness::PASSWORD)
+            .verify_password(
+                &Caller::service("auth"),
+                "ada@example.com",
+                Harness::PASSWORD,
+            )
             .await;
         assert!(matches!(err, Err(IdentityError::UserDisabled)));
         let other = h.user("bob@example.com").await;
         h.service
-            .delete_user(&other.id.to_string())
+            .delete_user(&Harness::admin(), &other.id.to_string())
             .await
             .expect("deleted");
         let err = h
             .service
-            .verify_password("bob@example.com", Harness::PASSWORD)
+            .verify_password(
+                &Caller::service("auth"),
+                "bob@example.com",
+                Harness::PASSWORD,
+            )
             .await;
         assert!(matches!(err, Err(IdentityError::InvalidCredentials)));
     }
@@ -140,7 +160,11 @@ mod tests {
         assert!(before.contains("m=2048,t=1"), "{before}");
         let user = h
             .service
-            .verify_password("ada@example.com", Harness::PASSWORD)
+            .verify_password(
+                &Caller::service("auth"),
+                "ada@example.com",
+                Harness::PASSWORD,
+            )
             .await
             .expect("ok");
         assert!(
@@ -156,7 +180,11 @@ mod tests {
         // A wrong password upgrades nothing.
         assert!(
             h.service
-                .verify_password("ada@example.com", "nope nope nope")
+                .verify_password(
+                    &Caller::service("auth"),
+                    "ada@example.com",
+                    "nope nope nope"
+                )
                 .await
                 .is_err()
         );

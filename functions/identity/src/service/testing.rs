@@ -7,7 +7,10 @@ use chrono::{DateTime, Utc};
 use crate::domain::password::HashParams;
 use crate::domain::{Email, PageRequest, PasswordHasher, TokenKind, User, UserId};
 use crate::error::{IdentityError, Result};
-use crate::ports::{DomainEvent, EventSink, Mailer, OutgoingMail, StoredToken, UserStore};
+use crate::ports::{
+    DomainEvent, EventSink, Mailer, OutgoingMail, Permissions, Sessions, StoredToken, UserStore,
+};
+use platform_kernel::caller::Caller;
 
 use platform_testkit::clock::ManualClock;
 
@@ -162,8 +165,49 @@ impl EventSink for RecordingEvents {
     }
 }
 
+/// Permissions as granted by the test: `(user, permission)` pairs, global only, plus
+/// [`Harness::ADMIN`], who holds everything.
+#[derive(Default)]
+pub struct FakePermissions(Mutex<Vec<(String, String)>>);
+
+impl FakePermissions {
+    pub fn grant(&self, user: UserId, permission: &str) {
+        lock(&self.0).push((user.to_string(), permission.to_owned()));
+    }
+}
+
+#[async_trait::async_trait]
+impl Permissions for FakePermissions {
+    async fn allowed(&self, user: &str, permission: &str, _resource: Option<&str>) -> Result<bool> {
+        Ok(user == Harness::ADMIN
+            || lock(&self.0)
+                .iter()
+                .any(|(u, p)| u == user && p == permission))
+    }
+}
+
+/// The users whose sessions were ended, and the session kept.
+#[derive(Default)]
+pub struct RecordingSessions(Mutex<Vec<(UserId, Option<String>)>>);
+
+impl RecordingSessions {
+    pub fn ended(&self) -> Vec<(UserId, Option<String>)> {
+        lock(&self.0).clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Sessions for RecordingSessions {
+    async fn revoke(&self, user: UserId, keep: Option<&str>) -> Result<()> {
+        lock(&self.0).push((user, keep.map(str::to_owned)));
+        Ok(())
+    }
+}
+
 pub struct Harness {
     pub service: IdentityService,
+    pub permissions: Arc<FakePermissions>,
+    pub sessions: Arc<RecordingSessions>,
     pub store: Arc<MemoryStore>,
     pub mailer: Arc<RecordingMailer>,
     pub events: Arc<RecordingEvents>,
@@ -172,6 +216,18 @@ pub struct Harness {
 
 impl Harness {
     pub const PASSWORD: &'static str = "correct horse battery";
+    /// A user id that holds every permission.
+    pub const ADMIN: &'static str = "00000000-0000-7000-8000-0000000000ad";
+
+    /// A caller holding every permission.
+    pub fn admin() -> Caller {
+        Caller::user(Self::ADMIN)
+    }
+
+    /// The user as the caller.
+    pub fn me(user: &User) -> Caller {
+        Caller::user(&user.id.to_string())
+    }
 
     /// Cheap hash parameters: these tests are about behaviour, not cost.
     pub fn new() -> Self {
@@ -203,18 +259,24 @@ impl Harness {
         clock: Arc<ManualClock>,
         params: HashParams,
     ) -> Self {
+        let permissions = Arc::new(FakePermissions::default());
+        let sessions = Arc::new(RecordingSessions::default());
         let service = IdentityService::new(
             Ports {
                 store: store.clone(),
                 mailer: mailer.clone(),
                 events: events.clone(),
                 clock: clock.clone(),
+                permissions: permissions.clone(),
+                sessions: sessions.clone(),
             },
             PasswordHasher::new(params).expect("hash params"),
             IdentityConfig::default().settings(),
         );
         Self {
             service,
+            permissions,
+            sessions,
             store,
             mailer,
             events,
@@ -224,7 +286,7 @@ impl Harness {
 
     pub async fn user(&self, email: &str) -> User {
         self.service
-            .create_user(email, Self::PASSWORD, "")
+            .create_user(&Caller::Anonymous, email, Self::PASSWORD, "")
             .await
             .expect("user created")
     }

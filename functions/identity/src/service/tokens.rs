@@ -55,7 +55,8 @@ impl IdentityService {
             .retire_tokens(user_id, TokenKind::PasswordReset, now)
             .await?;
         self.publish("user.password_reset", user_id).await;
-        Ok(())
+        // Whoever had the old password (or a session from it) is signed out everywhere.
+        self.end_sessions(user_id, None).await
     }
 
     pub(super) async fn send_verification(&self, user: &User) -> Result<()> {
@@ -121,6 +122,7 @@ impl IdentityService {
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
+    use platform_kernel::caller::Caller;
 
     use crate::error::IdentityError;
     use crate::service::testing::Harness;
@@ -184,13 +186,21 @@ mod tests {
             .expect("reset");
         let after = h
             .service
-            .verify_password("ada@example.com", "a brand new passphrase")
+            .verify_password(
+                &Caller::service("auth"),
+                "ada@example.com",
+                "a brand new passphrase",
+            )
             .await
             .expect("new password works");
         assert!(after.password_changed_at > user.password_changed_at);
         assert!(
             h.service
-                .verify_password("ada@example.com", Harness::PASSWORD)
+                .verify_password(
+                    &Caller::service("auth"),
+                    "ada@example.com",
+                    Harness::PASSWORD
+                )
                 .await
                 .is_err()
         );

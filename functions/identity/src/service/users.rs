@@ -3,7 +3,10 @@
 use crate::domain::{DisplayName, Email, PageRequest, Password, User, UserId, UserPatch};
 use crate::error::{IdentityError, Result};
 
-use super::IdentityService;
+use platform_clients::permissions::identity as perm;
+use platform_kernel::caller::Caller;
+
+use super::{IdentityService, access};
 
 /// UpdateUser's raw input.
 #[derive(Debug, Default)]
@@ -12,15 +15,23 @@ pub struct UpdateUserInput<'a> {
     pub email: Option<&'a str>,
     pub disabled: Option<bool>,
     pub expected_version: Option<i64>,
+    /// Users changing their own email prove it is them with it.
+    pub current_password: &'a str,
 }
 
 impl IdentityService {
+    /// Sign-up (anyone, while sign-up is open), or an account made by a holder of
+    /// `identity.users.create`.
     pub async fn create_user(
         &self,
+        caller: &Caller,
         email: &str,
         password: &str,
         display_name: &str,
     ) -> Result<User> {
+        if !self.settings.open_signup {
+            self.require(caller, &perm::USERS_CREATE, None).await?;
+        }
         // Cheap checks first; the password is length-checked before it is ever hashed.
         let email = Email::parse(email)?;
         let password = Password::parse("password", password)?;
@@ -48,19 +59,35 @@ impl IdentityService {
         Ok(user)
     }
 
-    pub async fn get_user(&self, id: &str) -> Result<User> {
-        self.active_user(UserId::parse("id", id)?).await
+    pub async fn get_user(&self, caller: &Caller, id: &str) -> Result<User> {
+        let id = UserId::parse("id", id)?;
+        self.may_read(caller, id).await?;
+        self.active_user(id).await
     }
 
-    pub async fn get_user_by_email(&self, email: &str) -> Result<User> {
+    /// A service, a holder of `identity.users.read`, or users asking for their own address.
+    /// Anyone else is refused whether or not the address exists (no account enumeration).
+    pub async fn get_user_by_email(&self, caller: &Caller, email: &str) -> Result<User> {
         let email = Email::parse(email)?;
+        if let Some(me) = Self::verified(caller)? {
+            let own = self.active_user(me).await.ok().filter(|u| u.email == email);
+            if let Some(own) = own {
+                return Ok(own);
+            }
+            self.require(caller, &perm::USERS_READ, None).await?;
+        }
         self.store
             .find_by_email(&email)
             .await?
             .ok_or_else(|| IdentityError::UserNotFound(email.to_string()))
     }
 
-    pub async fn update_user(&self, id: &str, input: UpdateUserInput<'_>) -> Result<User> {
+    pub async fn update_user(
+        &self,
+        caller: &Caller,
+        id: &str,
+        input: UpdateUserInput<'_>,
+    ) -> Result<User> {
         let id = UserId::parse("id", id)?;
         let patch = UserPatch {
             display_name: input.display_name.map(DisplayName::parse).transpose()?,
@@ -68,7 +95,29 @@ impl IdentityService {
             disabled: input.disabled,
             expected_version: input.expected_version,
         };
+        let me = Self::verified(caller)?;
+        if me == Some(id) {
+            if patch.disabled.is_some() {
+                return Err(IdentityError::PermissionDenied(
+                    "you cannot disable or re-enable your own account".to_owned(),
+                ));
+            }
+        } else {
+            let scope = access::resource(id);
+            if patch.display_name.is_some() || patch.email.is_some() || me.is_none() {
+                self.require(caller, &perm::USERS_UPDATE, Some(&scope))
+                    .await?;
+            }
+            if patch.disabled.is_some() {
+                self.require(caller, &perm::USERS_DISABLE, Some(&scope))
+                    .await?;
+            }
+        }
         let current = self.active_user(id).await?;
+        if me == Some(id) && patch.email.as_ref().is_some_and(|e| *e != current.email) {
+            self.confirm_password(&current, input.current_password, "change your email")
+                .await?;
+        }
         if let Some(expected) = patch.expected_version
             && expected != current.version
         {
@@ -105,31 +154,40 @@ impl IdentityService {
             });
         }
         self.publish("user.updated", user.id).await;
-        if user.disabled && !current.disabled {
-            self.publish("user.disabled", user.id).await;
-        }
         if email_changed {
             self.send_verification(&user).await?;
+        }
+        if user.disabled && !current.disabled {
+            self.publish("user.disabled", user.id).await;
+            self.end_sessions(user.id, None).await?;
         }
         Ok(user)
     }
 
     /// Soft delete. Deleting an already deleted (or unknown) user is `not_found`.
-    pub async fn delete_user(&self, id: &str) -> Result<()> {
+    /// Needs `identity.users.delete` (on the user), for one's own account too.
+    pub async fn delete_user(&self, caller: &Caller, id: &str) -> Result<()> {
         let id = UserId::parse("id", id)?;
+        self.require(caller, &perm::USERS_DELETE, Some(&access::resource(id)))
+            .await?;
         let now = self.clock.now();
         self.modify(id, |u| u.deleted_at = Some(now)).await?;
         self.publish("user.deleted", id).await;
-        Ok(())
+        self.end_sessions(id, None).await
     }
 
     /// One page of active users, oldest first, and the token of the next page if any.
+    /// A service, or a holder of `identity.users.list`.
     pub async fn list_users(
         &self,
+        caller: &Caller,
         page_size: i32,
         page_token: &str,
         email_prefix: &str,
     ) -> Result<(Vec<User>, Option<String>)> {
+        if Self::verified(caller)?.is_some() {
+            self.require(caller, &perm::USERS_LIST, None).await?;
+        }
         let page = PageRequest::parse(page_size, page_token)?;
         let prefix = email_prefix.trim().to_lowercase();
         let prefix = (!prefix.is_empty()).then_some(prefix);
@@ -148,6 +206,7 @@ impl IdentityService {
 mod tests {
     use crate::error::IdentityError;
     use crate::service::testing::Harness;
+    use platform_kernel::caller::Caller;
 
     use super::UpdateUserInput;
 
@@ -156,7 +215,12 @@ mod tests {
         let h = Harness::new();
         let user = h
             .service
-            .create_user(" Ada@Example.com ", "correct horse battery", "Ada")
+            .create_user(
+                &Caller::Anonymous,
+                " Ada@Example.com ",
+                "correct horse battery",
+                "Ada",
+            )
             .await
             .expect("created");
         assert_eq!(user.email.as_str(), "ada@example.com");
@@ -179,7 +243,12 @@ mod tests {
         h.user("ada@example.com").await;
         let err = h
             .service
-            .create_user("ADA@example.com", "another passphrase", "")
+            .create_user(
+                &Caller::Anonymous,
+                "ADA@example.com",
+                "another passphrase",
+                "",
+            )
             .await
             .expect_err("duplicate");
         assert!(matches!(err, IdentityError::EmailTaken), "{err}");
@@ -195,7 +264,7 @@ mod tests {
         ] {
             let err = h
                 .service
-                .create_user(email, password, "")
+                .create_user(&Caller::Anonymous, email, password, "")
                 .await
                 .expect_err("bad");
             assert!(err.to_string().starts_with(field), "{err}");
@@ -211,6 +280,7 @@ mod tests {
         let updated = h
             .service
             .update_user(
+                &Harness::admin(),
                 &id,
                 UpdateUserInput {
                     display_name: Some("Countess"),
@@ -227,6 +297,7 @@ mod tests {
         let err = h
             .service
             .update_user(
+                &Harness::admin(),
                 &id,
                 UpdateUserInput {
                     display_name: Some("Again"),
@@ -255,6 +326,7 @@ mod tests {
         let updated = h
             .service
             .update_user(
+                &Harness::admin(),
                 &user.id.to_string(),
                 UpdateUserInput {
                     email: Some("lovelace@example.com"),
@@ -275,18 +347,18 @@ mod tests {
         let h = Harness::new();
         let user = h.user("ada@example.com").await;
         h.service
-            .delete_user(&user.id.to_string())
+            .delete_user(&Harness::admin(), &user.id.to_string())
             .await
             .expect("deleted");
         let err = h
             .service
-            .get_user(&user.id.to_string())
+            .get_user(&Harness::admin(), &user.id.to_string())
             .await
             .expect_err("gone");
         assert!(matches!(err, IdentityError::UserNotFound(_)));
         let err = h
             .service
-            .delete_user(&user.id.to_string())
+            .delete_user(&Harness::admin(), &user.id.to_string())
             .await
             .expect_err("twice");
         assert!(matches!(err, IdentityError::UserNotFound(_)));
@@ -305,7 +377,11 @@ mod tests {
         let mut seen = Vec::new();
         let mut token = String::new();
         loop {
-            let (page, next) = h.service.list_users(3, &token, "USER").await.expect("page");
+            let (page, next) = h
+                .service
+                .list_users(&Harness::admin(), 3, &token, "USER")
+                .await
+                .expect("page");
             assert!(page.len() <= 3);
             seen.extend(page.iter().map(|u| u.id));
             match next {

@@ -184,19 +184,26 @@ async fn graceful_shutdown_lets_an_in_flight_request_finish() {
     let (arrived_tx, arrived) = tokio::sync::mpsc::channel::<()>(1);
     let release = std::sync::Arc::new(tokio::sync::Notify::new());
     let hold = release.clone();
+    // Armed once the stack is up (setting it up calls identity too).
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let arm = armed.clone();
     let app = TestApp::spawn_wrapped(None, move |router| {
         router.layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {
                 let (arrived_tx, hold) = (arrived_tx.clone(), hold.clone());
+                let held = arm.load(std::sync::atomic::Ordering::SeqCst);
                 async move {
-                    let _ = arrived_tx.send(()).await;
-                    hold.notified().await;
+                    if held {
+                        let _ = arrived_tx.send(()).await;
+                        hold.notified().await;
+                    }
                     next.run(req).await
                 }
             },
         ))
     })
     .await;
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
     let addr = app.addr;
     let ((status, _), ()) = tokio::join!(
         app.connect_json(

@@ -11,10 +11,26 @@ use platform_proto::identity::v1 as pb;
 
 use crate::support::{PASSWORD, TestApp};
 
-async fn client(app: &TestApp) -> IdentityServiceClient<tonic::transport::Channel> {
-    IdentityServiceClient::connect(app.url(""))
+/// Adds the administrator's token to every call.
+type Attach =
+    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
+type Client = IdentityServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Attach>,
+>;
+
+/// A tonic client calling as the test's administrator.
+async fn client(app: &TestApp) -> Client {
+    let channel = tonic::transport::Endpoint::from_shared(app.url(""))
+        .expect("url")
+        .connect()
         .await
-        .expect("h2c connect")
+        .expect("h2c connect");
+    let bearer: tonic::metadata::MetadataValue<_> = app.admin.parse().expect("metadata");
+    let attach: Attach = Box::new(move |mut req: tonic::Request<()>| {
+        req.metadata_mut().insert("authorization", bearer.clone());
+        Ok(req)
+    });
+    IdentityServiceClient::with_interceptor(channel, attach)
 }
 
 #[tokio::test]

@@ -5,16 +5,40 @@ use crate::support::{PASSWORD, TestApp};
 
 /// Runs `buf curl` against the test app.
 fn buf_curl(app: &TestApp, protocol: &str, method: &str, body: &str) -> (bool, String, String) {
-    buf_curl_at(&app.url(""), protocol, method, body)
+    buf_curl_as(&app.url(""), &app.admin, protocol, method, body)
 }
 
 /// Runs `buf curl` (HTTP/2 with prior knowledge) against an identity service at `base` and
 /// returns (exit success, stdout, stderr).
 pub fn buf_curl_at(base: &str, protocol: &str, method: &str, body: &str) -> (bool, String, String) {
+    buf_curl_call(base, &[], protocol, method, body)
+}
+
+/// The same, with `Authorization: <authorization>`.
+pub fn buf_curl_as(
+    base: &str,
+    authorization: &str,
+    protocol: &str,
+    method: &str,
+    body: &str,
+) -> (bool, String, String) {
+    let header = format!("Authorization: {authorization}");
+    buf_curl_call(base, &["-H", &header], protocol, method, body)
+}
+
+fn buf_curl_call(
+    base: &str,
+    extra: &[&str],
+    protocol: &str,
+    method: &str,
+    body: &str,
+) -> (bool, String, String) {
+    let mut args = vec!["--http2-prior-knowledge"];
+    args.extend_from_slice(extra);
     let out = platform_testkit::buf::buf_curl(
         &format!("{base}/platform.identity.v1.IdentityService/{method}"),
         protocol,
-        &["--http2-prior-knowledge"],
+        &args,
         body,
     );
     (out.ok, out.stdout, out.stderr)

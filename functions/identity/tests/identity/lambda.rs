@@ -7,7 +7,13 @@ use tower::ServiceExt as _;
 
 use crate::support::{PASSWORD, TestApp};
 
-fn api_gateway_v2_event(method: &str, path: &str, content_type: &str, body: &str) -> String {
+fn api_gateway_v2_event(
+    method: &str,
+    path: &str,
+    content_type: &str,
+    authorization: &str,
+    body: &str,
+) -> String {
     json!({
         "version": "2.0",
         "routeKey": "$default",
@@ -15,6 +21,7 @@ fn api_gateway_v2_event(method: &str, path: &str, content_type: &str, body: &str
         "rawQueryString": "",
         "headers": {
             "content-type": content_type,
+            "authorization": authorization,
             "host": "abc123.execute-api.eu-west-1.amazonaws.com",
             "x-forwarded-for": "203.0.113.9",
             "x-forwarded-proto": "https"
@@ -50,7 +57,7 @@ async fn invoke(
     content_type: &str,
     body: &str,
 ) -> (u16, Value) {
-    let event = api_gateway_v2_event(method, path, content_type, body);
+    let event = api_gateway_v2_event(method, path, content_type, &app.admin, body);
     let request = lambda_http::request::from_str(&event).expect("fixture parses");
     let service = platform_kernel::server::lambda_service(app.router.clone());
     let response = service.oneshot(request).await.expect("infallible");

@@ -2,6 +2,7 @@
 //! PostgreSQL, and the service through a real server (Connect JSON and proto, gRPC, gRPC-Web)
 //! and through Lambda fixture events.
 
+mod access;
 mod binary;
 mod connect;
 mod flows;

@@ -6,20 +6,27 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use identity::IdentityConfig;
-use platform_testkit::server::{Served, service_config};
-use secrecy::SecretString;
+use platform_teststack::{TestStack, TestUser};
 use serde_json::Value;
 
-pub const PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = platform_teststack::PASSWORD;
 
-/// A running identity service on 127.0.0.1:<random port>.
+/// The identity service on 127.0.0.1:<random port>, with the auth and authz services it
+/// calls (and that verify its callers' tokens) beside it.
+/// Calls go out as an administrator unless a test says otherwise (`connect_json_as`, or an
+/// `authorization` header of its own): most tests here are about the protocols, and the
+/// rules of who may call what have tests of their own (`access.rs`, the core's
+/// `security_tests.rs`). VerifyPassword goes out as the auth service, the only caller it
+/// answers.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// `Bearer <an administrator's access token>`.
+    pub admin: String,
+    /// `Bearer <the auth service's service token>`.
+    pub auth_service: String,
     pub config: identity::Config,
     pub router: axum::Router,
-    _dir: tempfile::TempDir,
-    server: Served,
+    pub stack: TestStack,
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -38,18 +45,28 @@ impl TestApp {
         database_url: Option<String>,
         wrap: impl FnOnce(axum::Router) -> axum::Router,
     ) -> Self {
-        platform_kernel::telemetry::init_for_tests();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = service_config::<IdentityConfig>(dir.path());
-        config.base.database.url = database_url.map(SecretString::from);
-        let app = identity::build(&config).await.expect("app builds");
-        let server = Served::start(wrap(app.router.clone())).await;
+        let stack = TestStack::start_wrapped(
+            |c| {
+                if let Some(url) = &database_url {
+                    c.postgres(url);
+                }
+            },
+            wrap,
+        )
+        .await;
+        let admin = stack.admin("admin@example.com").await.bearer();
+        let (token, _) = stack
+            .auth_app
+            .service
+            .sign_service("auth")
+            .expect("auth's service token");
         Self {
-            addr: server.addr,
-            config,
-            router: app.router,
-            _dir: dir,
-            server,
+            admin,
+            auth_service: format!("Bearer {token}"),
+            addr: stack.identity,
+            config: stack.configs.identity.clone(),
+            router: stack.identity_app.router.clone(),
+            stack,
             http: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
@@ -74,6 +91,12 @@ impl TestApp {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        {
+            req = req.header("authorization", &self.admin);
+        }
         let req = req.body(Full::new(body.into())).expect("request");
         let res = self.http.request(req).await.expect("response");
         let status = res.status().as_u16();
@@ -82,23 +105,32 @@ impl TestApp {
         (status, headers, body)
     }
 
-    /// A Connect unary call with JSON, as `curl` would make it.
+    /// A Connect unary call with JSON, as `curl` would make it (as the administrator; as the
+    /// auth service for VerifyPassword).
     pub async fn connect_json(&self, method: &str, body: Value) -> (u16, Value) {
-        let (status, _, bytes) = self
-            .request(
-                "POST",
-                &format!("/platform.identity.v1.IdentityService/{method}"),
-                &[("content-type", "application/json")],
-                serde_json::to_vec(&body).expect("json"),
-            )
-            .await;
-        let value = if bytes.is_empty() {
-            Value::Null
+        let who = if method == "VerifyPassword" {
+            &self.auth_service
         } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            &self.admin
         };
-        (status, value)
+        self.stack.identity_call(method, Some(who), body).await
+    }
+
+    /// The same without any credential.
+    pub async fn connect_json_anonymous(&self, method: &str, body: Value) -> (u16, Value) {
+        self.stack.identity_call(method, None, body).await
+    }
+
+    /// The same, as the caller `authorization` names (`Bearer …`).
+    pub async fn connect_json_as(
+        &self,
+        authorization: &str,
+        method: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        self.stack
+            .identity_call(method, Some(authorization), body)
+            .await
     }
 
     /// Creates a user over Connect JSON; returns its JSON.
@@ -113,13 +145,18 @@ impl TestApp {
         body["user"].clone()
     }
 
+    /// Signs `email` up and in.
+    pub async fn user(&self, email: &str) -> TestUser {
+        self.stack.user(email).await
+    }
+
     /// Tells the server to stop accepting and drain the calls under way.
     pub fn begin_stop(&self) {
-        self.server.begin_stop();
+        self.stack.identity_server.begin_stop();
     }
 
     /// Stops the server gracefully and waits for it.
     pub async fn stop(self) {
-        self.server.stop().await.expect("served");
+        self.stack.identity_server.stop().await.expect("served");
     }
 }

@@ -10,7 +10,7 @@ use platform_discovery::{ConsulConfig, DiscoveryConfig, Registered};
 use platform_testkit::consul::ConsulTestServer;
 use serde_json::json;
 
-use crate::support::{PASSWORD, gateway_config, identity_and_auth, start_gateway};
+use crate::support::{PASSWORD, gateway_config, services, start_gateway};
 
 /// An upstream on its own runtime, so that killing it closes every socket.
 struct Killable {
@@ -102,8 +102,8 @@ async fn routing_follows_consul_survives_a_killed_instance_and_a_consul_outage()
     let registry = ConsulRegistry::new(&consul.address(), &ConsulConfig::default())
         .expect("registry")
         .with_intervals(Duration::from_millis(100), Duration::from_secs(2));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (identity, auth) = identity_and_auth(dir.path()).await;
+    let services = services().await;
+    let (identity, auth) = (services.identity, services.auth);
     let mut a = Killable::start();
     let mut b = Killable::start();
     let _ri = register(&registry, "identity", identity).await;

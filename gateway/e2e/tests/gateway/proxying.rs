@@ -125,13 +125,14 @@ async fn grpc_through_the_gateway_keeps_statuses_and_trailers() {
         .expect("user");
     assert_eq!(user.email, "grpc@example.com");
 
+    // Another user's record: the service refuses a plain user, and the status comes through.
     let mut missing = tonic::Request::new(pb::GetUserRequest { id: uuid_like() });
     missing.metadata_mut().insert(
         "authorization",
         format!("Bearer {token}").parse().expect("metadata"),
     );
     let status = client.get_user(missing).await.expect_err("not found");
-    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
     let status = client
         .get_user(tonic::Request::new(pb::GetUserRequest { id: uuid_like() }))
         .await
@@ -223,7 +224,7 @@ async fn buf_curl_calls_grpc_and_grpc_web_through_the_gateway() {
         let not_found = buf("GetUser", &extra, &missing);
         assert!(!not_found.ok, "{case}");
         assert!(
-            not_found.stderr.contains("not_found"),
+            not_found.stderr.contains("permission_denied"),
             "{case}: {}",
             not_found.stderr
         );

@@ -10,7 +10,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use platform_testkit::server::{Served, service_config};
+use platform_testkit::server::Served;
 use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -66,36 +66,14 @@ pub struct Stack {
     pub identity: SocketAddr,
     pub auth: SocketAddr,
     pub seen: Seen,
-    pub _dir: tempfile::TempDir,
+    /// The real services behind the gateway (kept running for the stack's life).
+    pub _services: platform_teststack::TestStack,
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
-/// A real identity service and a real auth service (calling it), sharing `data_dir`.
-pub async fn identity_and_auth(data_dir: &std::path::Path) -> (SocketAddr, SocketAddr) {
-    // Auth listens first: identity checks auth's service token against auth's keys.
-    let auth_router = platform_testkit::server::Later::default();
-    let auth = serve(auth_router.clone()).await;
-    let mut identity_config = service_config::<identity::IdentityConfig>(data_dir);
-    identity_config
-        .base
-        .discovery
-        .static_instances
-        .insert("auth".into(), vec![format!("http://{auth}")]);
-    let identity = serve(
-        identity::build(&identity_config)
-            .await
-            .expect("identity")
-            .router,
-    )
-    .await;
-    let mut auth_config = service_config::<auth::AuthConfig>(data_dir);
-    auth_config
-        .base
-        .discovery
-        .static_instances
-        .insert("identity".into(), vec![format!("http://{identity}")]);
-    auth_router.set(auth::build(&auth_config).await.expect("auth").router);
-    (identity, auth)
+/// The real identity, auth and authz services, calling each other as in production.
+pub async fn services() -> platform_teststack::TestStack {
+    platform_teststack::TestStack::start().await
 }
 
 pub async fn start_gateway(config: &Config) -> SocketAddr {
@@ -122,7 +100,8 @@ pub async fn start_gateway_with_clock(
 }
 
 impl Stack {
-    /// identity + auth for real; authz and audit are echo upstreams (`seen`).
+    /// identity + auth for real (with the authz they use); the gateway's authz and audit
+    /// upstreams are echo servers (`seen`).
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
         Self::start_with_clock(tweak, Arc::new(platform_kernel::clock::SystemClock)).await
     }
@@ -133,8 +112,8 @@ impl Stack {
         clock: Arc<dyn platform_kernel::clock::Clock>,
     ) -> Self {
         platform_kernel::telemetry::init_for_tests();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (identity, auth) = identity_and_auth(dir.path()).await;
+        let services = services().await;
+        let (identity, auth) = (services.identity, services.auth);
         let (echo, seen) = echo(Duration::from_millis(0)).await;
         let mut config = gateway_config();
         let instances = &mut config.base.discovery.static_instances;
@@ -150,7 +129,7 @@ impl Stack {
             identity,
             auth,
             seen,
-            _dir: dir,
+            _services: services,
             http: Client::builder(TokioExecutor::new()).build_http(),
         }
     }

@@ -9,5 +9,6 @@ super::service_client! {
         fn logout(LogoutRequest) -> LogoutResponse = LOGOUT;
         /// Internal: services exchange their client assertion for a service token.
         fn issue_service_token(IssueServiceTokenRequest) -> IssueServiceTokenResponse = ISSUE_SERVICE_TOKEN;
+        fn revoke_sessions(RevokeSessionsRequest) -> RevokeSessionsResponse = REVOKE_SESSIONS;
     }
 }

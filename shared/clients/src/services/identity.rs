@@ -14,5 +14,6 @@ super::service_client! {
         fn reset_password(ResetPasswordRequest) -> ResetPasswordResponse = RESET_PASSWORD;
         /// Internal: for the auth service only.
         fn verify_password(VerifyPasswordRequest) -> VerifyPasswordResponse = VERIFY_PASSWORD;
+        fn change_password(ChangePasswordRequest) -> ChangePasswordResponse = CHANGE_PASSWORD;
     }
 }

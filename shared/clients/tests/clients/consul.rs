@@ -3,11 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use platform_clients::credentials::Bearer;
 use platform_clients::{ClientFactory, IdentityServiceClient, Protocol};
 use platform_discovery::consul::ConsulRegistry;
 use platform_discovery::{ConsulConfig, DiscoveryConfig, ServiceRegistry};
 use platform_proto::identity::v1 as pb;
 use platform_testkit::consul::ConsulTestServer;
+use platform_testkit::issuer::TestIssuer;
 
 use crate::support::{IdentityInstance, PASSWORD, clients_config, eventually};
 
@@ -34,8 +36,10 @@ async fn spread_and_failover(protocol: Protocol) {
     let mut consul = ConsulTestServer::start().await;
     let registry = registry(&consul);
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = IdentityInstance::start(dir.path()).await;
-    let b = IdentityInstance::start(dir.path()).await;
+    // Identity checks its callers against the issuer's keys; the calls come as a service.
+    let issuer = TestIssuer::start().await;
+    let a = IdentityInstance::start_with_auth(dir.path(), Some(issuer.url())).await;
+    let b = IdentityInstance::start_with_auth(dir.path(), Some(issuer.url())).await;
     let discovery = DiscoveryConfig::default();
     let ra = platform_discovery::register_self(&*registry, &discovery, "identity", a.addr)
         .await
@@ -52,7 +56,9 @@ async fn spread_and_failover(protocol: Protocol) {
     .is_ok_and(|r| r.is_ok());
     assert!(both, "both instances pass their checks");
 
-    let factory = ClientFactory::new(registry.clone(), clients_config(protocol));
+    let factory = ClientFactory::new(registry.clone(), clients_config(protocol)).with_credentials(
+        Arc::new(Bearer::new(&issuer.service("audit")).expect("bearer")),
+    );
     let client = factory.identity();
     let user = client
         .create_user(pb::CreateUserRequest {

@@ -1,18 +1,36 @@
 //! Every IdentityServiceClient method, over gRPC and over Connect JSON, against a real
-//! identity service.
+//! identity service (with the auth and authz services it works with), called as an
+//! administrator, and VerifyPassword as the auth service.
 
 use platform_clients::{ErrorCode, Protocol};
 use platform_proto::identity::v1 as pb;
 use platform_testkit::mail::{link_token, wait_for_message};
 
-use crate::support::{IdentityInstance, PASSWORD, clients_config, static_factory};
+use std::sync::Arc;
+
+use platform_clients::credentials::Bearer;
+use platform_teststack::TestStack;
+
+use crate::support::{PASSWORD, clients_config, static_factory};
 
 async fn every_method(protocol: Protocol) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let instance = IdentityInstance::start(dir.path()).await;
-    let factory = static_factory("identity", &[instance.url()], clients_config(protocol));
+    let stack = TestStack::start().await;
+    let admin = stack.admin("admin@example.com").await;
+    let url = format!("http://{}", stack.identity);
+    let as_admin = Arc::new(Bearer::new(&admin.bearer()).expect("bearer"));
+    let factory = static_factory(
+        "identity",
+        std::slice::from_ref(&url),
+        clients_config(protocol),
+    )
+    .with_credentials(as_admin);
     let client = factory.identity();
-    let mail = dir.path().join("mail");
+    let (auth_token, _) = stack.auth_app.service.sign_service("auth").expect("token");
+    let as_auth = Arc::new(Bearer::new(&format!("Bearer {auth_token}")).expect("bearer"));
+    let auth = static_factory("identity", &[url], clients_config(protocol))
+        .with_credentials(as_auth)
+        .identity();
+    let mail = stack.dir.path().join("mail");
 
     let user = client
         .create_user(pb::CreateUserRequest {
@@ -70,7 +88,7 @@ async fn every_method(protocol: Protocol) {
         })
         .await
         .expect("list_users");
-    assert_eq!(listed.users.len(), 1);
+    assert_eq!(listed.users.len(), 2, "the administrator and Ada");
 
     client
         .request_password_reset(pb::RequestPasswordResetRequest {
@@ -88,7 +106,7 @@ async fn every_method(protocol: Protocol) {
         })
         .await
         .expect("reset_password");
-    let checked = client
+    let checked = auth
         .verify_password(pb::VerifyPasswordRequest {
             email: "ada@example.com".into(),
             password: "a new passphrase".into(),
@@ -118,7 +136,7 @@ async fn every_method(protocol: Protocol) {
         .expect_err("malformed");
     assert_eq!(err.code, ErrorCode::InvalidArgument, "{err}");
     assert!(err.message.contains("id"), "{err}");
-    let err = client
+    let err = auth
         .verify_password(pb::VerifyPasswordRequest {
             email: "ada@example.com".into(),
             password: "wrong".into(),

@@ -23,13 +23,8 @@ pub struct IdentityInstance {
 }
 
 impl IdentityInstance {
-    /// Serves the identity database in `data_dir` (instances may share it).
-    pub async fn start(data_dir: &Path) -> Self {
-        Self::start_with_auth(data_dir, None).await
-    }
-
-    /// Like [`Self::start`], checking its callers' tokens against the auth service at
-    /// `auth` (a URL).
+    /// Serves the identity database in `data_dir` (instances may share it), checking its
+    /// callers' tokens against the auth service (or test issuer) at `auth`, a URL.
     pub async fn start_with_auth(data_dir: &Path, auth: Option<String>) -> Self {
         let data_dir = data_dir.to_path_buf();
         let hits = Arc::new(AtomicUsize::new(0));
