@@ -31,6 +31,7 @@ use crate::rate_limit::RateLimits;
 use crate::routing::RouteTable;
 use crate::upstream::Upstreams;
 use platform_clients::jwks::JwksCache;
+use platform_clients::revocations::Revocations;
 
 /// The gateway's HTTP surface (`service`, served by `platform_kernel::server::serve` or
 /// `serve_per_core`), and its JWKS cache.
@@ -70,6 +71,12 @@ pub async fn build_with_clock(
         .get("auth")
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("no auth balancer"))?;
+    let revocations = Arc::new(Revocations::new(
+        auth.clone(),
+        Duration::from_millis(config.own.auth.revocation_poll_ms),
+        clock.clone(),
+    ));
+    revocations.spawn_follower();
     let jwks = Arc::new(JwksCache::new(
         auth,
         Duration::from_secs(config.own.auth.unknown_kid_refetch_secs),
@@ -91,6 +98,7 @@ pub async fn build_with_clock(
         limits,
         auth: Authenticator {
             jwks: jwks.clone(),
+            revocations,
             verified: VerifiedCache::default(),
             expect: Expectations {
                 issuer: config.own.auth.issuer.clone(),

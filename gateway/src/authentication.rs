@@ -19,10 +19,15 @@ pub use self::verified_cache::{Verified, VerifiedCache};
 use crate::gate::Call;
 use crate::protocol::error;
 use crate::routing::Access;
+use std::sync::atomic::Ordering;
+
 use platform_clients::jwks::JwksCache;
+use platform_clients::revocations::Revocations;
 
 pub struct Authenticator {
     pub jwks: Arc<JwksCache>,
+    /// Logged-out tokens and ended sessions, followed from auth's feed.
+    pub revocations: Arc<Revocations>,
     pub verified: VerifiedCache,
     pub expect: Expectations,
     pub clock: Arc<dyn Clock>,
@@ -34,9 +39,24 @@ pub fn recognise(auth: &Authenticator, call: &mut Call) {
         return;
     }
     call.identity = call.head.bearer().and_then(|token| {
-        auth.verified
-            .get(token)
-            .filter(|verified| verified.current(auth.clock.unix_seconds(), auth.expect.leeway_secs))
+        let verified = auth.verified.get(token).filter(|verified| {
+            verified.current(auth.clock.unix_seconds(), auth.expect.leeway_secs)
+        })?;
+        // One atomic load while nothing was revoked since this token was last looked up.
+        let generation = auth.revocations.generation();
+        if verified.revocation_checked.load(Ordering::Acquire) != generation {
+            if auth
+                .revocations
+                .is_revoked(&verified.claims.jti, &verified.claims.sid)
+            {
+                auth.verified.remove(token);
+                return None;
+            }
+            verified
+                .revocation_checked
+                .store(generation, Ordering::Release);
+        }
+        Some(verified)
     });
 }
 
@@ -70,7 +90,11 @@ async fn verify_token(auth: &Authenticator, token: Option<&[u8]>) -> Result<Arc<
         other => other,
     }
     .map_err(|e| format!("invalid token: {e}"))?;
-    let verified = Arc::new(Verified::new(claims));
+    let generation = auth.revocations.generation();
+    if auth.revocations.is_revoked(&claims.jti, &claims.sid) {
+        return Err("invalid token: it has been revoked (signed out)".to_owned());
+    }
+    let verified = Arc::new(Verified::new(claims, generation));
     auth.verified.insert(token, verified.clone());
     Ok(verified)
 }

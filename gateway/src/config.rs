@@ -126,6 +126,9 @@ pub struct JwtConfig {
     pub unknown_kid_refetch_secs: u64,
     /// CreateUser is public (self-service sign-up).
     pub allow_self_signup: bool,
+    /// How often auth's revocation feed is read: a logged-out token is refused within about
+    /// this long (at most 1000: revocation reaches the edge within a second).
+    pub revocation_poll_ms: u64,
 }
 
 impl Default for JwtConfig {
@@ -137,6 +140,7 @@ impl Default for JwtConfig {
             jwks_refresh_secs: 300,
             unknown_kid_refetch_secs: 5,
             allow_self_signup: true,
+            revocation_poll_ms: 250,
         }
     }
 }
@@ -178,6 +182,12 @@ impl Validate for GatewayConfig {
             return bad(
                 "rate_limit (GATEWAY_RATE_LIMIT_RPS/BURST)",
                 "must be positive",
+            );
+        }
+        if !(1..=1000).contains(&self.auth.revocation_poll_ms) {
+            return bad(
+                "auth.revocation_poll_ms",
+                "must be between 1 and 1000 (revocation reaches the edge within a second)",
             );
         }
         for (route, limit) in &self.rate_limit.routes {

@@ -70,6 +70,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
                 attempts,
                 clock: Arc::new(SystemClock),
                 permissions: Arc::new(AuthzPermissions(clients.authz())),
+                revocations: store.clone(),
                 service_keys: Arc::new(RegisteredKeys {
                     configured: own.service_keys.clone(),
                     dir: base.data_dir.join("service-keys"),
@@ -89,7 +90,8 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             name: &[SERVICE_NAME],
             connect,
             grpc,
-            extra: crate::api::jwks_routes(service.clone()),
+            extra: crate::api::jwks_routes(service.clone())
+                .merge(crate::api::revocation_routes(service.clone())),
             verifier: Arc::new(OwnKeys(service.clone())),
         },
         Arc::new(database.clone()),
@@ -201,6 +203,7 @@ impl platform_kernel::caller::Verifier for OwnKeys {
     async fn verify(&self, token: &str) -> Result<platform_kernel::caller::Caller, String> {
         self.0
             .verify_caller(token)
+            .await
             .map(platform_clients::jwks::caller_of)
             .map_err(|e| e.to_string())
     }

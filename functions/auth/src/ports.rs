@@ -75,6 +75,26 @@ pub trait DenyList: Send + Sync + 'static {
     async fn is_denied(&self, jti: &str, now: DateTime<Utc>) -> Result<bool>;
 }
 
+/// One revocation the verifiers of other services must learn of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub seq: i64,
+    /// `token:<jti>` or `session:<sid>`.
+    pub key: String,
+    /// After this no token it matches is valid anyway.
+    pub until: DateTime<Utc>,
+}
+
+/// The log of revocations every verifier follows (`GET /revocations?after=`), numbered in
+/// commit order.
+#[async_trait::async_trait]
+pub trait RevocationLog: Send + Sync + 'static {
+    async fn append(&self, keys: &[String], until: DateTime<Utc>, now: DateTime<Utc>)
+    -> Result<()>;
+    /// Unexpired revocations after `after`, oldest first, at most `limit`.
+    async fn since(&self, after: i64, limit: u32, now: DateTime<Utc>) -> Result<Vec<Revocation>>;
+}
+
 /// Failed-login counters with lockouts.
 #[async_trait::async_trait]
 pub trait LoginAttempts: Send + Sync + 'static {

@@ -3,6 +3,7 @@
 pub mod keys;
 mod login;
 mod refresh;
+mod revocation;
 #[cfg(test)]
 mod security_tests;
 mod service_tokens;
@@ -20,7 +21,8 @@ use std::time::Duration;
 
 use crate::domain::{KeyEncryptionKey, Keyring, LockoutPolicy};
 use crate::ports::{
-    Clock, DenyList, KeyStore, LoginAttempts, Permissions, ServiceKeys, SessionStore, Users,
+    Clock, DenyList, KeyStore, LoginAttempts, Permissions, RevocationLog, ServiceKeys,
+    SessionStore, Users,
 };
 
 pub use validate::ValidatedClaims;
@@ -51,6 +53,7 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     pub service_keys: Arc<dyn ServiceKeys>,
     pub permissions: Arc<dyn Permissions>,
+    pub revocations: Arc<dyn RevocationLog>,
 }
 
 pub struct AuthService {
@@ -62,6 +65,7 @@ pub struct AuthService {
     clock: Arc<dyn Clock>,
     service_keys: Arc<dyn ServiceKeys>,
     permissions: Arc<dyn Permissions>,
+    revocations: Arc<dyn RevocationLog>,
     kek: KeyEncryptionKey,
     keyring: RwLock<Keyring>,
     settings: Settings,
@@ -87,6 +91,7 @@ impl AuthService {
             clock: ports.clock,
             service_keys: ports.service_keys,
             permissions: ports.permissions,
+            revocations: ports.revocations,
             kek,
             keyring: RwLock::new(Keyring::default()),
             settings,

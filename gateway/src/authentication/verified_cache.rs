@@ -19,10 +19,12 @@ pub struct Verified {
     /// User id, token id, session id (`IDENTITY_HEADERS`); a claim that is not a valid
     /// header value is left out rather than sent empty.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The revocations' generation it was last found unrevoked at.
+    pub revocation_checked: std::sync::atomic::AtomicU64,
 }
 
 impl Verified {
-    pub fn new(claims: platform_tokens::AccessClaims) -> Self {
+    pub fn new(claims: platform_tokens::AccessClaims, revocation_generation: u64) -> Self {
         let headers = IDENTITY_HEADERS
             .iter()
             .zip([&claims.sub, &claims.jti, &claims.sid])
@@ -32,6 +34,7 @@ impl Verified {
             user: Arc::from(claims.sub.as_str()),
             claims,
             headers,
+            revocation_checked: std::sync::atomic::AtomicU64::new(revocation_generation),
         }
     }
 
@@ -71,6 +74,18 @@ impl VerifiedCache {
         })
     }
 
+    /// Forgets `token` (revoked).
+    pub fn remove(&self, token: &[u8]) {
+        self.entries.with(|entries| {
+            if entries
+                .get(&tail(token))
+                .is_some_and(|(whole, _)| **whole == *token)
+            {
+                entries.remove(&tail(token));
+            }
+        });
+    }
+
     /// Remembers `verified` for `token` (replacing any entry with the same tail).
     pub fn insert(&self, token: &[u8], verified: Arc<Verified>) {
         self.entries.with(|entries| {
@@ -87,17 +102,20 @@ mod tests {
     use super::*;
 
     fn verified(sub: &str) -> Arc<Verified> {
-        Arc::new(Verified::new(platform_tokens::AccessClaims {
-            iss: "issuer".into(),
-            aud: vec!["platform".into()],
-            sub: sub.into(),
-            iat: 0,
-            nbf: 0,
-            exp: 60,
-            jti: "token".into(),
-            token_use: "access".into(),
-            sid: "session".into(),
-        }))
+        Arc::new(Verified::new(
+            platform_tokens::AccessClaims {
+                iss: "issuer".into(),
+                aud: vec!["platform".into()],
+                sub: sub.into(),
+                iat: 0,
+                nbf: 0,
+                exp: 60,
+                jti: "token".into(),
+                token_use: "access".into(),
+                sid: "session".into(),
+            },
+            0,
+        ))
     }
 
     #[test]

@@ -128,6 +128,7 @@ impl JwksCache {
 /// a rotation, or auth started after this service).
 pub struct JwksVerifier {
     pub jwks: Arc<JwksCache>,
+    pub revocations: Arc<crate::revocations::Revocations>,
     pub expect: platform_tokens::Expectations,
     pub clock: Arc<dyn platform_kernel::clock::Clock>,
 }
@@ -140,12 +141,21 @@ impl JwksVerifier {
     ) -> Self {
         let breaker = crate::ClientsConfig::default().defaults.breaker;
         let balancer = Arc::new(Balancer::new("auth", registry.watch("auth"), breaker));
-        let jwks = Arc::new(JwksCache::new(balancer, Duration::from_secs(5)));
+        let jwks = Arc::new(JwksCache::new(balancer.clone(), Duration::from_secs(5)));
         jwks.spawn_refresher(Duration::from_secs(300));
+        let clock: Arc<dyn platform_kernel::clock::Clock> =
+            Arc::new(platform_kernel::clock::SystemClock);
+        let revocations = Arc::new(crate::revocations::Revocations::new(
+            balancer,
+            Duration::from_millis(250),
+            clock.clone(),
+        ));
+        revocations.spawn_follower();
         Self {
             jwks,
+            revocations,
             expect,
-            clock: Arc::new(platform_kernel::clock::SystemClock),
+            clock,
         }
     }
 }
@@ -180,6 +190,12 @@ impl platform_kernel::caller::Verifier for JwksVerifier {
             other => other,
         }
         .map_err(|e| e.to_string())?;
+        if claims.token_use == platform_tokens::ACCESS {
+            self.revocations.sync_if_stale().await;
+            if self.revocations.is_revoked(&claims.jti, &claims.sid) {
+                return Err("token has been revoked".to_owned());
+            }
+        }
         Ok(caller_of(claims))
     }
 }

@@ -10,6 +10,7 @@ pub mod jwks;
 pub mod method;
 pub mod permissions;
 pub mod retry;
+pub mod revocations;
 mod services;
 mod transport;
 

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod revocation;
 pub mod secret;
 pub mod service;
 

@@ -104,19 +104,16 @@ impl AuthService {
     /// Ends the session of `refresh_token`, and denies `access_token` (when given and ours)
     /// until it expires. Unknown tokens are not an error: logging out twice is fine.
     pub async fn logout(&self, refresh_token: &str, access_token: Option<&str>) -> Result<()> {
-        let now = self.clock.now();
         if !refresh_token.trim().is_empty() {
             let hash = RefreshSecret::from_user(refresh_token).hash();
             if let Some(family) = self.sessions.family_of(&hash).await? {
-                self.sessions.revoke_family(&family, now).await?;
+                self.end_sessions(&[family]).await?;
             }
         }
         if let Some(token) = access_token.filter(|t| !t.trim().is_empty())
             && let Ok(claims) = self.verify_signature_and_claims(token)
         {
-            let until = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now)
-                + chrono(self.settings.leeway);
-            self.deny_list.deny(&claims.jti, until).await?;
+            self.deny_token(&claims.jti, claims.exp).await?;
         }
         Ok(())
     }

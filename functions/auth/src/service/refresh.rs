@@ -24,7 +24,7 @@ impl AuthService {
                     // A concurrent refresh of the same token: the other caller won.
                     return Err(AuthError::InvalidRefreshToken);
                 }
-                self.sessions.revoke_family(&family_id, now).await?;
+                self.end_sessions(std::slice::from_ref(&family_id)).await?;
                 tracing::warn!(
                     target: "security",
                     family = %family_id,
@@ -44,7 +44,7 @@ impl AuthService {
             return Err(AuthError::InvalidRefreshToken);
         }
         if !self.user_still_entitled(&family).await? {
-            self.sessions.revoke_family(&family.id, now).await?;
+            self.end_sessions(std::slice::from_ref(&family.id)).await?;
             return Err(AuthError::InvalidRefreshToken);
         }
         self.issue_pair(&family).await

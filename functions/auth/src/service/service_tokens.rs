@@ -96,7 +96,7 @@ mod tests {
             .await
             .expect("token");
         assert_eq!(lifetime.as_secs(), 300);
-        let claims = h.service.verify_caller(&token).expect("verifies");
+        let claims = h.service.verify_caller(&token).await.expect("verifies");
         assert_eq!(
             (claims.sub.as_str(), claims.token_use.as_str()),
             ("identity", "service")

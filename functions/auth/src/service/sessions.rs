@@ -49,6 +49,7 @@ impl AuthService {
             .sessions
             .revoke_user_families(user, keep, self.clock.now())
             .await?;
+        self.announce_sessions_ended(&ended).await?;
         Ok(ended.len())
     }
 }

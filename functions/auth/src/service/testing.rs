@@ -31,6 +31,7 @@ pub struct Memory {
     tokens: Mutex<HashMap<String, TokenRow>>,
     denied: Mutex<HashMap<String, DateTime<Utc>>>,
     attempts: Mutex<HashMap<String, AttemptRow>>,
+    revocations: Mutex<Vec<crate::ports::Revocation>>,
 }
 
 #[async_trait::async_trait]
@@ -111,6 +112,41 @@ impl SessionStore for Memory {
             }
         }
         Ok(revoked)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::RevocationLog for Memory {
+    async fn append(
+        &self,
+        keys: &[String],
+        until: DateTime<Utc>,
+        _now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut log = lock(&self.revocations);
+        for key in keys {
+            let seq = log.len() as i64 + 1;
+            log.push(crate::ports::Revocation {
+                seq,
+                key: key.clone(),
+                until,
+            });
+        }
+        Ok(())
+    }
+
+    async fn since(
+        &self,
+        after: i64,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::ports::Revocation>> {
+        Ok(lock(&self.revocations)
+            .iter()
+            .filter(|r| r.seq > after && r.until > now)
+            .take(limit as usize)
+            .cloned()
+            .collect())
     }
 }
 
@@ -258,6 +294,7 @@ impl Harness {
                 clock: clock.clone(),
                 service_keys: service_keys.clone(),
                 permissions: permissions.clone(),
+                revocations: memory.clone(),
             },
             kek,
             AuthConfig::default().settings(),

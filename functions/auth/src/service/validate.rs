@@ -50,11 +50,7 @@ impl AuthService {
     /// Verifies signature, `exp`, `nbf`, `iss`, `aud`, the token type, and the deny list.
     pub async fn validate(&self, token: &str) -> Result<ValidatedClaims> {
         let claims = self.verify_signature_and_claims(token)?;
-        if self
-            .deny_list
-            .is_denied(&claims.jti, self.clock.now())
-            .await?
-        {
+        if self.revoked(&claims.jti, &claims.sid).await? {
             return Err(AuthError::InvalidToken("token has been revoked".into()));
         }
         Ok(claims)
@@ -66,8 +62,12 @@ impl AuthService {
 
     /// Auth's check of its own callers: a user's access token or a service token, against
     /// its own keyring.
-    pub fn verify_caller(&self, token: &str) -> Result<AccessClaims> {
-        self.verify_with(token, true)
+    pub async fn verify_caller(&self, token: &str) -> Result<AccessClaims> {
+        let claims = self.verify_with(token, true)?;
+        if claims.token_use == ACCESS && self.revoked(&claims.jti, &claims.sid).await? {
+            return Err(AuthError::InvalidToken("token has been revoked".into()));
+        }
+        Ok(claims)
     }
 
     /// `services`: service tokens are accepted too.

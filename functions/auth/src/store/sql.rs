@@ -327,3 +327,70 @@ impl LoginAttempts for SqlAuthStore {
         Ok(())
     }
 }
+
+#[async_trait::async_trait]
+impl crate::ports::RevocationLog for SqlAuthStore {
+    async fn append(
+        &self,
+        keys: &[String],
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.pool.begin().await.context("logging revocations")?;
+        // The counter first: its row lock orders concurrent writers.
+        let last: i64 = sqlx::query_scalar(
+            "UPDATE revocation_seq SET value = value + $1 WHERE id = 1 RETURNING value",
+        )
+        .bind(keys.len() as i64)
+        .fetch_one(&mut *tx)
+        .await
+        .context("numbering revocations")?;
+        let first = last - keys.len() as i64 + 1;
+        for (seq, key) in (first..).zip(keys) {
+            sqlx::query("INSERT INTO revocations (seq, key, expires_at) VALUES ($1, $2, $3)")
+                .bind(seq)
+                .bind(key)
+                .bind(micros(until))
+                .execute(&mut *tx)
+                .await
+                .with_context(|| format!("logging revocation {key}"))?;
+        }
+        sqlx::query("DELETE FROM revocations WHERE expires_at <= $1")
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await
+            .context("pruning expired revocations")?;
+        tx.commit().await.context("logging revocations")?;
+        Ok(())
+    }
+
+    async fn since(
+        &self,
+        after: i64,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::ports::Revocation>> {
+        let rows = sqlx::query(
+            "SELECT seq, key, expires_at FROM revocations \
+             WHERE seq > $1 AND expires_at > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(after)
+        .bind(micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.pool)
+        .await
+        .context("reading the revocation log")?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::ports::Revocation {
+                    seq: column(r, "seq")?,
+                    key: column(r, "key")?,
+                    until: instant(column(r, "expires_at")?)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -95,3 +95,69 @@ async fn without_a_verifiable_credential_nothing_is_answered() {
         "{body}"
     );
 }
+
+/// Two authz instances sharing one PostgreSQL database, each with its own cache: a role
+/// revoked through one stops counting at the other within a second (its change-log sync),
+/// with no revision token passed.
+#[tokio::test]
+async fn a_revoked_role_stops_counting_at_another_instance_within_a_second() {
+    use platform_kernel::caller::Caller;
+    platform_kernel::telemetry::init_for_tests();
+    let db = platform_testkit::postgres::TestDatabase::create("authz")
+        .await
+        .expect("postgres");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = service_config::<authz::AuthzConfig>(dir.path());
+    config.base.database.url = Some(db.url.clone().into());
+    let one = authz::build(&config).await.expect("first instance");
+    let two = authz::build(&config).await.expect("second instance");
+    let identity = Caller::service("identity");
+    let gateway = Caller::service("gateway");
+    one.service
+        .assign_role(&identity, "root", "admin", "", None)
+        .await
+        .expect("admin");
+    let root = Caller::user("root");
+    one.service
+        .create_role(&root, "reader", "", &["identity.users.read".into()])
+        .await
+        .expect("role");
+    one.service
+        .assign_role(&root, "ann", "reader", "", None)
+        .await
+        .expect("assigned");
+    let check = || {
+        two.service
+            .has_permission(&gateway, "ann", "identity.users.read", "", "")
+    };
+    // The second instance learns of the grant (and caches it).
+    let start = std::time::Instant::now();
+    while !check().await.expect("check") {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(1),
+            "grant not seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(check().await.expect("cached"));
+    one.service
+        .revoke_role(&root, "ann", "reader", "")
+        .await
+        .expect("revoked");
+    let revoked_at = std::time::Instant::now();
+    while check().await.expect("check") {
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_secs(1),
+            "the other instance still allows after {:?}",
+            revoked_at.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "revocation seen by the other instance in {:?}",
+        revoked_at.elapsed()
+    );
+    one.database.pool.close().await;
+    two.database.pool.close().await;
+    db.drop().await.expect("drop");
+}

@@ -5,5 +5,6 @@ mod edge;
 mod membership;
 mod proxying;
 mod retries;
+mod revocation;
 mod smuggling;
 mod support;

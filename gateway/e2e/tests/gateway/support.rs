@@ -67,13 +67,18 @@ pub struct Stack {
     pub auth: SocketAddr,
     pub seen: Seen,
     /// The real services behind the gateway (kept running for the stack's life).
-    pub _services: platform_teststack::TestStack,
+    pub services: platform_teststack::TestStack,
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
 /// The real identity, auth and authz services, calling each other as in production.
 pub async fn services() -> platform_teststack::TestStack {
     platform_teststack::TestStack::start().await
+}
+
+/// `TEST_REDIS_URL`, or the CI server.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
 pub async fn start_gateway(config: &Config) -> SocketAddr {
@@ -111,8 +116,17 @@ impl Stack {
         tweak: impl FnOnce(&mut Config),
         clock: Arc<dyn platform_kernel::clock::Clock>,
     ) -> Self {
+        Self::start_full(|_| {}, tweak, clock).await
+    }
+
+    /// With the services configured by `services_tweak` as well.
+    pub async fn start_full(
+        services_tweak: impl FnOnce(&mut platform_teststack::Configs),
+        tweak: impl FnOnce(&mut Config),
+        clock: Arc<dyn platform_kernel::clock::Clock>,
+    ) -> Self {
         platform_kernel::telemetry::init_for_tests();
-        let services = services().await;
+        let services = platform_teststack::TestStack::start_with(services_tweak).await;
         let (identity, auth) = (services.identity, services.auth);
         let (echo, seen) = echo(Duration::from_millis(0)).await;
         let mut config = gateway_config();
@@ -129,7 +143,7 @@ impl Stack {
             identity,
             auth,
             seen,
-            _services: services,
+            services,
             http: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
