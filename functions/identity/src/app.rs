@@ -69,6 +69,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         hasher,
         own.settings(),
     ));
+    spawn_bootstrap_admin(&service);
     let (connect, grpc) = crate::api::rpc(service.clone());
     let router = rpc::router(
         ServiceRpc {
@@ -104,4 +105,24 @@ impl EventSink for LogEvents {
         );
         Ok(())
     }
+}
+
+/// Until it succeeds: the bootstrap administrator gets `admin` (if set, and verified).
+fn spawn_bootstrap_admin(service: &Arc<IdentityService>) {
+    let weak = Arc::downgrade(service);
+    tokio::spawn(async move {
+        loop {
+            let Some(service) = weak.upgrade() else {
+                return;
+            };
+            match service.bootstrap_admin().await {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "assigning the bootstrap administrator; retrying");
+                }
+            }
+            drop(service);
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    });
 }

@@ -24,6 +24,7 @@ pub struct IdentityConfig {
     /// How identity calls authz (permission checks) and auth (ending sessions).
     pub clients: platform_clients::ClientsConfig,
     pub signup: SignupConfig,
+    pub bootstrap: BootstrapConfig,
     pub tokens: TokenConfig,
     pub mail: MailConfig,
     pub password_hash: HashParams,
@@ -32,6 +33,8 @@ pub struct IdentityConfig {
 impl OwnConfig for IdentityConfig {
     const SERVICE: &'static str = "identity";
     const DEFAULT_PORT: u16 = 8081;
+    const CONVENTIONAL: &'static [(&'static str, &'static str)] =
+        &[("PLATFORM_BOOTSTRAP_ADMIN_EMAIL", "bootstrap.admin_email")];
 }
 
 impl IdentityConfig {
@@ -48,6 +51,11 @@ impl IdentityConfig {
             reset_ttl: seconds(self.tokens.reset_ttl_secs),
             public_url: self.mail.public_url.clone(),
             open_signup: self.signup.open,
+            bootstrap_admin: self
+                .bootstrap
+                .admin_email
+                .as_deref()
+                .and_then(|e| crate::domain::Email::parse(e).ok()),
         }
     }
 }
@@ -55,6 +63,15 @@ impl IdentityConfig {
 /// Where the file mailer writes (`<data_dir>/mail`).
 pub fn mail_dir(config: &Config) -> PathBuf {
     config.base.data_dir.join("mail")
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BootstrapConfig {
+    /// `PLATFORM_BOOTSTRAP_ADMIN_EMAIL`: the account with this address gets the `admin` role
+    /// once its address is verified (never before: with open sign-up, someone else could
+    /// register the address first).
+    pub admin_email: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +127,14 @@ impl Default for MailConfig {
 impl Validate for IdentityConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("key `{key}`: {why}")));
+        if let Some(email) = &self.bootstrap.admin_email
+            && crate::domain::Email::parse(email).is_err()
+        {
+            return bad(
+                "bootstrap.admin_email (PLATFORM_BOOTSTRAP_ADMIN_EMAIL)",
+                "is not an email address",
+            );
+        }
         if self.tokens.verification_ttl_secs == 0 {
             return bad("tokens.verification_ttl_secs", "must be positive");
         }
@@ -135,5 +160,29 @@ impl Validate for IdentityConfig {
             return bad("password_hash", "argon2 rejects these parameters");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type
+mod tests {
+    use platform_kernel::config::load_service;
+
+    use super::IdentityConfig;
+
+    #[test]
+    fn the_bootstrap_admin_comes_from_its_conventional_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PLATFORM_BOOTSTRAP_ADMIN_EMAIL", "Boss@Example.com");
+            let config = load_service::<IdentityConfig>().map_err(|e| e.to_string())?;
+            let admin = config.own.settings().bootstrap_admin.map(|e| e.to_string());
+            assert_eq!(admin.as_deref(), Some("boss@example.com"));
+            jail.set_env("PLATFORM_BOOTSTRAP_ADMIN_EMAIL", "not an address");
+            let err = load_service::<IdentityConfig>()
+                .expect_err("refused")
+                .to_string();
+            assert!(err.contains("PLATFORM_BOOTSTRAP_ADMIN_EMAIL"), "{err}");
+            Ok(())
+        });
     }
 }

@@ -37,6 +37,19 @@ impl Permissions for AuthzPermissions {
             Err(e) => Err(failed("authz", e)),
         }
     }
+
+    async fn assign_admin(&self, user: UserId) -> Result<()> {
+        let request = authz_pb::AssignRoleRequest {
+            user_id: user.to_string(),
+            role: "admin".to_owned(),
+            ..Default::default()
+        };
+        self.0
+            .assign_role(request)
+            .await
+            .map(drop)
+            .map_err(|e| failed("authz", e))
+    }
 }
 
 pub struct AuthSessions(pub Arc<dyn AuthServiceClient>);

@@ -2,6 +2,7 @@
 //! domain types), talk to the ports, and return domain values or an [`IdentityError`].
 
 mod access;
+mod bootstrap;
 mod credentials;
 mod password;
 #[cfg(test)]
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::domain::{PasswordHasher, User, UserId};
+use crate::domain::{Email, PasswordHasher, User, UserId};
 use crate::error::{IdentityError, Result};
 use crate::ports::{Clock, DomainEvent, EventSink, Mailer, Permissions, Sessions, UserStore};
 
@@ -29,6 +30,8 @@ pub struct Settings {
     /// Anyone may sign up (CreateUser without a caller); off, it needs
     /// `identity.users.create`.
     pub open_signup: bool,
+    /// The account that becomes an administrator once its address is verified.
+    pub bootstrap_admin: Option<Email>,
 }
 
 pub struct Ports {

@@ -129,7 +129,20 @@ impl RecordingMailer {
 
     /// The `token=` parameter of the link in the last mail.
     pub fn last_token(&self) -> Option<String> {
-        let mail = self.last()?;
+        self.token_in(&self.last()?)
+    }
+
+    /// The token in the last mail to `to`.
+    pub fn last_token_to(&self, to: &str) -> Option<String> {
+        let mail = lock(&self.0)
+            .iter()
+            .rev()
+            .find(|m| m.to.as_str() == to)
+            .cloned()?;
+        self.token_in(&mail)
+    }
+
+    fn token_in(&self, mail: &OutgoingMail) -> Option<String> {
         let start = mail.body.find("token=")? + "token=".len();
         Some(
             mail.body[start..]
@@ -168,9 +181,14 @@ impl EventSink for RecordingEvents {
 /// Permissions as granted by the test: `(user, permission)` pairs, global only, plus
 /// [`Harness::ADMIN`], who holds everything.
 #[derive(Default)]
-pub struct FakePermissions(Mutex<Vec<(String, String)>>);
+pub struct FakePermissions(Mutex<Vec<(String, String)>>, Mutex<Vec<UserId>>);
 
 impl FakePermissions {
+    /// Who was made an administrator.
+    pub fn admins(&self) -> Vec<UserId> {
+        lock(&self.1).clone()
+    }
+
     pub fn grant(&self, user: UserId, permission: &str) {
         lock(&self.0).push((user.to_string(), permission.to_owned()));
     }
@@ -183,6 +201,14 @@ impl Permissions for FakePermissions {
             || lock(&self.0)
                 .iter()
                 .any(|(u, p)| u == user && p == permission))
+    }
+
+    async fn assign_admin(&self, user: UserId) -> Result<()> {
+        let mut admins = lock(&self.1);
+        if !admins.contains(&user) {
+            admins.push(user);
+        }
+        Ok(())
     }
 }
 
@@ -244,12 +270,30 @@ impl Harness {
         let events = Arc::new(RecordingEvents::default());
         let start = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let clock = Arc::new(ManualClock::new(start));
-        Self::assemble(store, mailer, events, clock, params)
+        Self::assemble(store, mailer, events, clock, params, None)
+    }
+
+    /// With `PLATFORM_BOOTSTRAP_ADMIN_EMAIL` set to `email`.
+    pub fn with_bootstrap_admin(email: Email) -> Self {
+        let h = Self::new();
+        let params = HashParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        };
+        Self::assemble(h.store, h.mailer, h.events, h.clock, params, Some(email))
     }
 
     /// The same state behind a service with other hash parameters (a redeploy).
     pub fn rebuild_with_params(self, params: HashParams) -> Self {
-        Self::assemble(self.store, self.mailer, self.events, self.clock, params)
+        Self::assemble(
+            self.store,
+            self.mailer,
+            self.events,
+            self.clock,
+            params,
+            None,
+        )
     }
 
     fn assemble(
@@ -258,6 +302,7 @@ impl Harness {
         events: Arc<RecordingEvents>,
         clock: Arc<ManualClock>,
         params: HashParams,
+        bootstrap_admin: Option<Email>,
     ) -> Self {
         let permissions = Arc::new(FakePermissions::default());
         let sessions = Arc::new(RecordingSessions::default());
@@ -271,7 +316,10 @@ impl Harness {
                 sessions: sessions.clone(),
             },
             PasswordHasher::new(params).expect("hash params"),
-            IdentityConfig::default().settings(),
+            crate::service::Settings {
+                bootstrap_admin,
+                ..IdentityConfig::default().settings()
+            },
         );
         Self {
             service,

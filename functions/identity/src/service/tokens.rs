@@ -11,6 +11,12 @@ impl IdentityService {
         let user_id = self.consume(token, TokenKind::EmailVerification).await?;
         let user = self.modify(user_id, |u| u.email_verified = true).await?;
         self.publish("user.email_verified", user.id).await;
+        if self.settings.bootstrap_admin.as_ref() == Some(&user.email)
+            && let Err(e) = self.bootstrap_admin().await
+        {
+            // Verified all the same; the start-up task keeps trying.
+            tracing::error!(error = %e, "assigning the bootstrap administrator failed");
+        }
         Ok(user)
     }
 

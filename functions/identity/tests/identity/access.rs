@@ -146,3 +146,31 @@ async fn changing_the_password_ends_the_other_sessions() {
     );
     assert_eq!(refresh(here.refresh_token).await, 200, "this one goes on");
 }
+
+#[tokio::test]
+async fn the_bootstrap_address_becomes_admin_once_verified_and_not_before() {
+    use platform_kernel::caller::Caller;
+    let stack = platform_teststack::TestStack::start_with(|c| {
+        c.identity.own.bootstrap.admin_email = Some("boss@example.com".to_owned());
+    })
+    .await;
+    let boss = stack.user("boss@example.com").await;
+    let gateway = Caller::service("gateway");
+    let is_admin = || {
+        stack
+            .authz_app
+            .service
+            .has_permission(&gateway, &boss.id, "authz.roles.manage", "", "")
+    };
+    assert!(!is_admin().await.expect("check"), "not before verification");
+    let mail = stack.dir.path().join("mail");
+    let welcome = platform_testkit::mail::wait_for_message(&mail, "boss@example.com", 0)
+        .await
+        .expect("welcome mail");
+    let token = platform_testkit::mail::link_token(&welcome).expect("token");
+    let (status, body) = stack
+        .identity_call("VerifyEmail", None, json!({"token": token}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(is_admin().await.expect("check"), "admin once verified");
+}

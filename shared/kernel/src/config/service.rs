@@ -72,6 +72,9 @@ pub trait OwnConfig: DeserializeOwned + Default + Validate + Clone + fmt::Debug 
     const SERVICE: &'static str;
     /// Where it listens unless `PORT` or `server.port` say otherwise.
     const DEFAULT_PORT: u16;
+    /// Conventional variables of its own (`VAR`, `key.path`), e.g. identity's
+    /// `PLATFORM_BOOTSTRAP_ADMIN_EMAIL`.
+    const CONVENTIONAL: &'static [(&'static str, &'static str)] = &[];
 }
 
 /// The one configuration type of a service's binaries.
@@ -95,7 +98,7 @@ impl<T: OwnConfig> Default for ServiceConfig<T> {
 
 /// Loads a service's configuration from every layer (see [`super::load`]).
 pub fn load_service<T: OwnConfig>() -> Result<ServiceConfig<T>, ConfigError> {
-    load_service_with::<T>(&[])
+    load_service_with::<T>(T::CONVENTIONAL)
 }
 
 /// Like [`load_service`], with conventional variables of the binary's own (`VAR`,
