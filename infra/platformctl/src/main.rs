@@ -1,11 +1,12 @@
 #![doc = include_str!("../README.md")]
 
+mod roles;
 mod stack;
 mod up;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "\
+const USAGE_HEAD: &str = "\
 usage: platformctl <command>
 
 commands:
@@ -14,10 +15,15 @@ commands:
         --no-build       do not rebuild the service binaries first (only applies when
                          run through `cargo run`, which is how the README starts it)
         --port-offset N  add N to every default port (run a second stack beside the first)
+{roles}
   help  show this text
 
 Every variable in the environment is passed on to the services (DATABASE_URL,
 PLATFORM_DATA_DIR, RUST_LOG, OTEL_EXPORTER_OTLP_ENDPOINT, …); PORT is set per service.";
+
+fn usage() -> String {
+    USAGE_HEAD.replace("{roles}", roles::USAGE)
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -27,11 +33,12 @@ async fn main() -> ExitCode {
             Ok(options) => up::run(options).await,
             Err(e) => Err(e),
         },
+        Some("roles") => roles::run(&args[1..]).await,
         Some("help" | "--help" | "-h") | None => {
-            println!("{USAGE}");
+            println!("{}", usage());
             return ExitCode::SUCCESS;
         }
-        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{USAGE}")),
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{}", usage())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -132,6 +132,70 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         assert!(response.starts_with("HTTP/1.1 200"), "{method}: {response}");
     }
 
+    // The operator makes that user an administrator from the shell.
+    let login = http(
+        gateway_port,
+        format!(
+            "POST /platform.auth.v1.AuthService/Login HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    let token = json_field(&login, "accessToken").expect("token");
+    let roles_of = |who: &'static str| {
+        let token = token.clone();
+        async move {
+            let me = format!(r#"{{"email":"{who}"}}"#);
+            let found = call(
+                gateway_port,
+                &token,
+                "platform.identity.v1.IdentityService/GetUserByEmail",
+                &me,
+            )
+            .await;
+            let id = json_field(&found, "id").expect("own record");
+            let body = format!(r#"{{"userId":"{id}"}}"#);
+            call(
+                gateway_port,
+                &token,
+                "platform.authz.v1.AuthzService/GetUserRoles",
+                &body,
+            )
+            .await
+        }
+    };
+    let before = roles_of("via-gateway@example.com").await;
+    assert!(
+        before.starts_with("HTTP/1.1 200") && !before.contains("admin"),
+        "{before}"
+    );
+    let assigned = Command::new(&platformctl)
+        .args([
+            "roles",
+            "assign",
+            "via-gateway@example.com",
+            "admin",
+            "--port-offset",
+            &offset.to_string(),
+        ])
+        .env("PLATFORM_DATA_DIR", data.path())
+        .output()
+        .await
+        .expect("platformctl roles");
+    let said = String::from_utf8_lossy(&assigned.stdout);
+    assert!(
+        assigned.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&assigned.stderr)
+    );
+    assert!(
+        said.contains("assigned admin for via-gateway@example.com"),
+        "{said}"
+    );
+    let after = roles_of("via-gateway@example.com").await;
+    assert!(after.contains(r#""role":"admin""#), "{after}");
+
     // Authz is up, with its own database.
     let authz_port = 8083 + offset;
     assert!(
@@ -153,4 +217,25 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
             "service on {p} is gone too"
         );
     }
+}
+
+/// A Connect JSON call through the gateway with a bearer token; the whole response.
+async fn call(port: u16, token: &str, method: &str, body: &str) -> String {
+    http(
+        port,
+        format!(
+            "POST /{method} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Authorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await
+}
+
+/// The first string value of `"field":"…"` in a response.
+fn json_field(response: &str, field: &str) -> Option<String> {
+    let marker = format!("\"{field}\":\"");
+    let start = response.find(&marker)? + marker.len();
+    let end = response[start..].find('"')?;
+    Some(response[start..start + end].to_owned())
 }

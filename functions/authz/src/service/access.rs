@@ -4,8 +4,8 @@
 //! the assignment is scoped to or globally. Nobody grants what they do not hold: a manager
 //! may only create, change, delete, assign or revoke a role whose every permission their own
 //! grants (on that resource) cover, so `authz.assignments.manage` alone cannot make anyone
-//! an admin. The identity service may assign and revoke (the first admin, once their email
-//! is verified).
+//! an admin. The identity service (the first admin, once their email is verified) and
+//! `platformctl` (the operator) may assign and revoke.
 
 use platform_clients::permissions::authz as perm;
 use platform_kernel::caller::Caller;
@@ -15,8 +15,9 @@ use crate::domain::assignment::allowed;
 use crate::domain::{Grant, Pattern, Resource, UserId};
 use crate::error::{AuthzError, Result};
 
-/// Services that may assign and revoke roles.
-const ASSIGNING_SERVICES: &[&str] = &["identity"];
+/// Services that may assign and revoke roles: identity (the bootstrap administrator) and
+/// `platformctl` (the operator's tool, with a service key of its own).
+const ASSIGNING_SERVICES: &[&str] = &["identity", "platformctl"];
 
 impl AuthzService {
     pub(crate) fn authenticated(caller: &Caller) -> Result<()> {

@@ -172,7 +172,7 @@ async fn admin_is_built_in_holds_everything_and_cannot_be_changed() {
 }
 
 #[tokio::test]
-async fn only_the_identity_service_assigns_as_a_service() {
+async fn only_identity_and_the_operators_tool_assign_as_a_service() {
     let h = Harness::new().await;
     denied(
         h.service
@@ -183,6 +183,10 @@ async fn only_the_identity_service_assigns_as_a_service() {
         .assign_role(&Caller::service("identity"), "u", ADMIN, "", None)
         .await
         .expect("identity bootstraps the admin");
+    h.service
+        .assign_role(&Caller::service("platformctl"), "v", ADMIN, "", None)
+        .await
+        .expect("the operator assigns");
 }
 
 #[tokio::test]
