@@ -2,5 +2,6 @@
 //! property test on SQLite and PostgreSQL, and the service through a real server.
 
 mod api;
+mod lambda;
 mod oracle;
 mod store;

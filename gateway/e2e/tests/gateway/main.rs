@@ -8,3 +8,4 @@ mod retries;
 mod revocation;
 mod smuggling;
 mod support;
+mod takeover;
