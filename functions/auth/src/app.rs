@@ -204,7 +204,7 @@ impl platform_kernel::caller::Verifier for OwnKeys {
         self.0
             .verify_caller(token)
             .await
-            .map(platform_clients::jwks::caller_of)
+            .map(platform_clients::verifier::caller_of)
             .map_err(|e| e.to_string())
     }
 }

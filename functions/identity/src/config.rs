@@ -185,4 +185,19 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    fn the_example_configuration_file_loads() {
+        figment::Jail::expect_with(|jail| {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../infra/config/platform.example.yaml"
+            );
+            jail.set_env("PLATFORM_CONFIG", path);
+            let config = load_service::<IdentityConfig>().map_err(|e| e.to_string())?;
+            assert!(config.own.signup.open);
+            assert_eq!(config.base.security.issuer, "platform");
+            Ok(())
+        });
+    }
 }

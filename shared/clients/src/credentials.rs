@@ -171,7 +171,7 @@ pub fn for_service(
     base: &platform_kernel::config::BaseConfig,
     service: &str,
     clients: crate::ClientsConfig,
-) -> anyhow::Result<(crate::ClientFactory, crate::jwks::JwksVerifier)> {
+) -> anyhow::Result<(crate::ClientFactory, crate::verifier::JwksVerifier)> {
     let registry = platform_discovery::from_config(&base.discovery)?;
     let key = service_key(&base.security, &base.data_dir, service)?;
     let factory = crate::ClientFactory::new(registry.clone(), clients);
@@ -181,7 +181,8 @@ pub fn for_service(
         issuer: base.security.issuer.clone(),
         auth: factory.uncredentialed_channel("auth"),
     });
-    let verifier = crate::jwks::JwksVerifier::for_service(&registry, expectations(&base.security));
+    let verifier =
+        crate::verifier::JwksVerifier::for_service(&registry, expectations(&base.security));
     Ok((factory.with_credentials(Arc::new(credentials)), verifier))
 }
 

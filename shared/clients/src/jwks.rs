@@ -1,5 +1,5 @@
 //! The auth service's public keys, fetched from an auth instance and cached (the gateway's
-//! and every service's), and the [`JwksVerifier`] each service checks its callers with. Refetched every
+//! and every service's; see `verifier` for how a service checks its callers with them). Refetched every
 //! `jwks_refresh_secs`, and when a token names an unknown `kid` — at most once per
 //! `unknown_kid_refetch_secs`, so garbage tokens cannot make the gateway hammer auth.
 
@@ -120,82 +120,5 @@ impl JwksCache {
                 tokio::time::sleep(wait).await;
             }
         });
-    }
-}
-
-/// A service's check of its callers: a user's access token or a service token, against the
-/// auth service's JWKS (refetched, at a bounded rate, when a token names a key not seen yet:
-/// a rotation, or auth started after this service).
-pub struct JwksVerifier {
-    pub jwks: Arc<JwksCache>,
-    pub revocations: Arc<crate::revocations::Revocations>,
-    pub expect: platform_tokens::Expectations,
-    pub clock: Arc<dyn platform_kernel::clock::Clock>,
-}
-
-impl JwksVerifier {
-    /// For a service: the JWKS of the `auth` instances `registry` knows, kept fresh.
-    pub fn for_service(
-        registry: &Arc<dyn platform_discovery::ServiceRegistry>,
-        expect: platform_tokens::Expectations,
-    ) -> Self {
-        let breaker = crate::ClientsConfig::default().defaults.breaker;
-        let balancer = Arc::new(Balancer::new("auth", registry.watch("auth"), breaker));
-        let jwks = Arc::new(JwksCache::new(balancer.clone(), Duration::from_secs(5)));
-        jwks.spawn_refresher(Duration::from_secs(300));
-        let clock: Arc<dyn platform_kernel::clock::Clock> =
-            Arc::new(platform_kernel::clock::SystemClock);
-        let revocations = Arc::new(crate::revocations::Revocations::new(
-            balancer,
-            Duration::from_millis(250),
-            clock.clone(),
-        ));
-        revocations.spawn_follower();
-        Self {
-            jwks,
-            revocations,
-            expect,
-            clock,
-        }
-    }
-}
-
-/// The caller a verified token names.
-pub fn caller_of(claims: platform_tokens::AccessClaims) -> platform_kernel::caller::Caller {
-    use platform_kernel::caller::{Caller, UserCaller};
-    if claims.token_use == platform_tokens::SERVICE {
-        Caller::service(&claims.sub)
-    } else {
-        Caller::User(UserCaller {
-            id: claims.sub,
-            session: claims.sid,
-            token_id: claims.jti,
-        })
-    }
-}
-
-#[async_trait::async_trait]
-impl platform_kernel::caller::Verifier for JwksVerifier {
-    async fn verify(&self, token: &str) -> Result<platform_kernel::caller::Caller, String> {
-        let now = self.clock.unix_seconds();
-        let verify =
-            || platform_tokens::verify_caller(token, |kid| self.jwks.key(kid), &self.expect, now);
-        let claims = match verify() {
-            Err(platform_tokens::TokenError::UnknownKey(_)) => {
-                if let Err(e) = Box::pin(self.jwks.refresh(false)).await {
-                    tracing::warn!(error = %format!("{e:#}"), "JWKS refetch failed");
-                }
-                verify()
-            }
-            other => other,
-        }
-        .map_err(|e| e.to_string())?;
-        if claims.token_use == platform_tokens::ACCESS {
-            self.revocations.sync_if_stale().await;
-            if self.revocations.is_revoked(&claims.jti, &claims.sid) {
-                return Err("token has been revoked".to_owned());
-            }
-        }
-        Ok(caller_of(claims))
     }
 }

@@ -13,6 +13,7 @@ pub mod retry;
 pub mod revocations;
 mod services;
 mod transport;
+pub mod verifier;
 
 pub use config::{ClientsConfig, Protocol, ServiceClientConfig};
 pub use error::ClientError;

@@ -36,6 +36,8 @@ pub struct Revocations {
     state: RwLock<State>,
     generation: AtomicU64,
     synced: std::sync::Mutex<Option<Instant>>,
+    /// When the request path last tried to read the feed.
+    attempted: std::sync::Mutex<Option<Instant>>,
     reading: tokio::sync::Mutex<()>,
     interval: Duration,
     clock: Arc<dyn Clock>,
@@ -49,6 +51,7 @@ impl Revocations {
             state: RwLock::new(State::default()),
             generation: AtomicU64::new(0),
             synced: std::sync::Mutex::new(None),
+            attempted: std::sync::Mutex::new(None),
             reading: tokio::sync::Mutex::new(()),
             interval,
             clock,
@@ -114,13 +117,29 @@ impl Revocations {
         Ok(())
     }
 
-    /// Where no follower runs (or it fell behind), the request path reads the feed first.
+    /// Where no follower runs (or it fell behind), the request path reads the feed first. At
+    /// most one such read per interval, whatever its outcome: while auth cannot be reached,
+    /// calls go on with the revocations known (failing open; refusing every call would make
+    /// auth a dependency of every request).
     pub async fn sync_if_stale(&self) {
-        let stale = self
-            .synced
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_none_or(|t| t.elapsed() > self.interval * 2);
+        let stale = {
+            let mut attempted = self
+                .attempted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let synced_long_ago = self
+                .synced
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_none_or(|t| t.elapsed() > self.interval * 2);
+            let tried_lately = attempted.is_some_and(|t| t.elapsed() < self.interval);
+            if synced_long_ago && !tried_lately {
+                *attempted = Some(Instant::now());
+                true
+            } else {
+                false
+            }
+        };
         if stale && let Err(e) = self.sync().await {
             tracing::warn!(error = %format!("{e:#}"), "reading the revocation feed failed");
         }

@@ -1,4 +1,5 @@
-//! A stand-in for the auth service's signing side: an Ed25519 key, its JWKS served on
+//! A stand-in for the auth service's signing side: an Ed25519 key, its JWKS (and an empty
+//! revocation feed) served on
 //! 127.0.0.1:<free port> (where a service under test fetches it, as it would auth's), and
 //! tokens signed with it — a user's access token or a service token — so a service's tests
 //! can call it as a given user or service without running auth.
@@ -33,13 +34,21 @@ impl TestIssuer {
         let jwks = Jwks {
             keys: vec![Jwk::ed25519(&kid, &x)],
         };
-        let router = axum::Router::new().route(
-            "/.well-known/jwks.json",
-            get(move || {
-                let jwks = jwks.clone();
-                async move { axum::Json(jwks) }
-            }),
-        );
+        let router = axum::Router::new()
+            .route(
+                "/.well-known/jwks.json",
+                get(move || {
+                    let jwks = jwks.clone();
+                    async move { axum::Json(jwks) }
+                }),
+            )
+            // Nothing is ever revoked here.
+            .route(
+                platform_tokens::revocation::PATH,
+                get(|| async {
+                    axum::Json(platform_tokens::revocation::RevocationPage::default())
+                }),
+            );
         let server = Served::start(router).await;
         Self {
             key: EncodingKey::from_ed_der(der.as_bytes()),
