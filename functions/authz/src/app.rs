@@ -12,7 +12,7 @@ use platform_kernel::rpc::{self, ServiceRpc};
 use crate::config::{AuthzConfig, Config};
 use crate::domain::Catalogue;
 use crate::service::{AuthzService, Ports};
-use crate::store::{MIGRATIONS, SqlAuthzStore};
+use crate::store::{MIGRATIONS, RedisGrants, SqlAuthzStore};
 
 pub const SERVICE_NAME: &str = "platform.authz.v1.AuthzService";
 
@@ -45,6 +45,17 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             Ports {
                 store: Arc::new(SqlAuthzStore::new(database.clone())),
                 clock: Arc::new(SystemClock),
+                shared: match &base.redis.url {
+                    Some(url) => Some(Arc::new(
+                        RedisGrants::connect(
+                            secrecy::ExposeSecret::expose_secret(url),
+                            &base.redis.key_prefix,
+                            config.own.settings().cache_ttl,
+                        )
+                        .await?,
+                    ) as Arc<dyn crate::ports::SharedGrants>),
+                    None => None,
+                },
             },
             catalogue(),
             config.own.settings(),

@@ -55,4 +55,17 @@ pub trait AuthzStore: Send + Sync + 'static {
     async fn changes_since(&self, after: Revision) -> Result<Vec<Change>>;
 }
 
+/// Users' grants shared by every instance (Redis, when configured), below each instance's
+/// own cache. Best effort: a failure is logged, and the store answers instead. An entry
+/// carries the revision it was read at; the reader decides whether it is still good.
+#[async_trait::async_trait]
+pub trait SharedGrants: Send + Sync + 'static {
+    async fn get(&self, user: &UserId) -> Result<Option<(Revision, Vec<Held>)>>;
+    async fn put(&self, user: &UserId, revision: Revision, held: &[Held]) -> Result<()>;
+    /// One user's assignments changed.
+    async fn forget(&self, user: &UserId) -> Result<()>;
+    /// A role changed: every entry goes.
+    async fn forget_all(&self) -> Result<()>;
+}
+
 pub use platform_kernel::clock::Clock;

@@ -19,7 +19,7 @@ pub use cache::GrantCache;
 pub use checks::CHECK_LIMIT;
 
 use crate::domain::Catalogue;
-use crate::ports::{AuthzStore, Clock};
+use crate::ports::{AuthzStore, Clock, SharedGrants};
 
 /// Tunables of the use cases.
 #[derive(Debug, Clone)]
@@ -43,11 +43,14 @@ impl Default for Settings {
 pub struct Ports {
     pub store: Arc<dyn AuthzStore>,
     pub clock: Arc<dyn Clock>,
+    /// Grants shared by every instance (Redis), when configured.
+    pub shared: Option<Arc<dyn SharedGrants>>,
 }
 
 pub struct AuthzService {
     store: Arc<dyn AuthzStore>,
     clock: Arc<dyn Clock>,
+    shared: Option<Arc<dyn SharedGrants>>,
     catalogue: Catalogue,
     cache: GrantCache,
     settings: Settings,
@@ -65,6 +68,7 @@ impl AuthzService {
             cache: GrantCache::new(revision, settings.cache_ttl),
             store: ports.store,
             clock: ports.clock,
+            shared: ports.shared,
             catalogue,
             settings,
         })

@@ -1,7 +1,10 @@
-//! The SQL adapter of [`crate::ports::AuthzStore`], on PostgreSQL or SQLite.
+//! The SQL adapter of [`crate::ports::AuthzStore`], on PostgreSQL or SQLite, and the Redis
+//! adapter of [`crate::ports::SharedGrants`].
 
+mod redis;
 mod sql;
 
+pub use redis::RedisGrants;
 pub use sql::SqlAuthzStore;
 
 /// The authz service's migrations, embedded in the binary and run at start-up.

@@ -37,7 +37,7 @@ impl AuthzService {
             .assign(&assignment, now)
             .await?
             .ok_or_else(|| AuthzError::RoleNotFound(role.as_str().to_owned()))?;
-        self.cache.invalidate_user(&user);
+        self.changed(Some(&user), revision).await;
         Ok(revision)
     }
 
@@ -58,7 +58,7 @@ impl AuthzService {
             .store
             .revoke(&user, &role, resource.as_ref(), self.clock.now())
             .await?;
-        self.cache.invalidate_user(&user);
+        self.changed(Some(&user), revision).await;
         Ok(revision)
     }
 

@@ -20,12 +20,22 @@ struct Entry {
 
 type Entries = HashMap<UserId, Entry, foldhash::fast::RandomState>;
 
+/// Users whose last change is remembered one by one.
+const CHANGES_KEPT: usize = 100_000;
+
 pub struct GrantCache {
     entries: RwLock<Entries>,
     /// Bumped by every invalidation.
     generation: AtomicU64,
     /// Every change up to this revision has been applied; when it was last brought up.
     synced: Mutex<(Revision, Instant)>,
+    /// The revision of the last change applied to each user (bounded), and of the last one
+    /// that touched everyone (a role change, or the map starting over): what an entry of the
+    /// shared cache must be at least as new as.
+    changes: Mutex<(
+        HashMap<UserId, Revision, foldhash::fast::RandomState>,
+        Revision,
+    )>,
     ttl: Duration,
 }
 
@@ -45,6 +55,7 @@ impl GrantCache {
             entries: RwLock::new(HashMap::default()),
             generation: AtomicU64::new(0),
             synced: Mutex::new((synced, Instant::now())),
+            changes: Mutex::new((HashMap::default(), Revision::default())),
             ttl,
         }
     }
@@ -112,6 +123,40 @@ impl GrantCache {
         let mut entries = self.write();
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
+    }
+
+    /// Remembers that `user` (everyone, for `None`) changed at `revision`.
+    pub fn note_change(&self, user: Option<&UserId>, revision: Revision) {
+        let mut changes = self
+            .changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (users, everyone) = &mut *changes;
+        match user {
+            None => *everyone = (*everyone).max(revision),
+            Some(_) if users.len() >= CHANGES_KEPT => {
+                users.clear();
+                *everyone = (*everyone).max(revision);
+            }
+            Some(user) => {
+                let at = users.entry(user.clone()).or_default();
+                *at = (*at).max(revision);
+            }
+        }
+    }
+
+    /// The revision of the last change known to have touched `user`.
+    pub fn last_change(&self, user: &UserId) -> Revision {
+        let changes = self
+            .changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        changes
+            .0
+            .get(user)
+            .copied()
+            .unwrap_or_default()
+            .max(changes.1)
     }
 
     /// The revision every change up to which has been applied.

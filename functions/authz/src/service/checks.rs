@@ -53,12 +53,54 @@ impl AuthzService {
             Cached::Hit(grants) => return Ok(grants),
             Cached::Miss { generation } => generation,
         };
+        if let Some(shared) = &self.shared {
+            match shared.get(user).await {
+                // Good if no change this instance knows of came after it.
+                Ok(Some((revision, held)))
+                    if revision >= self.cache.last_change(user)
+                        && fresh.is_none_or(|f| revision >= f) =>
+                {
+                    let grants: Arc<[Grant]> = grants_of(&held).into();
+                    self.cache
+                        .insert(user.clone(), revision, grants.clone(), generation);
+                    return Ok(grants);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reading the shared grant cache"),
+            }
+        }
         // The revision first: the grants read after it are at least that new.
         let revision = self.store.revision().await?;
-        let grants: Arc<[Grant]> = grants_of(&self.store.held(user).await?).into();
+        let held = self.store.held(user).await?;
+        if let Some(shared) = &self.shared
+            && let Err(e) = shared.put(user, revision, &held).await
+        {
+            tracing::warn!(error = %e, "writing the shared grant cache");
+        }
+        let grants: Arc<[Grant]> = grants_of(&held).into();
         self.cache
             .insert(user.clone(), revision, grants.clone(), generation);
         Ok(grants)
+    }
+
+    /// After a write here: this instance's cache and the shared one forget what changed
+    /// (other instances follow through the change log).
+    pub(crate) async fn changed(&self, user: Option<&UserId>, revision: Revision) {
+        self.cache.note_change(user, revision);
+        match user {
+            Some(user) => self.cache.invalidate_user(user),
+            None => self.cache.invalidate_all(),
+        }
+        if let Some(shared) = &self.shared {
+            let forgotten = match user {
+                Some(user) => shared.forget(user).await,
+                None => shared.forget_all().await,
+            };
+            if let Err(e) = forgotten {
+                // Its entries are older than the change: readers that know of it skip them.
+                tracing::warn!(error = %e, "clearing the shared grant cache");
+            }
+        }
     }
 
     /// Applies the changes made since the last sync (by any instance) to the cache.
@@ -75,6 +117,8 @@ impl AuthzService {
             .all(|(c, expected)| c.revision.0 == expected);
         if consecutive {
             for change in &changes {
+                self.cache
+                    .note_change(change.user.as_ref(), change.revision);
                 match &change.user {
                     Some(user) => self.cache.invalidate_user(user),
                     None => self.cache.invalidate_all(),
@@ -82,6 +126,7 @@ impl AuthzService {
             }
         } else {
             // Pruned before this instance read them: start over.
+            self.cache.note_change(None, last);
             self.cache.invalidate_all();
         }
         self.cache.mark_synced(last);

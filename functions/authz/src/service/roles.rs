@@ -64,7 +64,7 @@ impl AuthzService {
             .update_role(&role, self.clock.now())
             .await?
             .ok_or_else(|| AuthzError::RoleNotFound(role.name.as_str().to_owned()))?;
-        self.cache.invalidate_all();
+        self.changed(None, revision).await;
         Ok((role, revision))
     }
 
@@ -79,7 +79,7 @@ impl AuthzService {
             .delete_role(&name, self.clock.now())
             .await?
             .ok_or_else(|| AuthzError::RoleNotFound(name.as_str().to_owned()))?;
-        self.cache.invalidate_all();
+        self.changed(None, revision).await;
         Ok(revision)
     }
 

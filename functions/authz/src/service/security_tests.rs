@@ -316,6 +316,7 @@ async fn a_revocation_is_seen_by_the_next_check_and_by_another_instance_after_sy
         super::Ports {
             store: h.store.clone(),
             clock: h.clock.clone(),
+            shared: None,
         },
         super::testing::catalogue(),
         super::Settings::default(),
@@ -360,5 +361,90 @@ async fn a_revocation_is_seen_by_the_next_check_and_by_another_instance_after_sy
             .has_permission(&admin, "ann", "identity.users.read", "", "")
             .await
             .expect("synced")
+    );
+}
+
+/// A shared cache that keeps what it is told to forget: the race where an instance that read
+/// the store before a change writes its answer to Redis after the writer cleared it.
+#[derive(Default)]
+struct StickyShared(
+    std::sync::Mutex<
+        std::collections::HashMap<
+            crate::domain::UserId,
+            (crate::domain::Revision, Vec<crate::ports::Held>),
+        >,
+    >,
+);
+
+#[async_trait::async_trait]
+impl crate::ports::SharedGrants for StickyShared {
+    async fn get(
+        &self,
+        user: &crate::domain::UserId,
+    ) -> crate::error::Result<Option<(crate::domain::Revision, Vec<crate::ports::Held>)>> {
+        Ok(self.0.lock().expect("lock").get(user).cloned())
+    }
+
+    async fn put(
+        &self,
+        user: &crate::domain::UserId,
+        revision: crate::domain::Revision,
+        held: &[crate::ports::Held],
+    ) -> crate::error::Result<()> {
+        self.0
+            .lock()
+            .expect("lock")
+            .insert(user.clone(), (revision, held.to_vec()));
+        Ok(())
+    }
+
+    async fn forget(&self, _user: &crate::domain::UserId) -> crate::error::Result<()> {
+        Ok(())
+    }
+
+    async fn forget_all(&self) -> crate::error::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_shared_entry_older_than_a_known_change_is_not_believed() {
+    let h = Harness::new().await;
+    let service = super::AuthzService::new(
+        super::Ports {
+            store: h.store.clone(),
+            clock: h.clock.clone(),
+            shared: Some(std::sync::Arc::new(StickyShared::default())),
+        },
+        super::testing::catalogue(),
+        super::Settings::default(),
+    )
+    .await
+    .expect("service");
+    let identity = Caller::service("identity");
+    let gateway = Caller::service("gateway");
+    service
+        .assign_role(&identity, "root", ADMIN, "", None)
+        .await
+        .expect("admin");
+    let root = Caller::user("root");
+    service
+        .create_role(&root, "reader", "", &["identity.users.read".into()])
+        .await
+        .expect("role");
+    service
+        .assign_role(&root, "ann", "reader", "", None)
+        .await
+        .expect("assigned");
+    let check = || service.has_permission(&gateway, "ann", "identity.users.read", "", "");
+    assert!(check().await.expect("check"), "read through, and shared");
+    service
+        .revoke_role(&root, "ann", "reader", "")
+        .await
+        .expect("revoked");
+    // The shared entry still says yes; it predates the revocation this instance made.
+    assert!(
+        !check().await.expect("check"),
+        "the stale shared entry was believed"
     );
 }

@@ -212,6 +212,7 @@ impl Harness {
             Ports {
                 store: store.clone(),
                 clock: clock.clone(),
+                shared: None,
             },
             catalogue(),
             Settings::default(),

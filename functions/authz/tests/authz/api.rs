@@ -96,11 +96,10 @@ async fn without_a_verifiable_credential_nothing_is_answered() {
     );
 }
 
-/// Two authz instances sharing one PostgreSQL database, each with its own cache: a role
-/// revoked through one stops counting at the other within a second (its change-log sync),
-/// with no revision token passed.
-#[tokio::test]
-async fn a_revoked_role_stops_counting_at_another_instance_within_a_second() {
+/// Two authz instances sharing one PostgreSQL database (and Redis, when `redis`), each with
+/// its own cache: a role revoked through one stops counting at the other within a second
+/// (its change-log sync), with no revision token passed.
+async fn revoked_across_instances(redis: bool) {
     use platform_kernel::caller::Caller;
     platform_kernel::telemetry::init_for_tests();
     let db = platform_testkit::postgres::TestDatabase::create("authz")
@@ -109,6 +108,13 @@ async fn a_revoked_role_stops_counting_at_another_instance_within_a_second() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = service_config::<authz::AuthzConfig>(dir.path());
     config.base.database.url = Some(db.url.clone().into());
+    if redis {
+        let url =
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        config.base.redis.url = Some(url.into());
+        config.base.redis.key_prefix =
+            format!("test-{}:", db.url.rsplit('/').next().unwrap_or("x"));
+    }
     let one = authz::build(&config).await.expect("first instance");
     let two = authz::build(&config).await.expect("second instance");
     let identity = Caller::service("identity");
@@ -154,10 +160,20 @@ async fn a_revoked_role_stops_counting_at_another_instance_within_a_second() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     eprintln!(
-        "revocation seen by the other instance in {:?}",
+        "revocation seen by the other instance in {:?} (redis: {redis})",
         revoked_at.elapsed()
     );
     one.database.pool.close().await;
     two.database.pool.close().await;
     db.drop().await.expect("drop");
+}
+
+#[tokio::test]
+async fn a_revoked_role_stops_counting_at_another_instance_within_a_second() {
+    revoked_across_instances(false).await;
+}
+
+#[tokio::test]
+async fn a_revoked_role_stops_counting_at_another_instance_within_a_second_with_redis() {
+    revoked_across_instances(true).await;
 }

@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use authz::domain::ADMIN;
 use authz::error::AuthzError;
+use authz::ports::SharedGrants;
 use authz::service::checks::CheckItem;
 use authz::service::{AuthzService, Ports, Settings};
-use authz::store::{MIGRATIONS, SqlAuthzStore};
+use authz::store::{MIGRATIONS, RedisGrants, SqlAuthzStore};
 use chrono::Duration;
 use platform_database::Database;
 use platform_kernel::caller::Caller;
@@ -181,7 +182,12 @@ impl Case {
     }
 }
 
-async fn run_case(db: &Database, case_no: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
+async fn run_case(
+    db: &Database,
+    shared: Option<Arc<dyn SharedGrants>>,
+    case_no: usize,
+    ops: Vec<Op>,
+) -> Result<(), TestCaseError> {
     let store = Arc::new(SqlAuthzStore::new(db.clone()));
     let clock = Arc::new(ManualClock::starting_now());
     let instance = || {
@@ -189,6 +195,7 @@ async fn run_case(db: &Database, case_no: usize, ops: Vec<Op>) -> Result<(), Tes
             Ports {
                 store: store.clone(),
                 clock: clock.clone(),
+                shared: shared.clone(),
             },
             authz::app::catalogue(),
             Settings::default(),
@@ -369,6 +376,30 @@ on_both_backends!(
     oracle_body
 );
 async fn oracle_body(db: &Database) {
+    run_oracle(db, None).await;
+}
+
+// The same with the instances sharing grants through Redis (`TEST_REDIS_URL`).
+on_both_backends!(
+    checks_agree_with_a_naive_model_sharing_redis,
+    "authz",
+    MIGRATIONS,
+    oracle_redis_body
+);
+async fn oracle_redis_body(db: &Database) {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let prefix = format!("test-{stamp:x}:");
+    let shared = RedisGrants::connect(&url, &prefix, std::time::Duration::from_secs(60))
+        .await
+        .expect("redis");
+    run_oracle(db, Some(Arc::new(shared))).await;
+}
+
+async fn run_oracle(db: &Database, shared: Option<Arc<dyn SharedGrants>>) {
     let cases = std::env::var("AUTHZ_ORACLE_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -386,7 +417,7 @@ async fn oracle_body(db: &Database) {
     let result = tokio::task::spawn_blocking(move || {
         runner.run(&prop::collection::vec(op(), 1..60), |ops| {
             let n = case_no.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            handle.block_on(run_case(&db, n, ops))
+            handle.block_on(run_case(&db, shared.clone(), n, ops))
         })
     })
     .await
