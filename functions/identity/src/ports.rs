@@ -14,6 +14,8 @@ pub struct StoredToken {
     pub kind: TokenKind,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The address it was mailed to.
+    pub email: Option<Email>,
 }
 
 #[async_trait::async_trait]
@@ -31,14 +33,15 @@ pub trait UserStore: Send + Sync + 'static {
     /// whether there is another page). `email_prefix` is lower-case.
     async fn list(&self, page: &PageRequest, email_prefix: Option<&str>) -> Result<Vec<User>>;
     async fn insert_token(&self, token: &StoredToken) -> Result<()>;
-    /// Marks the token used and returns its user, if it exists, is of `kind`, is unused and
-    /// has not expired at `now`. At most one caller ever gets `Some` for a token.
+    /// Marks the token used and returns its user and the address it was mailed to, if it
+    /// exists, is of `kind`, is unused and has not expired at `now`. At most one caller ever
+    /// gets `Some` for a token.
     async fn consume_token(
         &self,
         hash: &str,
         kind: TokenKind,
         now: DateTime<Utc>,
-    ) -> Result<Option<UserId>>;
+    ) -> Result<Option<(UserId, Option<Email>)>>;
     /// Marks every unused token of `kind` for the user as used.
     async fn retire_tokens(&self, user: UserId, kind: TokenKind, now: DateTime<Utc>) -> Result<()>;
 }

@@ -42,6 +42,8 @@ async fn a_plain_user_reads_themself_and_touches_no_one_else() {
     };
     denied(h.service.update_user(&me, &id, disable).await);
     denied(h.service.delete_user(&me, &id).await);
+    // An update that changes nothing would still answer the record.
+    denied(h.service.update_user(&me, &id, UpdateUserInput::default()).await);
     // No enumeration by email: an existing address and a missing one answer alike.
     denied(h.service.get_user_by_email(&me, "victim@example.com").await);
     denied(h.service.get_user_by_email(&me, "nobody@example.com").await);
@@ -236,4 +238,47 @@ async fn deleting_and_resetting_sign_the_user_out() {
         .await
         .expect("deleted");
     assert_eq!(h.sessions.ended(), [(ann.id, None), (ann.id, None)]);
+}
+
+#[tokio::test]
+async fn a_verification_link_verifies_only_the_address_it_was_mailed_to() {
+    // The bootstrap address is not registered yet: the attacker signs up with their own
+    // mailbox, keeps the link, and moves the account to the bootstrap address.
+    let boss = crate::domain::Email::parse("boss@example.com").expect("email");
+    let h = Harness::with_bootstrap_admin(boss);
+    let mallory = h.user("mallory@example.com").await;
+    let kept = h
+        .mailer
+        .last_token_to("mallory@example.com")
+        .expect("welcome mail");
+    let moved = UpdateUserInput {
+        email: Some("boss@example.com"),
+        current_password: Harness::PASSWORD,
+        ..Default::default()
+    };
+    h.service
+        .update_user(&Harness::me(&mallory), &mallory.id.to_string(), moved)
+        .await
+        .expect("own email changed");
+    let err = h.service.verify_email(&kept).await.expect_err("old link");
+    assert!(matches!(err, IdentityError::InvalidToken), "{err}");
+    assert!(
+        h.permissions.admins().is_empty(),
+        "no admin for an unverified address"
+    );
+    let user = h
+        .service
+        .get_user(&Harness::admin(), &mallory.id.to_string())
+        .await
+        .expect("user");
+    assert!(!user.email_verified);
+    // The link mailed to the new address is the one that verifies it.
+    let fresh = h
+        .mailer
+        .last_token_to("boss@example.com")
+        .expect("new mail");
+    h.service
+        .verify_email(&fresh)
+        .await
+        .expect("verified by its owner");
 }

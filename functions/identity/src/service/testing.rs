@@ -98,14 +98,14 @@ impl UserStore for MemoryStore {
         hash: &str,
         kind: TokenKind,
         now: DateTime<Utc>,
-    ) -> Result<Option<UserId>> {
+    ) -> Result<Option<(UserId, Option<Email>)>> {
         let mut tokens = lock(&self.tokens);
         let found = tokens.iter_mut().find(|(t, used)| {
             t.hash == hash && t.kind == kind && used.is_none() && t.expires_at > now
         });
         Ok(found.map(|(t, used)| {
             *used = Some(now);
-            t.user_id
+            (t.user_id, t.email.clone())
         }))
     }
 

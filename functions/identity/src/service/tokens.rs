@@ -7,9 +7,23 @@ use crate::ports::{OutgoingMail, StoredToken};
 use super::IdentityService;
 
 impl IdentityService {
+    /// Verifies the address the token was mailed to, and only while it is still the user's
+    /// (a token mailed to an earlier address verifies nothing).
     pub async fn verify_email(&self, token: &str) -> Result<User> {
-        let user_id = self.consume(token, TokenKind::EmailVerification).await?;
-        let user = self.modify(user_id, |u| u.email_verified = true).await?;
+        let (user_id, mailed_to) = self.consume(token, TokenKind::EmailVerification).await?;
+        let Some(mailed_to) = mailed_to else {
+            return Err(IdentityError::InvalidToken);
+        };
+        let user = self
+            .modify(user_id, |u| {
+                if u.email == mailed_to {
+                    u.email_verified = true;
+                }
+            })
+            .await?;
+        if user.email != mailed_to || !user.email_verified {
+            return Err(IdentityError::InvalidToken);
+        }
         self.publish("user.email_verified", user.id).await;
         if self.settings.bootstrap_admin.as_ref() == Some(&user.email)
             && let Err(e) = self.bootstrap_admin().await
@@ -49,7 +63,7 @@ impl IdentityService {
     pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<()> {
         // Check the password before burning the token, so a rejected password can be retried.
         let password = Password::parse("new_password", new_password)?;
-        let user_id = self.consume(token, TokenKind::PasswordReset).await?;
+        let (user_id, _) = self.consume(token, TokenKind::PasswordReset).await?;
         let hash = self.hasher.hash(&password).await?;
         let now = self.clock.now();
         self.modify(user_id, |u| {
@@ -100,12 +114,17 @@ impl IdentityService {
                 kind,
                 created_at: now,
                 expires_at: now + ttl,
+                email: Some(user.email.clone()),
             })
             .await?;
         Ok(secret)
     }
 
-    async fn consume(&self, token: &str, kind: TokenKind) -> Result<crate::domain::UserId> {
+    async fn consume(
+        &self,
+        token: &str,
+        kind: TokenKind,
+    ) -> Result<(crate::domain::UserId, Option<crate::domain::Email>)> {
         if token.trim().is_empty() {
             return Err(IdentityError::invalid("token", "is required"));
         }

@@ -1,6 +1,8 @@
 //! CreateUser, GetUser, GetUserByEmail, UpdateUser, DeleteUser, ListUsers.
 
-use crate::domain::{DisplayName, Email, PageRequest, Password, User, UserId, UserPatch};
+use crate::domain::{
+    DisplayName, Email, PageRequest, Password, TokenKind, User, UserId, UserPatch,
+};
 use crate::error::{IdentityError, Result};
 
 use platform_clients::permissions::identity as perm;
@@ -104,7 +106,12 @@ impl IdentityService {
             }
         } else {
             let scope = access::resource(id);
-            if patch.display_name.is_some() || patch.email.is_some() || me.is_none() {
+            // An update that sets nothing still answers the record: it needs the right too.
+            if patch.display_name.is_some()
+                || patch.email.is_some()
+                || patch.disabled.is_none()
+                || me.is_none()
+            {
                 self.require(caller, &perm::USERS_UPDATE, Some(&scope))
                     .await?;
             }
@@ -155,6 +162,11 @@ impl IdentityService {
         }
         self.publish("user.updated", user.id).await;
         if email_changed {
+            // Links mailed to the old address stop working: they were for it.
+            let now = self.clock.now();
+            for kind in [TokenKind::EmailVerification, TokenKind::PasswordReset] {
+                self.store.retire_tokens(user.id, kind, now).await?;
+            }
             self.send_verification(&user).await?;
         }
         if user.disabled && !current.disabled {

@@ -188,14 +188,15 @@ impl UserStore for SqlUserStore {
 
     async fn insert_token(&self, token: &StoredToken) -> Result<()> {
         sqlx::query(
-            "INSERT INTO tokens (hash, user_id, kind, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO tokens (hash, user_id, kind, created_at, expires_at, email) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&token.hash)
         .bind(token.user_id.to_string())
         .bind(token.kind.as_str())
         .bind(micros(token.created_at))
         .bind(micros(token.expires_at))
+        .bind(token.email.as_ref().map(Email::as_str))
         .execute(&self.db.pool)
         .await
         .with_context(|| {
@@ -213,12 +214,12 @@ impl UserStore for SqlUserStore {
         hash: &str,
         kind: TokenKind,
         now: DateTime<Utc>,
-    ) -> Result<Option<UserId>> {
+    ) -> Result<Option<(UserId, Option<Email>)>> {
         // One conditional UPDATE: of two concurrent consumers, exactly one matches the row.
         let row = sqlx::query(
             "UPDATE tokens SET used_at = $1 \
              WHERE hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $4 \
-             RETURNING user_id",
+             RETURNING user_id, email",
         )
         .bind(micros(now))
         .bind(hash)
@@ -229,8 +230,10 @@ impl UserStore for SqlUserStore {
         .with_context(|| format!("consuming a {} token", kind.as_str()))?;
         row.map(|r| {
             let id: String = column(&r, "user_id")?;
-            Ok(UserId(
-                Uuid::parse_str(&id).with_context(|| format!("stored token user {id}"))?,
+            let email: Option<String> = column(&r, "email")?;
+            Ok((
+                UserId(Uuid::parse_str(&id).with_context(|| format!("stored token user {id}"))?),
+                email.map(Email::from_trusted),
             ))
         })
         .transpose()

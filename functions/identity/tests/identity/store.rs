@@ -235,6 +235,7 @@ async fn tokens_are_single_use_and_expire_body(f: &Fixture) {
         kind,
         created_at: at(0),
         expires_at: at(0) + Duration::hours(1),
+        email: Some(u.email.clone()),
     };
     f.store
         .insert_token(&token("a", TokenKind::PasswordReset))
@@ -266,7 +267,7 @@ async fn tokens_are_single_use_and_expire_body(f: &Fixture) {
         consume("a", TokenKind::PasswordReset, at(1))
             .await
             .expect("ok"),
-        Some(u.id)
+        Some((u.id, Some(u.email.clone())))
     );
     assert_eq!(
         consume("a", TokenKind::PasswordReset, at(2))
@@ -289,7 +290,7 @@ async fn tokens_are_single_use_and_expire_body(f: &Fixture) {
         consume("b", TokenKind::EmailVerification, at(4))
             .await
             .expect("other kind"),
-        Some(u.id)
+        Some((u.id, Some(u.email.clone())))
     );
 }
 
@@ -307,6 +308,7 @@ async fn concurrent_consumers_body(f: &Fixture) {
             kind: TokenKind::PasswordReset,
             created_at: at(0),
             expires_at: at(100),
+            email: None,
         })
         .await
         .expect("token");
