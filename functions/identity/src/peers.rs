@@ -38,17 +38,17 @@ impl Permissions for AuthzPermissions {
         }
     }
 
-    async fn assign_admin(&self, user: UserId) -> Result<()> {
+    async fn assign_admin(&self, user: UserId) -> Result<bool> {
         let request = authz_pb::AssignRoleRequest {
             user_id: user.to_string(),
             role: "admin".to_owned(),
             ..Default::default()
         };
-        self.0
-            .assign_role(request)
-            .await
-            .map(drop)
-            .map_err(|e| failed("authz", e))
+        match self.0.assign_role(request).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code == ErrorCode::PermissionDenied => Ok(false),
+            Err(e) => Err(failed("authz", e)),
+        }
     }
 }
 

@@ -80,8 +80,9 @@ pub trait EventSink: Send + Sync + 'static {
 #[async_trait::async_trait]
 pub trait Permissions: Send + Sync + 'static {
     async fn allowed(&self, user: &str, permission: &str, resource: Option<&str>) -> Result<bool>;
-    /// Gives the user the built-in `admin` role (the bootstrap administrator).
-    async fn assign_admin(&self, user: UserId) -> Result<()>;
+    /// Gives the user the built-in `admin` role (the bootstrap administrator); `false` when
+    /// authz refuses because an administrator exists already (the bootstrap is over).
+    async fn assign_admin(&self, user: UserId) -> Result<bool>;
 }
 
 /// The auth service: ends a user's sessions (all but `keep`), so that their refresh tokens

@@ -198,12 +198,12 @@ impl TestStack {
         }
     }
 
-    /// A signed-in user holding the built-in `admin` role.
+    /// A signed-in user holding the built-in `admin` role (given by the operator's tool).
     pub async fn admin(&self, email: &str) -> TestUser {
         let user = self.user(email).await;
         self.authz_app
             .service
-            .assign_role(&Caller::service("identity"), &user.id, "admin", "", None)
+            .assign_role(&Caller::service("platformctl"), &user.id, "admin", "", None)
             .await
             .expect("admin assigned");
         user

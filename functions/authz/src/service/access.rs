@@ -12,12 +12,25 @@ use platform_kernel::caller::Caller;
 
 use super::AuthzService;
 use crate::domain::assignment::allowed;
-use crate::domain::{Grant, Pattern, Resource, UserId};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{ADMIN, Grant, Pattern, Resource, UserId};
+
+/// How long a caller's cover of what they grant must last.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cover {
+    /// Now is enough (taking something away).
+    Now,
+    /// Until the grant ends (`None`: it never does, so only a permanent cover will do).
+    Until(Option<DateTime<Utc>>),
+}
 use crate::error::{AuthzError, Result};
 
-/// Services that may assign and revoke roles: identity (the bootstrap administrator) and
-/// `platformctl` (the operator's tool, with a service key of its own).
-const ASSIGNING_SERVICES: &[&str] = &["identity", "platformctl"];
+/// The operator's tool (a service key of its own): may assign and revoke any role.
+const OPERATOR: &str = "platformctl";
+/// The identity service: may make the first administrator (the bootstrap address, once
+/// verified), and nothing else — while no administrator exists.
+const BOOTSTRAPPER: &str = "identity";
 
 impl AuthzService {
     pub(crate) fn authenticated(caller: &Caller) -> Result<()> {
@@ -70,36 +83,78 @@ impl AuthzService {
         }
     }
 
-    /// Assigning or revoking on `resource`; returns the grants the role must be covered by
-    /// (`None`: a service, which is not limited by grants of its own).
-    pub(crate) async fn may_assign(
+    /// Assigning (`Some(expiry)`) or revoking (`None`) `role` on `resource` for `user`.
+    pub(crate) async fn may_change_assignment(
         &self,
         caller: &Caller,
+        user: &UserId,
+        role: &crate::domain::Role,
         resource: Option<&Resource>,
-    ) -> Result<Option<std::sync::Arc<[Grant]>>> {
-        if let Caller::Service(s) = caller
-            && ASSIGNING_SERVICES.contains(&s.name.as_str())
-        {
-            return Ok(None);
+        assign: Option<Option<DateTime<Utc>>>,
+    ) -> Result<()> {
+        match caller {
+            Caller::Service(s) if s.name == OPERATOR => return Ok(()),
+            Caller::Service(s) if s.name == BOOTSTRAPPER => {
+                let first_admin = role.name.as_str() == ADMIN
+                    && resource.is_none()
+                    && assign == Some(None)
+                    && !self.another_admin_exists(user).await?;
+                return if first_admin {
+                    Ok(())
+                } else {
+                    Err(AuthzError::PermissionDenied(
+                        "the identity service may only make the first administrator".to_owned(),
+                    ))
+                };
+            }
+            _ => {}
         }
-        self.require(caller, perm::ASSIGNMENTS_MANAGE.name, resource)
-            .await
-            .map(Some)
+        let grants = self
+            .require(caller, perm::ASSIGNMENTS_MANAGE.name, resource)
+            .await?;
+        // What is granted must not outlast the caller's own cover of it.
+        let until = match assign {
+            Some(expiry) => Cover::Until(expiry),
+            None => Cover::Now,
+        };
+        self.ensure_covered(&grants, &role.permissions, resource, until)
+    }
+
+    /// Whether someone other than `user` holds `admin` now.
+    async fn another_admin_exists(&self, user: &UserId) -> Result<bool> {
+        let admin = crate::domain::RoleName::from_trusted(ADMIN.to_owned());
+        let page = crate::domain::PageRequest {
+            size: 2,
+            after: None,
+        };
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .holders(&admin, &page)
+            .await?
+            .iter()
+            .any(|a| a.current(now) && a.user != *user))
     }
 
     /// Every pattern is covered by one of the caller's current grants that applies on
-    /// `resource` (global ones, and those scoped to it).
+    /// `resource` (global ones, and those scoped to it) and lasts as long as `cover` asks.
     pub(crate) fn ensure_covered(
         &self,
         grants: &[Grant],
         patterns: &[Pattern],
         resource: Option<&Resource>,
+        cover: Cover,
     ) -> Result<()> {
         let now = self.clock.now();
         let applicable: Vec<&Grant> = grants
             .iter()
             .filter(|g| g.expires_at.is_none_or(|t| t > now))
             .filter(|g| g.resource.is_none() || g.resource.as_ref() == resource)
+            .filter(|g| match (cover, g.expires_at) {
+                (Cover::Now, _) | (_, None) => true,
+                (Cover::Until(None), Some(_)) => false,
+                (Cover::Until(Some(until)), Some(expires)) => expires >= until,
+            })
             .collect();
         for pattern in patterns {
             if !applicable.iter().any(|g| g.pattern.covers(pattern)) {

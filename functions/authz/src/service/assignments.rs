@@ -24,7 +24,7 @@ impl AuthzService {
         if expires_at.is_some_and(|t| t <= now) {
             return Err(AuthzError::invalid("expires_at", "is not in the future"));
         }
-        self.may_change_assignment(caller, &role, resource.as_ref())
+        self.may_change(caller, &user, &role, resource.as_ref(), Some(expires_at))
             .await?;
         let assignment = Assignment {
             user: user.clone(),
@@ -52,7 +52,7 @@ impl AuthzService {
         let user = UserId::parse("user_id", user)?;
         let role = RoleName::parse("role", role)?;
         let resource = Resource::parse("resource", resource)?;
-        self.may_change_assignment(caller, &role, resource.as_ref())
+        self.may_change(caller, &user, &role, resource.as_ref(), None)
             .await?;
         let revision = self
             .store
@@ -62,22 +62,23 @@ impl AuthzService {
         Ok(revision)
     }
 
-    async fn may_change_assignment(
+    async fn may_change(
         &self,
         caller: &Caller,
+        user: &UserId,
         role: &RoleName,
         resource: Option<&Resource>,
+        assign: Option<Option<DateTime<Utc>>>,
     ) -> Result<()> {
-        let grants = self.may_assign(caller, resource).await?;
+        // Who is asking first: a stranger learns nothing about which roles exist.
+        Self::authenticated(caller)?;
         let role = self
             .store
             .role(role)
             .await?
             .ok_or_else(|| AuthzError::RoleNotFound(role.as_str().to_owned()))?;
-        if let Some(grants) = grants {
-            self.ensure_covered(&grants, &role.permissions, resource)?;
-        }
-        Ok(())
+        self.may_change_assignment(caller, user, &role, resource, assign)
+            .await
     }
 
     /// The user's current assignments (expired ones are left out).

@@ -5,6 +5,7 @@ use platform_clients::permissions::authz as perm;
 use platform_kernel::caller::Caller;
 
 use super::AuthzService;
+use super::access::Cover;
 use crate::domain::{PageRequest, Revision, Role, RoleName};
 use crate::error::{AuthzError, Result};
 
@@ -39,7 +40,7 @@ impl AuthzService {
         let grants = self.require(caller, perm::ROLES_MANAGE.name, None).await?;
         let role = Role::parse(name, description, permissions)?;
         self.validate_permissions(&role)?;
-        self.ensure_covered(&grants, &role.permissions, None)?;
+        self.ensure_covered(&grants, &role.permissions, None, Cover::Until(None))?;
         let revision = self.store.create_role(&role, self.clock.now()).await?;
         Ok((role, revision))
     }
@@ -57,8 +58,8 @@ impl AuthzService {
         let role = Role::parse(name, description, permissions)?;
         self.validate_permissions(&role)?;
         let old = self.changeable(&role.name).await?;
-        self.ensure_covered(&grants, &old.permissions, None)?;
-        self.ensure_covered(&grants, &role.permissions, None)?;
+        self.ensure_covered(&grants, &old.permissions, None, Cover::Now)?;
+        self.ensure_covered(&grants, &role.permissions, None, Cover::Until(None))?;
         let revision = self
             .store
             .update_role(&role, self.clock.now())
@@ -73,7 +74,7 @@ impl AuthzService {
         let grants = self.require(caller, perm::ROLES_MANAGE.name, None).await?;
         let name = RoleName::parse("name", name)?;
         let old = self.changeable(&name).await?;
-        self.ensure_covered(&grants, &old.permissions, None)?;
+        self.ensure_covered(&grants, &old.permissions, None, Cover::Now)?;
         let revision = self
             .store
             .delete_role(&name, self.clock.now())

@@ -172,21 +172,74 @@ async fn admin_is_built_in_holds_everything_and_cannot_be_changed() {
 }
 
 #[tokio::test]
-async fn only_identity_and_the_operators_tool_assign_as_a_service() {
+async fn identity_makes_only_the_first_admin_and_the_operator_assigns_freely() {
     let h = Harness::new().await;
+    let identity = Caller::service("identity");
     denied(
         h.service
             .assign_role(&Caller::service("audit"), "u", ADMIN, "", None)
             .await,
     );
+    // Nothing but a permanent, global admin, while there is none.
+    let soon = Some(h.clock.now() + Duration::hours(1));
+    denied(h.service.assign_role(&identity, "u", ADMIN, "", soon).await);
+    denied(
+        h.service
+            .assign_role(&identity, "u", ADMIN, "org:1", None)
+            .await,
+    );
     h.service
-        .assign_role(&Caller::service("identity"), "u", ADMIN, "", None)
+        .assign_role(&identity, "u", ADMIN, "", None)
         .await
-        .expect("identity bootstraps the admin");
+        .expect("the first admin");
     h.service
-        .assign_role(&Caller::service("platformctl"), "v", ADMIN, "", None)
+        .assign_role(&identity, "u", ADMIN, "", None)
+        .await
+        .expect("again, the same one");
+    denied(h.service.assign_role(&identity, "v", ADMIN, "", None).await);
+    denied(h.service.revoke_role(&identity, "u", ADMIN, "").await);
+    let operator = Caller::service("platformctl");
+    h.service
+        .assign_role(&operator, "v", ADMIN, "", None)
         .await
         .expect("the operator assigns");
+    h.service
+        .revoke_role(&operator, "u", ADMIN, "")
+        .await
+        .expect("and revokes");
+}
+
+#[tokio::test]
+async fn a_temporary_grant_cannot_be_made_permanent() {
+    let h = Harness::new().await;
+    let operator = Caller::service("platformctl");
+    let in_an_hour = h.clock.now() + Duration::hours(1);
+    h.service
+        .assign_role(&operator, "temp", ADMIN, "", Some(in_an_hour))
+        .await
+        .expect("an admin for an hour");
+    let temp = Caller::user("temp");
+    denied(h.service.assign_role(&temp, "temp", ADMIN, "", None).await);
+    denied(
+        h.service
+            .assign_role(
+                &temp,
+                "friend",
+                ADMIN,
+                "",
+                Some(in_an_hour + Duration::seconds(1)),
+            )
+            .await,
+    );
+    denied(
+        h.service
+            .create_role(&temp, "forever", "", &["identity.*".into()])
+            .await,
+    );
+    h.service
+        .assign_role(&temp, "friend", ADMIN, "", Some(in_an_hour))
+        .await
+        .expect("no longer than their own");
 }
 
 #[tokio::test]

@@ -226,10 +226,10 @@ impl Harness {
         }
     }
 
-    /// `user` becomes an admin (through the identity service, as the bootstrap does).
+    /// `user` becomes an admin (by the operator, with platformctl).
     pub async fn admin(&self, user: &str) -> Caller {
         self.service
-            .assign_role(&Caller::service("identity"), user, ADMIN, "", None)
+            .assign_role(&Caller::service("platformctl"), user, ADMIN, "", None)
             .await
             .expect("admin assigned");
         Caller::user(user)

@@ -117,7 +117,7 @@ async fn revoked_across_instances(redis: bool) {
     }
     let one = authz::build(&config).await.expect("first instance");
     let two = authz::build(&config).await.expect("second instance");
-    let identity = Caller::service("identity");
+    let identity = Caller::service("platformctl");
     let gateway = Caller::service("gateway");
     one.service
         .assign_role(&identity, "root", "admin", "", None)

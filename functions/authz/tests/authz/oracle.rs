@@ -209,7 +209,7 @@ async fn run_case(
         root: Caller::user(&root),
         prefix,
     };
-    let identity = Caller::service("identity");
+    let identity = Caller::service("platformctl");
     case.first
         .assign_role(&identity, &root, ADMIN, "", None)
         .await

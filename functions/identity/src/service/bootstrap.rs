@@ -1,8 +1,8 @@
 //! The first administrator (`PLATFORM_BOOTSTRAP_ADMIN_EMAIL`): the account with that address
 //! gets `admin` once the address is verified — never before, since with open sign-up anyone
-//! could register the address first, and only its owner can verify it. Tried when the
-//! address is verified and, until it succeeds, from start-up (the account may have been
-//! verified before the variable was set, or authz may have been down).
+//! could register the address first, and only its owner can verify it — and only while no
+//! administrator exists (authz refuses identity anything else, so identity's key is not an
+//! admin's). Tried when the address is verified and, until authz answers, from start-up.
 
 use super::IdentityService;
 use crate::domain::UserId;
@@ -21,9 +21,16 @@ impl IdentityService {
         if !user.email_verified || user.disabled {
             return Ok(None);
         }
-        self.permissions.assign_admin(user.id).await?;
-        tracing::info!(user = %user.id, "the bootstrap administrator holds the admin role");
-        Ok(Some(user.id))
+        if self.permissions.assign_admin(user.id).await? {
+            tracing::info!(user = %user.id, "the bootstrap administrator holds the admin role");
+            Ok(Some(user.id))
+        } else {
+            tracing::info!(
+                user = %user.id,
+                "an administrator exists already: PLATFORM_BOOTSTRAP_ADMIN_EMAIL is not needed"
+            );
+            Ok(None)
+        }
     }
 }
 

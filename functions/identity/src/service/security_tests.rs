@@ -43,7 +43,11 @@ async fn a_plain_user_reads_themself_and_touches_no_one_else() {
     denied(h.service.update_user(&me, &id, disable).await);
     denied(h.service.delete_user(&me, &id).await);
     // An update that changes nothing would still answer the record.
-    denied(h.service.update_user(&me, &id, UpdateUserInput::default()).await);
+    denied(
+        h.service
+            .update_user(&me, &id, UpdateUserInput::default())
+            .await,
+    );
     // No enumeration by email: an existing address and a missing one answer alike.
     denied(h.service.get_user_by_email(&me, "victim@example.com").await);
     denied(h.service.get_user_by_email(&me, "nobody@example.com").await);

@@ -203,12 +203,15 @@ impl Permissions for FakePermissions {
                 .any(|(u, p)| u == user && p == permission))
     }
 
-    async fn assign_admin(&self, user: UserId) -> Result<()> {
+    async fn assign_admin(&self, user: UserId) -> Result<bool> {
         let mut admins = lock(&self.1);
+        if admins.iter().any(|a| *a != user) {
+            return Ok(false);
+        }
         if !admins.contains(&user) {
             admins.push(user);
         }
-        Ok(())
+        Ok(true)
     }
 }
 
