@@ -184,10 +184,15 @@ struct RegisteredKeys {
 
 impl crate::ports::ServiceKeys for RegisteredKeys {
     fn public_key(&self, service: &str) -> Option<String> {
+        // Auth signs its own; nobody else is auth.
+        if service == AuthConfig::SERVICE {
+            return None;
+        }
         if let Some(key) = self.configured.get(service) {
             return Some(key.clone());
         }
-        if !platform_tokens::service::valid_name(service) {
+        // Keys configured: they are the whole list (no folder anyone could write to).
+        if !self.configured.is_empty() || !platform_tokens::service::valid_name(service) {
             return None;
         }
         let text = std::fs::read_to_string(self.dir.join(format!("{service}.pub"))).ok()?;
@@ -231,5 +236,37 @@ impl crate::ports::Permissions for AuthzPermissions {
                 }
                 _ => crate::error::AuthError::Internal(anyhow::anyhow!("authz service: {e}")),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ports::ServiceKeys as _;
+
+    use super::RegisteredKeys;
+
+    #[test]
+    fn nobody_registers_as_auth_and_configured_keys_are_the_whole_list() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["auth", "identity"] {
+            std::fs::write(dir.path().join(format!("{name}.pub")), "key-of-{name}").expect("write");
+        }
+        let folder = RegisteredKeys {
+            configured: Default::default(),
+            dir: dir.path().to_path_buf(),
+        };
+        assert_eq!(folder.public_key("auth"), None);
+        assert!(folder.public_key("identity").is_some());
+        assert_eq!(folder.public_key("../identity"), None);
+        let configured = RegisteredKeys {
+            configured: [("authz".to_owned(), "k".to_owned())].into(),
+            dir: dir.path().to_path_buf(),
+        };
+        assert_eq!(configured.public_key("authz").as_deref(), Some("k"));
+        assert_eq!(
+            configured.public_key("identity"),
+            None,
+            "the folder is not read"
+        );
     }
 }

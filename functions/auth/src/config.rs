@@ -27,9 +27,10 @@ pub struct AuthConfig {
     pub lockout: LockoutConfig,
     /// The services that may get service tokens, by name, with their public keys (base64url
     /// Ed25519: the `.pub` file a service writes beside its generated key, or the public half
-    /// of its `SECURITY__SERVICE_KEY`), e.g. `AUTH__SERVICE_KEYS__IDENTITY=…`. A service not
-    /// named here is looked up in `<data_dir>/service-keys/<name>.pub` (the embedded default,
-    /// where every service of `platformctl up` shares the data dir).
+    /// of its `SECURITY__SERVICE_KEY`), e.g. `AUTH__SERVICE_KEYS__IDENTITY=…`. With none
+    /// configured, a service's key is looked up in `<data_dir>/service-keys/<name>.pub` (the
+    /// embedded default, where every service of `platformctl up` shares the data dir); with
+    /// any configured, this list is the whole of it. `auth` itself is never accepted.
     pub service_keys: std::collections::BTreeMap<String, String>,
 }
 

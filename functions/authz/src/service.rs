@@ -64,8 +64,12 @@ impl AuthzService {
         settings: Settings,
     ) -> crate::error::Result<Self> {
         let revision = ports.store.revision().await?;
+        let cache = GrantCache::new(revision, settings.cache_ttl);
+        // What the shared cache holds from before this instance started may predate changes
+        // it never saw in its change log: only entries at least this new are believed.
+        cache.note_change(None, revision);
         Ok(Self {
-            cache: GrantCache::new(revision, settings.cache_ttl),
+            cache,
             store: ports.store,
             clock: ports.clock,
             shared: ports.shared,

@@ -120,6 +120,11 @@ impl AuthzService {
         self.ensure_covered(&grants, &role.permissions, resource, until)
     }
 
+    /// The operator's tool, which reads roles and holders (other services only check).
+    pub(crate) fn is_operator(caller: &Caller) -> bool {
+        caller.service_name() == Some(OPERATOR)
+    }
+
     /// Whether someone other than `user` holds `admin` now.
     async fn another_admin_exists(&self, user: &UserId) -> Result<bool> {
         let admin = crate::domain::RoleName::from_trusted(ADMIN.to_owned());

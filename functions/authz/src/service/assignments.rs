@@ -113,7 +113,7 @@ impl AuthzService {
         page_token: &str,
     ) -> Result<(Vec<Assignment>, Option<String>)> {
         let role = RoleName::parse("role", role)?;
-        if !matches!(caller, Caller::Service(_)) {
+        if !Self::is_operator(caller) {
             self.require(
                 caller,
                 platform_clients::permissions::authz::ASSIGNMENTS_READ.name,

@@ -115,7 +115,7 @@ impl AuthzService {
     }
 
     async fn may_read_roles(&self, caller: &Caller) -> Result<()> {
-        if matches!(caller, Caller::Service(_)) {
+        if Self::is_operator(caller) {
             return Ok(());
         }
         self.require(caller, perm::ROLES_READ.name, None)

@@ -21,6 +21,11 @@ pub fn resource(id: UserId) -> String {
 /// The services that may call VerifyPassword.
 const PASSWORD_CHECKERS: &[&str] = &["auth"];
 
+/// The services that may read users (auth: a user's state at refresh; platformctl: the
+/// operator looking up an address). Any other service is refused: a stolen key of one that
+/// has no need cannot list every account.
+pub(crate) const USER_READERS: &[&str] = &["auth", "platformctl"];
+
 impl IdentityService {
     /// The caller is a verified user (whose id is returned) or a service (`None`).
     pub(crate) fn verified(caller: &Caller) -> Result<Option<UserId>> {
@@ -62,10 +67,22 @@ impl IdentityService {
         }))
     }
 
-    /// Reading user `id`: themself, a service, or a holder of `identity.users.read`.
+    /// A service that may read users, or `PermissionDenied`.
+    pub(crate) fn may_read_as_service(caller: &Caller) -> Result<()> {
+        match caller.service_name() {
+            Some(name) if USER_READERS.contains(&name) => Ok(()),
+            name => Err(IdentityError::PermissionDenied(format!(
+                "service {} may not read users",
+                name.unwrap_or("?")
+            ))),
+        }
+    }
+
+    /// Reading user `id`: themself, an entitled service, or a holder of
+    /// `identity.users.read`.
     pub(crate) async fn may_read(&self, caller: &Caller, id: UserId) -> Result<()> {
         match Self::verified(caller)? {
-            None => Ok(()),
+            None => Self::may_read_as_service(caller),
             Some(me) if me == id => Ok(()),
             Some(_) => {
                 self.require(

@@ -164,9 +164,12 @@ async fn the_unverified_get_nothing_and_services_only_what_they_are_for() {
     let auth = Caller::service("auth");
     let audit = Caller::service("audit");
     h.service
-        .get_user(&audit, &id)
+        .get_user(&auth, &id)
         .await
-        .expect("services read users");
+        .expect("auth reads users");
+    denied(h.service.get_user(&audit, &id).await);
+    denied(h.service.list_users(&audit, 0, "", "").await);
+    denied(h.service.get_user_by_email(&audit, "ann@example.com").await);
     denied(
         h.service
             .verify_password(&audit, "ann@example.com", Harness::PASSWORD)

@@ -71,12 +71,15 @@ impl IdentityService {
     /// Anyone else is refused whether or not the address exists (no account enumeration).
     pub async fn get_user_by_email(&self, caller: &Caller, email: &str) -> Result<User> {
         let email = Email::parse(email)?;
-        if let Some(me) = Self::verified(caller)? {
-            let own = self.active_user(me).await.ok().filter(|u| u.email == email);
-            if let Some(own) = own {
-                return Ok(own);
+        match Self::verified(caller)? {
+            Some(me) => {
+                let own = self.active_user(me).await.ok().filter(|u| u.email == email);
+                if let Some(own) = own {
+                    return Ok(own);
+                }
+                self.require(caller, &perm::USERS_READ, None).await?;
             }
-            self.require(caller, &perm::USERS_READ, None).await?;
+            None => Self::may_read_as_service(caller)?,
         }
         self.store
             .find_by_email(&email)
@@ -197,8 +200,9 @@ impl IdentityService {
         page_token: &str,
         email_prefix: &str,
     ) -> Result<(Vec<User>, Option<String>)> {
-        if Self::verified(caller)?.is_some() {
-            self.require(caller, &perm::USERS_LIST, None).await?;
+        match Self::verified(caller)? {
+            Some(_) => self.require(caller, &perm::USERS_LIST, None).await?,
+            None => Self::may_read_as_service(caller)?,
         }
         let page = PageRequest::parse(page_size, page_token)?;
         let prefix = email_prefix.trim().to_lowercase();

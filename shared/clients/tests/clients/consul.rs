@@ -57,7 +57,7 @@ async fn spread_and_failover(protocol: Protocol) {
     assert!(both, "both instances pass their checks");
 
     let factory = ClientFactory::new(registry.clone(), clients_config(protocol)).with_credentials(
-        Arc::new(Bearer::new(&issuer.service("audit")).expect("bearer")),
+        Arc::new(Bearer::new(&issuer.service("auth")).expect("bearer")),
     );
     let client = factory.identity();
     let user = client
