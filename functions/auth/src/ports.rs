@@ -73,6 +73,9 @@ pub trait SessionStore: Send + Sync + 'static {
 pub trait DenyList: Send + Sync + 'static {
     async fn deny(&self, jti: &str, until: DateTime<Utc>) -> Result<()>;
     async fn is_denied(&self, jti: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Denies `key` unless it was denied before, in one step: `true` for the one caller that
+    /// denied it first (a single-use check that concurrent callers cannot both pass).
+    async fn deny_once(&self, key: &str, until: DateTime<Utc>) -> Result<bool>;
 }
 
 /// One revocation the verifiers of other services must learn of.

@@ -58,12 +58,12 @@ impl AuthService {
         )
         .map_err(|e| refused(&e))?;
         let replay_key = format!("assertion:{}:{}", claims.iss, claims.jti);
-        if self.deny_list.is_denied(&replay_key, now).await? {
-            return Err(refused("it was used before"));
-        }
         let until = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now)
             + super::chrono(self.settings.leeway);
-        self.deny_list.deny(&replay_key, until).await?;
+        // Checked and recorded in one step: two concurrent uses cannot both pass.
+        if !self.deny_list.deny_once(&replay_key, until).await? {
+            return Err(refused("it was used before"));
+        }
         self.sign_service(&service)
     }
 }

@@ -175,6 +175,15 @@ impl DenyList for Memory {
         lock(&self.denied).insert(jti.to_owned(), until);
         Ok(())
     }
+    async fn deny_once(&self, key: &str, until: DateTime<Utc>) -> Result<bool> {
+        let mut denied = lock(&self.denied);
+        if denied.contains_key(key) {
+            return Ok(false);
+        }
+        denied.insert(key.to_owned(), until);
+        Ok(true)
+    }
+
     async fn is_denied(&self, jti: &str, now: DateTime<Utc>) -> Result<bool> {
         Ok(lock(&self.denied)
             .get(jti)

@@ -90,6 +90,20 @@ impl DenyList for RedisState {
         Ok(())
     }
 
+    async fn deny_once(&self, key: &str, until: DateTime<Utc>) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.key("deny", key))
+            .arg(until.timestamp_micros())
+            .arg("NX")
+            .arg("PX")
+            .arg(keep_for(until))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error("denying once"))?;
+        Ok(set.is_some())
+    }
+
     async fn is_denied(&self, jti: &str, now: DateTime<Utc>) -> Result<bool> {
         let mut conn = self.conn.clone();
         let until: Option<i64> = conn

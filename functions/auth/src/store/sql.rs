@@ -247,6 +247,19 @@ impl DenyList for SqlAuthStore {
         Ok(())
     }
 
+    async fn deny_once(&self, key: &str, until: DateTime<Utc>) -> Result<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO denied_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(key)
+        .bind(micros(until))
+        .execute(&self.db.pool)
+        .await
+        .with_context(|| format!("denying {key} once"))?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
     async fn is_denied(&self, jti: &str, now: DateTime<Utc>) -> Result<bool> {
         let row = sqlx::query("SELECT jti FROM denied_tokens WHERE jti = $1 AND expires_at > $2")
             .bind(jti)

@@ -200,3 +200,15 @@ async fn the_service_uses_redis_when_configured() {
         .expect("pttl");
     assert!(ttl > 0 && ttl <= 935_000, "deny entry ttl {ttl} ms");
 }
+
+#[tokio::test]
+async fn deny_once_lets_exactly_one_replica_through() {
+    let (a, b) = pair().await;
+    let until = chrono::Utc::now() + chrono::Duration::seconds(60);
+    let (first, second) = tokio::join!(
+        a.deny_once("assertion:y", until),
+        b.deny_once("assertion:y", until)
+    );
+    let winners = [first.expect("a"), second.expect("b")];
+    assert_eq!(winners.iter().filter(|w| **w).count(), 1, "{winners:?}");
+}

@@ -215,3 +215,22 @@ async fn keys_round_trip_and_retire(f: &Fixture) {
     );
     assert_eq!(keys[1], second);
 }
+
+on_both_backends!(deny_once_lets_exactly_one_concurrent_caller_through);
+async fn deny_once_lets_exactly_one_concurrent_caller_through(f: &Fixture) {
+    let store = std::sync::Arc::new(f.store.clone());
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.deny_once("assertion:x", at(60)).await.expect("deny") })
+        })
+        .collect();
+    let mut first = 0;
+    for attempt in attempts {
+        if attempt.await.expect("task") {
+            first += 1;
+        }
+    }
+    assert_eq!(first, 1);
+    assert!(f.store.is_denied("assertion:x", at(1)).await.expect("q"));
+}
