@@ -182,13 +182,25 @@ impl Revocations {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failures = 0u64;
             loop {
                 tick.tick().await;
                 let Some(revocations) = weak.upgrade() else {
                     return;
                 };
-                if let Err(e) = revocations.sync().await {
-                    tracing::debug!(error = %format!("{e:#}"), "reading the revocation feed failed");
+                match revocations.sync().await {
+                    Ok(()) => failures = 0,
+                    Err(e) => {
+                        // Calls go on with the revocations known: say so, every ~10 s.
+                        if failures % 40 == 0 {
+                            tracing::warn!(
+                                error = %format!("{e:#}"),
+                                failures,
+                                "reading the revocation feed failed; revocations since are not seen"
+                            );
+                        }
+                        failures += 1;
+                    }
                 }
             }
         });

@@ -151,6 +151,11 @@ impl IdentityService {
             user.disabled = disabled;
         }
         if user == current {
+            if patch.disabled == Some(true) {
+                // Disabling again (say, after auth could not be reached the first time)
+                // ends the sessions again: harmless when they are gone already.
+                self.end_sessions(current.id, None).await?;
+            }
             return Ok(current);
         }
         user.version += 1;
