@@ -192,7 +192,7 @@ impl Revocations {
                     Ok(()) => failures = 0,
                     Err(e) => {
                         // Calls go on with the revocations known: say so, every ~10 s.
-                        if failures % 40 == 0 {
+                        if failures.is_multiple_of(40) {
                             tracing::warn!(
                                 error = %format!("{e:#}"),
                                 failures,

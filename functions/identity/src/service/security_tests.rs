@@ -147,6 +147,16 @@ async fn a_permission_opens_exactly_its_own_door() {
         [(victim.id, None)],
         "signed out everywhere"
     );
+    // Again (as after auth could not be reached): the sessions are ended again.
+    let again = UpdateUserInput {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    h.service
+        .update_user(&me, &id, again)
+        .await
+        .expect("still disabled");
+    assert_eq!(h.sessions.ended().len(), 2);
 }
 
 #[tokio::test]
