@@ -299,3 +299,32 @@ async fn a_verification_link_verifies_only_the_address_it_was_mailed_to() {
         .await
         .expect("verified by its owner");
 }
+
+#[tokio::test]
+async fn a_reset_link_mailed_before_an_email_change_is_dead() {
+    let h = Harness::new();
+    let ann = h.user("ann@example.com").await;
+    h.service
+        .request_password_reset("ann@example.com")
+        .await
+        .expect("requested");
+    let reset = h
+        .mailer
+        .last_token_to("ann@example.com")
+        .expect("reset mail");
+    let moved = UpdateUserInput {
+        email: Some("ann@elsewhere.example"),
+        current_password: Harness::PASSWORD,
+        ..Default::default()
+    };
+    h.service
+        .update_user(&Harness::me(&ann), &ann.id.to_string(), moved)
+        .await
+        .expect("moved");
+    let err = h
+        .service
+        .reset_password(&reset, "a completely new passphrase")
+        .await
+        .expect_err("dead");
+    assert!(matches!(err, IdentityError::InvalidToken), "{err}");
+}
