@@ -51,9 +51,16 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn create_family(&self, family: &Family, first_token_hash: &str) -> Result<()>;
     async fn family(&self, id: &str) -> Result<Option<Family>>;
     async fn insert_refresh(&self, hash: &str, family_id: &str, now: DateTime<Utc>) -> Result<()>;
-    /// Marks the token used with one conditional update: of concurrent callers exactly one
-    /// gets `Fresh`.
-    async fn use_refresh(&self, hash: &str, now: DateTime<Utc>) -> Result<RefreshUse>;
+    /// Marks the token used and stores its successor, in one transaction: of concurrent
+    /// callers exactly one gets `Fresh`, and a failure leaves the token unused.
+    async fn rotate_refresh(
+        &self,
+        hash: &str,
+        successor_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshUse>;
+    /// Whether this refresh token exists and is unused.
+    async fn refresh_unused(&self, hash: &str) -> Result<bool>;
     async fn revoke_family(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
     /// The family a token belongs to, used or not.
     async fn family_of(&self, hash: &str) -> Result<Option<String>>;

@@ -20,6 +20,11 @@ impl OpaqueSecret {
         Self(URL_SAFE_NO_PAD.encode(bytes))
     }
 
+    /// A secret made of `bytes` (derived, not drawn: a refresh token's successor).
+    pub fn from_bytes(bytes: &[u8; 32]) -> Self {
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
     /// A secret as presented by a user.
     pub fn from_user(raw: &str) -> Self {
         Self(raw.trim().to_owned())

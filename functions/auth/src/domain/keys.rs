@@ -24,8 +24,9 @@ fn random<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// The key that seals signing keys at rest: 32 bytes, given as base64.
-pub struct KeyEncryptionKey(XChaCha20Poly1305);
+/// The key that seals signing keys at rest: 32 bytes, given as base64. A second key is
+/// derived from it for the successors of refresh tokens.
+pub struct KeyEncryptionKey(XChaCha20Poly1305, [u8; 32]);
 
 impl KeyEncryptionKey {
     pub fn from_base64(b64: &str) -> anyhow::Result<Self> {
@@ -41,7 +42,26 @@ impl KeyEncryptionKey {
         }
         let cipher = XChaCha20Poly1305::new_from_slice(&bytes)
             .map_err(|_| anyhow::anyhow!("the key-encryption key must be 32 bytes"))?;
-        Ok(Self(cipher))
+        let successors: [u8; 32] = {
+            use sha2::Digest as _;
+            let mut derived = sha2::Sha256::new();
+            derived.update(b"platform auth: refresh-token successors\0");
+            derived.update(&bytes);
+            derived.finalize().into()
+        };
+        Ok(Self(cipher, successors))
+    }
+
+    /// The refresh token that replaces `presented`: derived (HMAC-SHA256 under a key only
+    /// auth holds), so a retry of a rotation whose answer was lost gets the same one again,
+    /// and nobody without the key can compute it.
+    pub fn successor_of(&self, presented: &str) -> [u8; 32] {
+        use hmac::Mac as _;
+        #[allow(clippy::expect_used)] // HMAC takes keys of any length
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.1).expect("hmac key");
+        mac.update(presented.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// A fresh random key, base64 (for the embedded default and `rotate-keys --new-kek`).

@@ -83,16 +83,8 @@ impl AuthService {
         Ok(())
     }
 
-    /// A new refresh token in `family` (expiring with it) and a fresh access token.
-    pub(crate) async fn issue_pair(&self, family: &Family) -> Result<TokenPair> {
-        let secret = RefreshSecret::generate();
-        self.sessions
-            .insert_refresh(&secret.hash(), &family.id, self.clock.now())
-            .await?;
-        self.pair(family, secret)
-    }
-
-    fn pair(&self, family: &Family, secret: RefreshSecret) -> Result<TokenPair> {
+    /// `secret` (already stored in `family`) and a fresh access token.
+    pub(crate) fn pair(&self, family: &Family, secret: RefreshSecret) -> Result<TokenPair> {
         let (access_token, claims) = self.sign_access(&family.user_id, &family.id)?;
         Ok(TokenPair {
             access_token,

@@ -10,18 +10,50 @@ use super::{AuthService, chrono};
 impl AuthService {
     /// Trades a refresh token for a new pair; the old token is retired. Presenting a retired
     /// token again (after the grace period) revokes its whole family, newest token included.
+    ///
+    /// Nothing is retired before the session and the user are checked (identity away means
+    /// `unavailable`, and the token still works afterwards), and the old token is retired in
+    /// the same transaction that stores its successor. The successor is derived from the
+    /// presented token, so a retry within the grace period (the answer was lost; two tabs
+    /// refreshed at once) gets the same one again, as long as nobody has used it yet.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
         if refresh_token.trim().is_empty() {
             return Err(AuthError::invalid("refresh_token", "is required"));
         }
+        let presented = RefreshSecret::from_user(refresh_token);
+        let hash = presented.hash();
+        let family_id = self
+            .sessions
+            .family_of(&hash)
+            .await?
+            .ok_or(AuthError::InvalidRefreshToken)?;
+        let family = self
+            .sessions
+            .family(&family_id)
+            .await?
+            .ok_or(AuthError::InvalidRefreshToken)?;
         let now = self.clock.now();
-        let hash = RefreshSecret::from_user(refresh_token).hash();
-        let family_id = match self.sessions.use_refresh(&hash, now).await? {
-            RefreshUse::Fresh { family_id } => family_id,
-            RefreshUse::Unknown => return Err(AuthError::InvalidRefreshToken),
+        if !family.usable_at(now) {
+            return Err(AuthError::InvalidRefreshToken);
+        }
+        if !self.user_still_entitled(&family).await? {
+            self.end_sessions(std::slice::from_ref(&family.id)).await?;
+            return Err(AuthError::InvalidRefreshToken);
+        }
+        let successor = RefreshSecret::from_bytes(&self.kek.successor_of(presented.as_str()));
+        match self
+            .sessions
+            .rotate_refresh(&hash, &successor.hash(), now)
+            .await?
+        {
+            RefreshUse::Fresh { .. } => self.pair(&family, successor),
+            RefreshUse::Unknown => Err(AuthError::InvalidRefreshToken),
             RefreshUse::Reused { family_id, used_at } => {
                 if now - used_at <= chrono(self.settings.reuse_grace) {
-                    // A concurrent refresh of the same token: the other caller won.
+                    // The same rotation again: its successor, unless that has moved on.
+                    if self.sessions.refresh_unused(&successor.hash()).await? {
+                        return self.pair(&family, successor);
+                    }
                     return Err(AuthError::InvalidRefreshToken);
                 }
                 self.end_sessions(std::slice::from_ref(&family_id)).await?;
@@ -32,22 +64,9 @@ impl AuthService {
                 );
                 metrics::counter!("auth_security_events_total", "kind" => "refresh_token_reuse")
                     .increment(1);
-                return Err(AuthError::InvalidRefreshToken);
+                Err(AuthError::InvalidRefreshToken)
             }
-        };
-        let family = self
-            .sessions
-            .family(&family_id)
-            .await?
-            .ok_or(AuthError::InvalidRefreshToken)?;
-        if !family.usable_at(now) {
-            return Err(AuthError::InvalidRefreshToken);
         }
-        if !self.user_still_entitled(&family).await? {
-            self.end_sessions(std::slice::from_ref(&family.id)).await?;
-            return Err(AuthError::InvalidRefreshToken);
-        }
-        self.issue_pair(&family).await
     }
 
     /// The user exists, is enabled, and has not changed their password since the login.

@@ -67,9 +67,14 @@ impl SessionStore for Memory {
         lock(&self.tokens).insert(hash.to_owned(), (family_id.to_owned(), None));
         Ok(())
     }
-    async fn use_refresh(&self, hash: &str, now: DateTime<Utc>) -> Result<RefreshUse> {
+    async fn rotate_refresh(
+        &self,
+        hash: &str,
+        successor_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshUse> {
         let mut tokens = lock(&self.tokens);
-        Ok(match tokens.get_mut(hash) {
+        let answer = match tokens.get_mut(hash) {
             None => RefreshUse::Unknown,
             Some((family, used @ None)) => {
                 *used = Some(now);
@@ -81,7 +86,16 @@ impl SessionStore for Memory {
                 family_id: family.clone(),
                 used_at: *used_at,
             },
-        })
+        };
+        if let RefreshUse::Fresh { family_id } = &answer {
+            tokens.insert(successor_hash.to_owned(), (family_id.clone(), None));
+        }
+        Ok(answer)
+    }
+    async fn refresh_unused(&self, hash: &str) -> Result<bool> {
+        Ok(lock(&self.tokens)
+            .get(hash)
+            .is_some_and(|(_, used)| used.is_none()))
     }
     async fn revoke_family(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
         if let Some(f) = lock(&self.families).get_mut(id) {
@@ -223,7 +237,10 @@ impl LoginAttempts for Memory {
 
 /// Users with known passwords.
 #[derive(Default)]
-pub struct FakeUsers(Mutex<HashMap<String, (String, UserState)>>);
+pub struct FakeUsers(
+    Mutex<HashMap<String, (String, UserState)>>,
+    std::sync::atomic::AtomicBool,
+);
 
 impl FakeUsers {
     pub fn add(&self, email: &str, password: &str, id: &str, now: DateTime<Utc>) {
@@ -249,17 +266,29 @@ impl FakeUsers {
     pub fn remove(&self, id: &str) {
         lock(&self.0).retain(|_, (_, u)| u.id != id);
     }
+    /// The identity service stops (`true`) or comes back.
+    pub fn set_down(&self, down: bool) {
+        self.1.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn up(&self) -> Result<()> {
+        if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(AuthError::Unavailable("identity service: down".into()));
+        }
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
 impl Users for FakeUsers {
     async fn verify_password(&self, email: &str, password: &str) -> Result<UserState> {
+        self.up()?;
         match lock(&self.0).get(email) {
             Some((p, u)) if p == password => Ok(u.clone()),
             _ => Err(AuthError::InvalidCredentials),
         }
     }
     async fn get(&self, id: &str) -> Result<Option<UserState>> {
+        self.up()?;
         Ok(lock(&self.0)
             .values()
             .find(|(_, u)| u.id == id)

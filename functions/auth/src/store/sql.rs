@@ -148,24 +148,44 @@ impl SessionStore for SqlAuthStore {
         Ok(())
     }
 
-    async fn use_refresh(&self, hash: &str, now: DateTime<Utc>) -> Result<RefreshUse> {
+    async fn rotate_refresh(
+        &self,
+        hash: &str,
+        successor_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshUse> {
+        let mut tx = self
+            .db
+            .pool
+            .begin()
+            .await
+            .context("rotating a refresh token")?;
         let fresh = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL \
              RETURNING family_id",
         )
         .bind(micros(now))
         .bind(hash)
-        .fetch_optional(&self.db.pool)
+        .fetch_optional(&mut *tx)
         .await
         .context("using a refresh token")?;
         if let Some(row) = fresh {
-            return Ok(RefreshUse::Fresh {
-                family_id: column(&row, "family_id")?,
-            });
+            let family_id: String = column(&row, "family_id")?;
+            sqlx::query(
+                "INSERT INTO refresh_tokens (hash, family_id, issued_at) VALUES ($1, $2, $3)",
+            )
+            .bind(successor_hash)
+            .bind(&family_id)
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("storing the next refresh token of session {family_id}"))?;
+            tx.commit().await.context("rotating a refresh token")?;
+            return Ok(RefreshUse::Fresh { family_id });
         }
         let used = sqlx::query("SELECT family_id, used_at FROM refresh_tokens WHERE hash = $1")
             .bind(hash)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&mut *tx)
             .await
             .context("looking up a used refresh token")?;
         Ok(match used {
@@ -178,6 +198,16 @@ impl SessionStore for SqlAuthStore {
                 }
             }
         })
+    }
+
+    async fn refresh_unused(&self, hash: &str) -> Result<bool> {
+        let row =
+            sqlx::query("SELECT hash FROM refresh_tokens WHERE hash = $1 AND used_at IS NULL")
+                .bind(hash)
+                .fetch_optional(&self.db.pool)
+                .await
+                .context("looking up a refresh token")?;
+        Ok(row.is_some())
     }
 
     async fn revoke_family(&self, id: &str, now: DateTime<Utc>) -> Result<()> {

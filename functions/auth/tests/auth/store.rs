@@ -98,7 +98,12 @@ async fn exactly_one_concurrent_use_of_a_refresh_token_is_fresh(f: &Fixture) {
     let uses: Vec<_> = (0..8)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.use_refresh("h1", at(1)).await.expect("use") })
+            tokio::spawn(async move {
+                store
+                    .rotate_refresh("h1", "h2", at(1))
+                    .await
+                    .expect("rotate")
+            })
         })
         .collect();
     let mut fresh = 0;
@@ -115,10 +120,21 @@ async fn exactly_one_concurrent_use_of_a_refresh_token_is_fresh(f: &Fixture) {
         }
     }
     assert_eq!(fresh, 1);
+    // The successor was stored with the rotation, once, unused.
+    assert!(f.store.refresh_unused("h2").await.expect("successor"));
+    assert!(!f.store.refresh_unused("h1").await.expect("used"));
     assert_eq!(
-        f.store.use_refresh("nope", at(1)).await.expect("use"),
+        f.store.family_of("h2").await.expect("of"),
+        Some("fam".into())
+    );
+    assert_eq!(
+        f.store
+            .rotate_refresh("nope", "x", at(1))
+            .await
+            .expect("rotate"),
         RefreshUse::Unknown
     );
+    assert!(!f.store.refresh_unused("x").await.expect("not stored"));
     f.store.revoke_family("fam", at(2)).await.expect("revoke");
     f.store
         .revoke_family("fam", at(3))
