@@ -119,6 +119,17 @@ async fn start_all(
         }
         let mut command = Command::new(&binary);
         command.env("PORT", port.to_string());
+        if service.name != "gateway" {
+            // The gateway (on this host) is the services' trusted proxy: auth sees each
+            // client's own address behind it, so one client's failures lock only that client.
+            command.env(
+                format!(
+                    "{}__SERVER__TRUSTED_PROXIES",
+                    service.name.to_ascii_uppercase()
+                ),
+                "[127.0.0.1]",
+            );
+        }
         // Each service finds the others at their (offset) ports.
         for other in STACK {
             let var = format!(

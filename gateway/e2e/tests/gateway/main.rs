@@ -1,6 +1,7 @@
 //! The gateway against real services (identity, auth) and scripted upstreams.
 
 mod attacks;
+mod client_ip;
 mod edge;
 mod membership;
 mod proxying;
