@@ -44,6 +44,13 @@ impl AuthError {
 }
 
 impl ServiceError for AuthError {
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::LockedOut(wait) => Some(*wait),
+            _ => None,
+        }
+    }
+
     fn code(&self) -> ErrorCode {
         match self {
             Self::InvalidArgument { .. } => ErrorCode::InvalidArgument,

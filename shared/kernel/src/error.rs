@@ -145,6 +145,11 @@ pub trait ServiceError: std::error::Error {
             self.to_string()
         }
     }
+
+    /// When the caller may try again (a lockout, a limit): sent as `Retry-After`.
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// Turns a service error into the Connect error the adapters return. Internal errors are
@@ -158,7 +163,15 @@ pub fn into_connect_error<E: ServiceError>(err: E) -> ConnectError {
     ) {
         tracing::error!(error = %ErrorChain(&err), "request failed");
     }
-    ConnectError::new(code.to_connect_code(), err.public_message())
+    let error = ConnectError::new(code.to_connect_code(), err.public_message());
+    match err.retry_after() {
+        // Whole seconds, rounded up, at least one (RFC 9110 §10.2.3).
+        Some(wait) => error.with_meta(
+            "retry-after",
+            wait.as_millis().div_ceil(1000).max(1).to_string(),
+        ),
+        None => error,
+    }
 }
 
 /// Displays an error with all its sources, `a: b: c`.

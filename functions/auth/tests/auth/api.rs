@@ -219,3 +219,24 @@ async fn login_through_an_api_gateway_event() {
         .expect("infallible");
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn a_locked_out_login_says_when_to_retry() {
+    let stack = Stack::start().await;
+    stack.sign_up("ada@example.com").await;
+    let path = "/platform.auth.v1.AuthService/Login";
+    let wrong = json!({"email": "ada@example.com", "password": "not the password!"});
+    let mut last = (0, http::HeaderMap::new());
+    for _ in 0..6 {
+        let (status, headers, _) = stack.post(stack.auth, path, wrong.clone()).await;
+        last = (status, headers);
+    }
+    let (status, headers) = last;
+    assert_eq!(status, 429);
+    let seconds: u64 = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in whole seconds");
+    assert!((1..=30).contains(&seconds), "{seconds}");
+}
