@@ -36,9 +36,11 @@ impl AuthService {
                 return Err(AuthError::LockedOut(wait));
             }
         }
+        // A disabled account answers a correct password exactly as a wrong one: whether an
+        // account is disabled is not told to whoever knows (or guesses) its password.
         let user = match self.users.verify_password(&email, password).await {
-            Ok(user) => user,
-            Err(AuthError::InvalidCredentials) => {
+            Ok(user) if !user.disabled => user,
+            Ok(_) | Err(AuthError::InvalidCredentials | AuthError::UserDisabled) => {
                 self.count_failure(&keys).await?;
                 return Err(AuthError::InvalidCredentials);
             }

@@ -211,3 +211,21 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn a_disabled_account_answers_a_correct_password_as_a_wrong_one() {
+    let h = Harness::new().await;
+    h.users.update(Harness::USER, |u| u.disabled = true);
+    let right = h
+        .service
+        .login("ada@example.com", Harness::PASSWORD, None)
+        .await
+        .expect_err("disabled");
+    let wrong = h
+        .service
+        .login("ada@example.com", "not the password!", None)
+        .await
+        .expect_err("wrong");
+    assert!(matches!(right, AuthError::InvalidCredentials), "{right}");
+    assert_eq!(right.to_string(), wrong.to_string());
+}

@@ -283,6 +283,8 @@ impl Users for FakeUsers {
     async fn verify_password(&self, email: &str, password: &str) -> Result<UserState> {
         self.up()?;
         match lock(&self.0).get(email) {
+            // As identity answers: a disabled account is told apart, to auth only.
+            Some((p, u)) if p == password && u.disabled => Err(AuthError::UserDisabled),
             Some((p, u)) if p == password => Ok(u.clone()),
             _ => Err(AuthError::InvalidCredentials),
         }
