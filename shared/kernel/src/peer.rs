@@ -1,8 +1,10 @@
 //! Who is calling: the client IP of the request being served, for rate limits, lockouts and
 //! audit. The socket address, unless it is a trusted proxy (`server.trusted_proxies`), in
 //! which case the right-most `X-Forwarded-For` entry that is not a trusted proxy. With no
-//! socket (AWS Lambda behind API Gateway) the left-most `X-Forwarded-For` entry, which API
-//! Gateway sets.
+//! socket (AWS Lambda), the source address in the event's request context (API Gateway v2
+//! and function URLs: `requestContext.http.sourceIp`; v1: `requestContext.identity.sourceIp`),
+//! or for an ALB, the right-most `X-Forwarded-For` entry (the one the load balancer added).
+//! Never the left-most entry: the caller chooses that one.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -36,8 +38,19 @@ pub fn resolve<B>(req: &Request<B>, trusted: &[IpAddr]) -> Option<IpAddr> {
             .rev()
             .find(|hop| !trusted.contains(hop))
             .or(Some(ip)),
-        None => forwarded(req).into_iter().next(),
+        None => lambda_source(req).or_else(|| forwarded(req).into_iter().last()),
     }
+}
+
+/// The source address AWS puts in a Lambda event's request context.
+fn lambda_source<B>(req: &Request<B>) -> Option<IpAddr> {
+    use lambda_http::request::RequestContext;
+    let source = match req.extensions().get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref(),
+        RequestContext::ApiGatewayV1(context) => context.identity.source_ip.as_deref(),
+        _ => None,
+    }?;
+    source.parse().ok()
 }
 
 #[cfg(test)]
@@ -69,7 +82,47 @@ mod tests {
             Some("198.51.100.1, 203.0.113.9, 10.0.0.1"),
         );
         assert_eq!(resolve(&proxied, &[proxy]), "203.0.113.9".parse().ok());
-        let lambda = request(None, Some("198.51.100.7, 10.1.1.1"));
-        assert_eq!(resolve(&lambda, &[]), "198.51.100.7".parse().ok());
+        // A Lambda behind an ALB: the entry the load balancer appended, not the caller's.
+        let alb = request(None, Some("198.51.100.7, 10.1.1.1"));
+        assert_eq!(resolve(&alb, &[]), "10.1.1.1".parse().ok());
+    }
+
+    /// An API Gateway v2 event (also a function URL's) whose caller forged
+    /// `X-Forwarded-For`.
+    fn v2_event() -> String {
+        serde_json::json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/",
+            "rawQueryString": "",
+            "headers": {"x-forwarded-for": "1.2.3.4, 5.6.7.8"},
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "abc123",
+                "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
+                "domainPrefix": "abc123",
+                "http": {
+                    "method": "POST",
+                    "path": "/",
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "203.0.113.9",
+                    "userAgent": "fixture"
+                },
+                "requestId": "r",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "06/Dec/2026:00:00:00 +0000",
+                "timeEpoch": 1796515200000_i64
+            },
+            "isBase64Encoded": false
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn under_lambda_the_source_address_of_the_request_context_counts() {
+        let request = lambda_http::request::from_str(&v2_event()).expect("fixture");
+        assert_eq!(resolve(&request, &[]), "203.0.113.9".parse().ok());
+        // Neither X-Forwarded-For entry (the caller wrote both) is taken.
     }
 }
