@@ -50,7 +50,6 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Starts a session: the family and its first refresh token, in one transaction.
     async fn create_family(&self, family: &Family, first_token_hash: &str) -> Result<()>;
     async fn family(&self, id: &str) -> Result<Option<Family>>;
-    async fn insert_refresh(&self, hash: &str, family_id: &str, now: DateTime<Utc>) -> Result<()>;
     /// Marks the token used and stores its successor, in one transaction: of concurrent
     /// callers exactly one gets `Fresh`, and a failure leaves the token unused.
     async fn rotate_refresh(

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::balancer::{Balancer, Outcome};
+use crate::balancer::Balancer;
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -68,39 +68,20 @@ impl JwksCache {
             return Ok(());
         }
         *last = Some(Instant::now());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let pick = self.balancer.pick(&[], deadline).await?;
-        let url = format!("{}/.well-known/jwks.json", pick.instance().base_url);
-        let fetched = async {
-            let response = self.http.get(url.parse()?).await?;
-            anyhow::ensure!(
-                response.status().is_success(),
-                "JWKS answered {}",
-                response.status()
-            );
-            let body = response.into_body().collect().await?.to_bytes();
-            Ok::<Jwks, anyhow::Error>(serde_json::from_slice(&body)?)
-        };
-        match tokio::time::timeout(Duration::from_secs(5), fetched).await {
-            Ok(Ok(jwks)) => {
-                pick.finish(Outcome::Success);
-                let keys = jwks.decoding_keys();
-                tracing::debug!(keys = keys.len(), "JWKS refreshed");
-                *self
-                    .state
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = (jwks, keys);
-                Ok(())
-            }
-            Ok(Err(e)) => {
-                pick.finish(Outcome::InstanceFailure);
-                Err(e.context(format!("fetching {url}")))
-            }
-            Err(_) => {
-                pick.finish(Outcome::InstanceFailure);
-                anyhow::bail!("fetching {url}: timed out")
-            }
-        }
+        let jwks: Jwks = crate::fetch::get_json(
+            &self.balancer,
+            &self.http,
+            "/.well-known/jwks.json",
+            Duration::from_secs(5),
+        )
+        .await?;
+        let keys = jwks.decoding_keys();
+        tracing::debug!(keys = keys.len(), "JWKS refreshed");
+        *self
+            .state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (jwks, keys);
+        Ok(())
     }
 
     /// Keeps the cache fresh for the life of the process.

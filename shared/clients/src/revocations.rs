@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -20,7 +20,7 @@ use platform_kernel::clock::Clock;
 use platform_tokens::revocation::{PAGE, PATH, RevocationPage, session_key, token_key};
 use tokio::time::Instant;
 
-use crate::balancer::{Balancer, Outcome};
+use crate::balancer::Balancer;
 
 #[derive(Default)]
 struct State {
@@ -146,33 +146,13 @@ impl Revocations {
     }
 
     async fn fetch(&self, after: i64) -> anyhow::Result<RevocationPage> {
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let pick = self.balancer.pick(&[], deadline).await?;
-        let url = format!("{}{PATH}?after={after}", pick.instance().base_url);
-        let fetched = async {
-            let response = self.http.get(url.parse()?).await?;
-            anyhow::ensure!(
-                response.status().is_success(),
-                "the revocation feed answered {}",
-                response.status()
-            );
-            let body = response.into_body().collect().await?.to_bytes();
-            Ok::<RevocationPage, anyhow::Error>(serde_json::from_slice(&body)?)
-        };
-        match tokio::time::timeout(Duration::from_secs(2), fetched).await {
-            Ok(Ok(page)) => {
-                pick.finish(Outcome::Success);
-                Ok(page)
-            }
-            Ok(Err(e)) => {
-                pick.finish(Outcome::InstanceFailure);
-                Err(e.context(format!("fetching {url}")))
-            }
-            Err(_) => {
-                pick.finish(Outcome::InstanceFailure);
-                anyhow::bail!("fetching {url}: timed out")
-            }
-        }
+        crate::fetch::get_json(
+            &self.balancer,
+            &self.http,
+            &format!("{PATH}?after={after}"),
+            Duration::from_secs(2),
+        )
+        .await
     }
 
     /// Follows the feed every interval for the life of the process.

@@ -63,10 +63,6 @@ impl SessionStore for Memory {
     async fn family(&self, id: &str) -> Result<Option<Family>> {
         Ok(lock(&self.families).get(id).cloned())
     }
-    async fn insert_refresh(&self, hash: &str, family_id: &str, _now: DateTime<Utc>) -> Result<()> {
-        lock(&self.tokens).insert(hash.to_owned(), (family_id.to_owned(), None));
-        Ok(())
-    }
     async fn rotate_refresh(
         &self,
         hash: &str,

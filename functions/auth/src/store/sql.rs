@@ -137,17 +137,6 @@ impl SessionStore for SqlAuthStore {
         .transpose()
     }
 
-    async fn insert_refresh(&self, hash: &str, family_id: &str, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("INSERT INTO refresh_tokens (hash, family_id, issued_at) VALUES ($1, $2, $3)")
-            .bind(hash)
-            .bind(family_id)
-            .bind(micros(now))
-            .execute(&self.db.pool)
-            .await
-            .with_context(|| format!("storing a refresh token of session {family_id}"))?;
-        Ok(())
-    }
-
     async fn rotate_refresh(
         &self,
         hash: &str,

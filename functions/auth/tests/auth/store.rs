@@ -86,10 +86,15 @@ async fn exactly_one_concurrent_use_of_a_refresh_token_is_fresh(f: &Fixture) {
         .create_family(&family, "h0")
         .await
         .expect("family and first token");
-    f.store
-        .insert_refresh("h1", "fam", at(0))
-        .await
-        .expect("token");
+    assert_eq!(
+        f.store
+            .rotate_refresh("h0", "h1", at(0))
+            .await
+            .expect("rotate"),
+        RefreshUse::Fresh {
+            family_id: "fam".into()
+        }
+    );
     assert_eq!(
         f.store.family_of("h0").await.expect("of"),
         Some("fam".into())

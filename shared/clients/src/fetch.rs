@@ -1,0 +1,48 @@
+//! A plain GET of a JSON document from one instance of a service (auth's JWKS, its
+//! revocation feed), through the service's balancer so a dead instance is left for another.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use crate::balancer::{Balancer, Outcome};
+
+/// `GET <instance><path>` as JSON, within `timeout` (instance pick included).
+pub async fn get_json<T: DeserializeOwned>(
+    balancer: &Balancer,
+    http: &Client<HttpConnector, Empty<Bytes>>,
+    path: &str,
+    timeout: Duration,
+) -> anyhow::Result<T> {
+    let pick = balancer.pick(&[], Instant::now() + timeout).await?;
+    let url = format!("{}{path}", pick.instance().base_url);
+    let fetched = async {
+        let response = http.get(url.parse()?).await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "answered {}",
+            response.status()
+        );
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok::<T, anyhow::Error>(serde_json::from_slice(&body)?)
+    };
+    match tokio::time::timeout(timeout, fetched).await {
+        Ok(Ok(document)) => {
+            pick.finish(Outcome::Success);
+            Ok(document)
+        }
+        Ok(Err(e)) => {
+            pick.finish(Outcome::InstanceFailure);
+            Err(e.context(format!("fetching {url}")))
+        }
+        Err(_) => {
+            pick.finish(Outcome::InstanceFailure);
+            anyhow::bail!("fetching {url}: timed out")
+        }
+    }
+}
