@@ -133,10 +133,24 @@ impl TestStack {
         authorization: Option<&str>,
         body: Value,
     ) -> (u16, Value) {
+        let headers: Vec<(&str, &str)> = authorization
+            .map(|value| vec![("authorization", value)])
+            .unwrap_or_default();
+        self.call_with(addr, path, &headers, body).await
+    }
+
+    /// The same with any headers (a forged identity header, say).
+    pub async fn call_with(
+        &self,
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> (u16, Value) {
         let mut request = http::Request::post(format!("http://{addr}{path}"))
             .header("content-type", "application/json");
-        if let Some(value) = authorization {
-            request = request.header("authorization", value);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = request
             .body(Full::new(Bytes::from(body.to_string())))

@@ -1,0 +1,161 @@
+//! Who may call the RPCs the authorization work added (ChangePassword, CheckPermissions,
+//! ListRoleHolders, RevokeSessions, IssueServiceToken): everyone else is refused, at the
+//! gateway and at the service's own port, with no credential and with a forged identity
+//! header; and a signed-in user without the right gets permission_denied at the port.
+
+use serde_json::{Value, json};
+
+use crate::support::Stack;
+
+/// (service, method, a request body) for each added RPC a user may reach.
+fn added(victim: &str) -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        (
+            "identity",
+            "/platform.identity.v1.IdentityService/ChangePassword",
+            json!({"currentPassword": "x", "newPassword": "an entirely new one"}),
+        ),
+        (
+            "authz",
+            "/platform.authz.v1.AuthzService/CheckPermissions",
+            json!({"userId": victim, "items": [{"permission": "identity.users.read"}]}),
+        ),
+        (
+            "authz",
+            "/platform.authz.v1.AuthzService/ListRoleHolders",
+            json!({"role": "admin"}),
+        ),
+        (
+            "auth",
+            "/platform.auth.v1.AuthService/RevokeSessions",
+            json!({"userId": victim}),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn without_a_credential_or_with_a_forged_header_the_added_rpcs_refuse() {
+    let stack = Stack::start(|_| {}).await;
+    let victim = stack.services.user("victim@example.com").await;
+    let services = &stack.services;
+    for (service, path, body) in added(&victim.id) {
+        let port = match service {
+            "identity" => services.identity,
+            "auth" => services.auth,
+            _ => services.authz,
+        };
+        // At the gateway: no token, and a forged identity header instead of one.
+        for headers in [
+            vec![("content-type", "application/json")],
+            vec![
+                ("content-type", "application/json"),
+                ("x-user-id", victim.id.as_str()),
+            ],
+        ] {
+            let (status, _, _) = stack.call("POST", path, &headers, body.to_string()).await;
+            assert_eq!(status, 401, "{path} at the gateway with {headers:?}");
+        }
+        // At the service's port: the same.
+        let (status, answer) = services.call(port, path, None, body.clone()).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (401, Some("unauthenticated")),
+            "{path} at its port: {answer}"
+        );
+        let (status, _) = services
+            .call_with(
+                port,
+                path,
+                &[("x-user-id", victim.id.as_str())],
+                body.clone(),
+            )
+            .await;
+        assert_eq!(status, 401, "{path} at its port with a forged x-user-id");
+        let forged = format!("Bearer forged.{}.token", victim.id);
+        let (status, _) = services.call(port, path, Some(&forged), body.clone()).await;
+        assert_eq!(status, 401, "{path} at its port with a forged token");
+    }
+    // IssueServiceToken is internal: not at the gateway, and at auth's port only for a
+    // valid assertion of a registered service.
+    let issue = "/platform.auth.v1.AuthService/IssueServiceToken";
+    let (status, _, _) = stack
+        .call("POST", issue, &[("content-type", "application/json")], "{}")
+        .await;
+    assert_eq!(status, 404, "never routed by the gateway");
+    let (status, answer) = services
+        .call(
+            services.auth,
+            issue,
+            None,
+            json!({"assertion": "not.an.assertion"}),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (401, Some("unauthenticated")),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_plain_user_is_refused_what_the_added_rpcs_keep_for_others() {
+    let stack = Stack::start(|_| {}).await;
+    let services = &stack.services;
+    let victim = services.user("victim@example.com").await;
+    let mallory = services.user("mallory@example.com").await;
+    let bearer = mallory.bearer();
+    for (port, path, body) in [
+        (
+            services.authz,
+            "/platform.authz.v1.AuthzService/CheckPermissions",
+            json!({"userId": victim.id, "items": [{"permission": "identity.users.read"}]}),
+        ),
+        (
+            services.authz,
+            "/platform.authz.v1.AuthzService/ListRoleHolders",
+            json!({"role": "admin"}),
+        ),
+        (
+            services.auth,
+            "/platform.auth.v1.AuthService/RevokeSessions",
+            json!({"userId": victim.id}),
+        ),
+        // Someone else's password cannot be changed: ChangePassword is about the caller,
+        // who must know their own.
+        (
+            services.identity,
+            "/platform.identity.v1.IdentityService/ChangePassword",
+            json!({"currentPassword": "victim's, guessed", "newPassword": "an entirely new one"}),
+        ),
+    ] {
+        let (status, answer) = services.call(port, path, Some(&bearer), body).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("permission_denied")),
+            "{path}: {answer}"
+        );
+    }
+    // What they may: their own checks and sessions.
+    let (status, answer) = services
+        .call(
+            services.authz,
+            "/platform.authz.v1.AuthzService/CheckPermissions",
+            Some(&bearer),
+            json!({"userId": mallory.id, "items": [{"permission": "identity.users.read"}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["allowed"].clone()),
+        (200, json!([false])),
+        "{answer}"
+    );
+    let (status, _) = services
+        .call(
+            services.auth,
+            "/platform.auth.v1.AuthService/RevokeSessions",
+            Some(&bearer),
+            json!({"userId": mallory.id}),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
