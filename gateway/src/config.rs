@@ -91,6 +91,9 @@ pub struct RateLimitConfig {
     pub burst: u32,
     /// Tighter (or looser) limits per method path, per client IP.
     pub routes: BTreeMap<String, Limit>,
+    /// IPv6 clients are limited by this prefix, not by address (64: one subscriber usually
+    /// holds a whole /64, and could otherwise rotate through 2^64 budgets).
+    pub ipv6_prefix: u8,
 }
 
 impl Default for RateLimitConfig {
@@ -110,6 +113,7 @@ impl Default for RateLimitConfig {
                     login,
                 ),
             ]),
+            ipv6_prefix: 64,
         }
     }
 }
@@ -189,6 +193,9 @@ impl Validate for GatewayConfig {
                 "auth.revocation_poll_ms",
                 "must be between 1 and 1000 (revocation reaches the edge within a second)",
             );
+        }
+        if self.rate_limit.ipv6_prefix > 128 {
+            return bad("rate_limit.ipv6_prefix", "must be at most 128");
         }
         for (route, limit) in &self.rate_limit.routes {
             if limit.rps == 0 || limit.burst == 0 {

@@ -125,6 +125,7 @@ pub struct RateLimits {
     routes: HashMap<String, Limiter<IpAddr>, foldhash::fast::RandomState>,
     shared: Option<SharedLimiter>,
     decisions: Decisions,
+    ipv6_prefix: u8,
 }
 
 impl RateLimits {
@@ -151,6 +152,7 @@ impl RateLimits {
                 .collect(),
             shared: None,
             decisions: Decisions::new(),
+            ipv6_prefix: config.ipv6_prefix,
         }
     }
 
@@ -183,7 +185,12 @@ impl RateLimits {
         by_ip: Option<(&str, Option<IpAddr>)>,
         user: Option<&Arc<str>>,
     ) -> Result<(), Rejection> {
-        let by_ip = by_ip.map(|(path, ip)| (path, self.routes.get(path), ip.unwrap_or(UNKNOWN_IP)));
+        let by_ip = by_ip.map(|(path, ip)| {
+            let client = ip.map_or(UNKNOWN_IP, |ip| {
+                platform_kernel::peer::client_group(ip, self.ipv6_prefix)
+            });
+            (path, self.routes.get(path), client)
+        });
         if let Some(shared) = &self.shared {
             let mut keys = Vec::with_capacity(3);
             if let Some((path, route, ip)) = by_ip {
@@ -279,6 +286,28 @@ mod tests {
             .check_ip("/other", ip)
             .await
             .expect("other routes use the default");
+    }
+
+    #[tokio::test]
+    async fn ipv6_clients_share_the_limit_of_their_slash_64() {
+        let config = RateLimitConfig {
+            rps: 1,
+            burst: 3,
+            ..RateLimitConfig::default()
+        };
+        let limits = RateLimits::new(&config);
+        for n in 1..=3 {
+            let ip = format!("2001:db8:5:5::{n}").parse().ok();
+            limits.check_ip("/m", ip).await.expect("within the burst");
+        }
+        limits
+            .check_ip("/m", "2001:db8:5:5:ffff::1".parse().ok())
+            .await
+            .expect_err("a new address in the same /64 is the same client");
+        limits
+            .check_ip("/m", "2001:db8:5:6::1".parse().ok())
+            .await
+            .expect("the next /64 is another client");
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::domain::LockoutPolicy;
+use crate::domain::lockout::Slowdown;
 use crate::service::Settings;
 
 /// The auth binaries' configuration: the base every service has, and [`AuthConfig`].
@@ -56,8 +57,15 @@ impl AuthConfig {
             refresh_ttl: s(self.tokens.refresh_ttl_secs),
             leeway: s(self.tokens.leeway_secs),
             reuse_grace: s(self.tokens.reuse_grace_secs),
-            account_lockout: lockout(self.lockout.account_threshold),
-            ip_lockout: lockout(self.lockout.ip_threshold),
+            pair_lockout: lockout(self.lockout.pair_threshold),
+            client_lockout: lockout(self.lockout.client_threshold),
+            account_slowdown: Slowdown {
+                after: self.lockout.slowdown_after,
+                base: Duration::from_millis(self.lockout.slowdown_base_ms),
+                max: Duration::from_millis(self.lockout.slowdown_max_ms),
+                window: s(self.lockout.window_secs),
+            },
+            ipv6_prefix: self.lockout.ipv6_prefix,
             rotation_interval: s(self.keys.rotation_interval_secs),
         }
     }
@@ -110,24 +118,43 @@ impl Default for KeysConfig {
     }
 }
 
+/// Brute-force protection (what each number does: [`crate::domain::lockout`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LockoutConfig {
-    pub account_threshold: u32,
-    pub ip_threshold: u32,
+    /// Attempts on one account from one client before that pair locks (5).
+    pub pair_threshold: u32,
+    /// Attempts from one client, on any accounts, before the client locks (20); a successful
+    /// login gives its attempt back.
+    pub client_threshold: u32,
+    /// The first lock (30 s), doubling with each further failure up to `max_secs` (900 s).
     pub base_secs: u64,
     pub max_secs: u64,
+    /// Counts start again after this long without an attempt (900 s).
     pub window_secs: u64,
+    /// Failures on one account from every client together before each attempt on it waits
+    /// (10); it is never locked for its owner.
+    pub slowdown_after: u32,
+    /// The wait then (250 ms), doubling with each further failure up to `slowdown_max_ms`
+    /// (4 s).
+    pub slowdown_base_ms: u64,
+    pub slowdown_max_ms: u64,
+    /// IPv6 clients are counted by this prefix (64): one subscriber usually holds a /64.
+    pub ipv6_prefix: u8,
 }
 
 impl Default for LockoutConfig {
     fn default() -> Self {
         Self {
-            account_threshold: 5,
-            ip_threshold: 20,
+            pair_threshold: 5,
+            client_threshold: 20,
             base_secs: 30,
             max_secs: 900,
             window_secs: 900,
+            slowdown_after: 10,
+            slowdown_base_ms: 250,
+            slowdown_max_ms: 4_000,
+            ipv6_prefix: 64,
         }
     }
 }
@@ -144,8 +171,14 @@ impl Validate for AuthConfig {
                 "must be at least tokens.access_ttl_secs",
             );
         }
-        if self.lockout.account_threshold == 0 || self.lockout.ip_threshold == 0 {
+        if self.lockout.pair_threshold == 0 || self.lockout.client_threshold == 0 {
             return bad("lockout", "thresholds must be positive");
+        }
+        if self.lockout.slowdown_after == 0 {
+            return bad("lockout.slowdown_after", "must be positive");
+        }
+        if self.lockout.ipv6_prefix > 128 {
+            return bad("lockout.ipv6_prefix", "must be at most 128");
         }
         if self.keys.reload_secs == 0 {
             return bad("keys.reload_secs", "must be positive");

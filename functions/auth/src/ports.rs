@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::lockout::{Attempt, LockoutPolicy};
 use crate::domain::{Family, SigningKeyRecord};
 use crate::error::Result;
 
@@ -104,11 +105,17 @@ pub trait RevocationLog: Send + Sync + 'static {
     async fn since(&self, after: i64, limit: u32, now: DateTime<Utc>) -> Result<Vec<Revocation>>;
 }
 
-/// Failed-login counters with lockouts.
+/// Login-attempt counters (what they mean: [`crate::domain::lockout`]).
 #[async_trait::async_trait]
 pub trait LoginAttempts: Send + Sync + 'static {
-    /// When the key is locked, until when.
-    async fn locked_until(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>>;
+    /// Counts an attempt on `key` unless it is locked, as [`LockoutPolicy::attempt`] decides,
+    /// in one atomic step: of concurrent callers no more get `Allowed` than the policy allows.
+    async fn begin(&self, key: &str, now: DateTime<Utc>, policy: &LockoutPolicy)
+    -> Result<Attempt>;
+    /// Takes back an attempt that succeeded (or never reached the password check): the count
+    /// shrinks by one, and the lock that attempt set (ending at `set`) is lifted if it is
+    /// still the key's lock.
+    async fn forgive(&self, key: &str, set: Option<DateTime<Utc>>) -> Result<()>;
     /// Counts a failure (forgetting failures older than `window`) and returns the count.
     async fn record_failure(
         &self,
@@ -116,7 +123,13 @@ pub trait LoginAttempts: Send + Sync + 'static {
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<u32>;
-    async fn lock(&self, key: &str, until: DateTime<Utc>) -> Result<()>;
+    /// The failures counted on `key`, or zero when the last was more than `window` ago.
+    async fn failures(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32>;
     async fn clear(&self, key: &str) -> Result<()>;
 }
 

@@ -1,6 +1,8 @@
 //! The auth use cases, transport-free.
 
 pub mod keys;
+#[cfg(test)]
+mod lockout_tests;
 mod login;
 mod refresh;
 mod revocation;
@@ -19,6 +21,7 @@ pub use login::TokenPair;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::domain::lockout::Slowdown;
 use crate::domain::{KeyEncryptionKey, Keyring, LockoutPolicy};
 use crate::ports::{
     Clock, DenyList, KeyStore, LoginAttempts, Permissions, RevocationLog, ServiceKeys,
@@ -38,8 +41,14 @@ pub struct Settings {
     /// A refresh token presented again within this time after its rotation is refused without
     /// revoking its family (two tabs refreshing at once); later, it is reuse.
     pub reuse_grace: Duration,
-    pub account_lockout: LockoutPolicy,
-    pub ip_lockout: LockoutPolicy,
+    /// Attempts on one account from one client.
+    pub pair_lockout: LockoutPolicy,
+    /// Attempts from one client on any accounts (successes are given back).
+    pub client_lockout: LockoutPolicy,
+    /// Failures on one account from every client.
+    pub account_slowdown: Slowdown,
+    /// IPv6 clients are counted by this prefix.
+    pub ipv6_prefix: u8,
     /// A signing key older than this is replaced (checked on every keyring refresh).
     pub rotation_interval: Duration,
 }

@@ -3,6 +3,7 @@
 
 mod redis;
 mod sql;
+mod sql_attempts;
 
 pub use redis::RedisState;
 pub use sql::SqlAuthStore;

@@ -16,6 +16,24 @@ pub fn client_ip() -> Option<IpAddr> {
     crate::observe::client_ip()
 }
 
+/// The group a client address is counted in by per-client limits: an IPv4 address as it is,
+/// an IPv6 address by its first `ipv6_prefix` bits (one subscriber usually holds a whole /64,
+/// so counting single IPv6 addresses would give each client 2^64 budgets). An IPv4-mapped
+/// IPv6 address counts as its IPv4 address.
+pub fn client_group(ip: IpAddr, ipv6_prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u32::from(ipv6_prefix.min(128));
+                let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                IpAddr::V6((u128::from(v6) & mask).into())
+            }
+        },
+    }
+}
+
 fn forwarded<B>(req: &Request<B>) -> Vec<IpAddr> {
     req.headers()
         .get_all(crate::headers::X_FORWARDED_FOR)
@@ -56,6 +74,19 @@ fn lambda_source<B>(req: &Request<B>) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_are_grouped_by_their_prefix_and_ipv4_ones_are_not() {
+        let group = |ip: &str, prefix| client_group(ip.parse().expect("ip"), prefix).to_string();
+        assert_eq!(group("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::");
+        assert_eq!(group("2001:db8:1:2:ffff::9", 64), "2001:db8:1:2::");
+        assert_ne!(group("2001:db8:1:3::1", 64), "2001:db8:1:2::");
+        assert_eq!(group("2001:db8:1:2:aaaa::1", 48), "2001:db8:1::");
+        assert_eq!(group("2001:db8::1", 128), "2001:db8::1");
+        assert_eq!(group("2001:db8::1", 0), "::");
+        assert_eq!(group("203.0.113.7", 64), "203.0.113.7");
+        assert_eq!(group("::ffff:203.0.113.7", 64), "203.0.113.7");
+    }
 
     fn request(socket: Option<&str>, xff: Option<&str>) -> Request<axum::body::Body> {
         let mut req = http::Request::get("/")

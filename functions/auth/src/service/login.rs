@@ -2,7 +2,10 @@
 
 use std::net::IpAddr;
 
-use crate::domain::{Family, LockoutPolicy, RefreshSecret};
+use ::chrono::{DateTime, Utc};
+
+use crate::domain::lockout::Attempt;
+use crate::domain::{Family, RefreshSecret};
 use crate::error::{AuthError, Result};
 
 use super::{AuthService, chrono};
@@ -15,9 +18,19 @@ pub struct TokenPair {
     pub expires_in: i64,
 }
 
+/// The counters one login attempt touches.
+struct Keys {
+    /// This account from this client: locks.
+    pair: String,
+    /// This client on any account: locks.
+    client: Option<String>,
+    /// This account from every client: slows down, never locks.
+    account: String,
+}
+
 impl AuthService {
-    /// Exchanges credentials for a token pair. Failures count against the account (by the
-    /// email given, whether or not it exists, so lockouts tell nothing) and the client IP.
+    /// Exchanges credentials for a token pair. Attempts count by the email given, whether or
+    /// not it exists, so lockouts tell nothing; see [`crate::domain::lockout`] for the rules.
     pub async fn login(
         &self,
         email: &str,
@@ -28,25 +41,72 @@ impl AuthService {
         if email.is_empty() {
             return Err(AuthError::invalid("email", "is required"));
         }
-        let keys = self.lockout_keys(&email, ip);
+        let settings = &self.settings;
+        let client = ip.map(|ip| platform_kernel::peer::client_group(ip, settings.ipv6_prefix));
+        let keys = Keys {
+            pair: match client {
+                Some(client) => format!("pair:{email}|{client}"),
+                None => format!("pair:{email}|-"),
+            },
+            client: client.map(|client| format!("client:{client}")),
+            account: format!("account:{email}"),
+        };
         let now = self.clock.now();
-        for (key, _) in &keys {
-            if let Some(until) = self.attempts.locked_until(key, now).await? {
-                let wait = (until - now).to_std().unwrap_or_default();
-                return Err(AuthError::LockedOut(wait));
+        // The client first, then the pair: a pair that refuses gives the client its attempt
+        // back.
+        let client_set = match &keys.client {
+            Some(key) => match self
+                .attempts
+                .begin(key, now, &settings.client_lockout)
+                .await?
+            {
+                Attempt::Locked(until) => return Err(locked(now, until)),
+                Attempt::Allowed { locked_until } => locked_until,
+            },
+            None => None,
+        };
+        let pair_set = match self
+            .attempts
+            .begin(&keys.pair, now, &settings.pair_lockout)
+            .await?
+        {
+            Attempt::Locked(until) => {
+                self.give_back(&keys, client_set, None).await?;
+                return Err(locked(now, until));
             }
+            Attempt::Allowed { locked_until } => locked_until,
+        };
+        let window = chrono(settings.account_slowdown.window);
+        let failures = self.attempts.failures(&keys.account, now, window).await?;
+        let delay = settings.account_slowdown.delay_for(failures);
+        if !delay.is_zero() {
+            metrics::counter!("auth_security_events_total", "kind" => "login_slowed").increment(1);
+            tokio::time::sleep(delay).await;
         }
         // A disabled account answers a correct password exactly as a wrong one: whether an
         // account is disabled is not told to whoever knows (or guesses) its password.
         let user = match self.users.verify_password(&email, password).await {
             Ok(user) if !user.disabled => user,
             Ok(_) | Err(AuthError::InvalidCredentials | AuthError::UserDisabled) => {
-                self.count_failure(&keys).await?;
+                self.attempts
+                    .record_failure(&keys.account, now, window)
+                    .await?;
+                if pair_set.is_some() || client_set.is_some() {
+                    tracing::warn!(pair = %keys.pair, client = ?keys.client, "login locked after repeated failures");
+                    metrics::counter!("auth_security_events_total", "kind" => "login_lockout")
+                        .increment(1);
+                }
                 return Err(AuthError::InvalidCredentials);
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                // Nothing was checked: the attempt does not count.
+                self.give_back(&keys, client_set, Some(pair_set)).await?;
+                return Err(e);
+            }
         };
-        self.attempts.clear(&keys[0].0).await?;
+        self.attempts.clear(&keys.pair).await?;
+        self.attempts.clear(&keys.account).await?;
+        self.give_back(&keys, client_set, None).await?;
         let family = Family {
             id: uuid::Uuid::now_v7().to_string(),
             user_id: user.id.clone(),
@@ -59,28 +119,18 @@ impl AuthService {
         self.pair(&family, secret)
     }
 
-    fn lockout_keys(&self, email: &str, ip: Option<IpAddr>) -> Vec<(String, LockoutPolicy)> {
-        let mut keys = vec![(format!("account:{email}"), self.settings.account_lockout)];
-        if let Some(ip) = ip {
-            keys.push((format!("ip:{ip}"), self.settings.ip_lockout));
+    /// Takes back the client's attempt (and the pair's, when given) with the locks they set.
+    async fn give_back(
+        &self,
+        keys: &Keys,
+        client_set: Option<DateTime<Utc>>,
+        pair_set: Option<Option<DateTime<Utc>>>,
+    ) -> Result<()> {
+        if let Some(key) = &keys.client {
+            self.attempts.forgive(key, client_set).await?;
         }
-        keys
-    }
-
-    async fn count_failure(&self, keys: &[(String, LockoutPolicy)]) -> Result<()> {
-        let now = self.clock.now();
-        for (key, policy) in keys {
-            let failures = self
-                .attempts
-                .record_failure(key, now, chrono(policy.window))
-                .await?;
-            let lock = policy.lock_for(failures);
-            if !lock.is_zero() {
-                tracing::warn!(%key, failures, ?lock, "login locked after repeated failures");
-                metrics::counter!("auth_security_events_total", "kind" => "login_lockout")
-                    .increment(1);
-                self.attempts.lock(key, now + chrono(lock)).await?;
-            }
+        if let Some(set) = pair_set {
+            self.attempts.forgive(&keys.pair, set).await?;
         }
         Ok(())
     }
@@ -111,4 +161,9 @@ impl AuthService {
         }
         Ok(())
     }
+}
+
+/// The answer to a locked key: when to come back.
+fn locked(now: DateTime<Utc>, until: DateTime<Utc>) -> AuthError {
+    AuthError::LockedOut((until - now).to_std().unwrap_or_default())
 }

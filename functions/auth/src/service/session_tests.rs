@@ -1,4 +1,4 @@
-//! Sessions: rotation, reuse detection, lifetime, user state, logout, lockout, key rotation.
+//! Sessions: rotation, reuse detection, lifetime, user state, logout, key rotation (lockouts: `lockout_tests`).
 
 use std::sync::Arc;
 
@@ -227,93 +227,6 @@ async fn logout_ends_the_session_and_denies_the_access_token_until_it_expires() 
         .logout("never-issued", None)
         .await
         .expect("unknown is fine");
-}
-
-#[tokio::test]
-async fn repeated_failures_lock_the_account_for_a_growing_bounded_time_that_expires() {
-    let h = Harness::new().await;
-    for _ in 0..5 {
-        let err = h
-            .service
-            .login(EMAIL, "wrong password!", None)
-            .await
-            .expect_err("wrong");
-        assert!(matches!(err, AuthError::InvalidCredentials));
-    }
-    let err = h
-        .service
-        .login(EMAIL, Harness::PASSWORD, None)
-        .await
-        .expect_err("locked");
-    let AuthError::LockedOut(wait) = err else {
-        panic!("{err:?}")
-    };
-    assert_eq!(wait.as_secs(), 30);
-    h.clock.advance(Duration::seconds(31));
-    // One more failure after the lock: the next lock is twice as long.
-    h.service
-        .login(EMAIL, "wrong password!", None)
-        .await
-        .expect_err("wrong");
-    let err = h
-        .service
-        .login(EMAIL, Harness::PASSWORD, None)
-        .await
-        .expect_err("locked");
-    assert!(
-        matches!(err, AuthError::LockedOut(w) if w.as_secs() == 60),
-        "{err:?}"
-    );
-    h.clock.advance(Duration::seconds(61));
-    h.service
-        .login(EMAIL, Harness::PASSWORD, None)
-        .await
-        .expect("lock expired");
-}
-
-#[tokio::test]
-async fn unknown_emails_are_counted_and_locked_exactly_like_real_ones() {
-    let h = Harness::new().await;
-    let mut answers = Vec::new();
-    for email in [EMAIL, "ghost@example.com"] {
-        for _ in 0..6 {
-            answers.push((
-                email,
-                h.service
-                    .login(email, "wrong password!", None)
-                    .await
-                    .expect_err("no")
-                    .to_string(),
-            ));
-        }
-    }
-    let (real, ghost) = answers.split_at(6);
-    for ((_, a), (_, b)) in real.iter().zip(ghost) {
-        assert_eq!(a, b);
-    }
-    assert!(real[5].1.contains("too many failed attempts"));
-}
-
-#[tokio::test]
-async fn failures_from_one_ip_lock_that_ip_across_accounts() {
-    let h = Harness::new().await;
-    let ip = "203.0.113.7".parse().ok();
-    for i in 0..20 {
-        let _ = h
-            .service
-            .login(&format!("user{i}@example.com"), "nope nope", ip)
-            .await;
-    }
-    let err = h
-        .service
-        .login(EMAIL, Harness::PASSWORD, ip)
-        .await
-        .expect_err("ip locked");
-    assert!(matches!(err, AuthError::LockedOut(_)));
-    h.service
-        .login(EMAIL, Harness::PASSWORD, "198.51.100.1".parse().ok())
-        .await
-        .expect("another ip is fine");
 }
 
 #[tokio::test]

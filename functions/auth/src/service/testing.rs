@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::domain::lockout::{Attempt, Counter, LockoutPolicy};
 use crate::domain::{Family, KeyEncryptionKey, SigningKeyRecord};
 use crate::error::{AuthError, Result};
 use crate::ports::{DenyList, KeyStore, LoginAttempts, RefreshUse, SessionStore, UserState, Users};
@@ -21,8 +22,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A refresh token: its family and when it was used.
 type TokenRow = (String, Option<DateTime<Utc>>);
-/// Failures, the last failure, locked until.
-type AttemptRow = (u32, DateTime<Utc>, Option<DateTime<Utc>>);
 
 #[derive(Default)]
 pub struct Memory {
@@ -30,7 +29,7 @@ pub struct Memory {
     families: Mutex<HashMap<String, Family>>,
     tokens: Mutex<HashMap<String, TokenRow>>,
     denied: Mutex<HashMap<String, DateTime<Utc>>>,
-    attempts: Mutex<HashMap<String, AttemptRow>>,
+    attempts: Mutex<HashMap<String, Counter>>,
     revocations: Mutex<Vec<crate::ports::Revocation>>,
 }
 
@@ -203,27 +202,51 @@ impl DenyList for Memory {
 
 #[async_trait::async_trait]
 impl LoginAttempts for Memory {
-    async fn locked_until(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
-        Ok(lock(&self.attempts)
-            .get(key)
-            .and_then(|(_, _, until)| *until)
-            .filter(|u| *u > now))
+    async fn begin(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        policy: &LockoutPolicy,
+    ) -> Result<Attempt> {
+        let mut attempts = lock(&self.attempts);
+        match policy.attempt(attempts.get(key).copied(), now) {
+            Ok(next) => {
+                attempts.insert(key.to_owned(), next);
+                Ok(Attempt::Allowed {
+                    locked_until: next.locked_until,
+                })
+            }
+            Err(until) => Ok(Attempt::Locked(until)),
+        }
+    }
+    async fn forgive(&self, key: &str, set: Option<DateTime<Utc>>) -> Result<()> {
+        if let Some(c) = lock(&self.attempts).get_mut(key) {
+            c.count = c.count.saturating_sub(1);
+            if set.is_some() && c.locked_until == set {
+                c.locked_until = None;
+            }
+        }
+        Ok(())
     }
     async fn record_failure(&self, key: &str, now: DateTime<Utc>, window: Duration) -> Result<u32> {
         let mut attempts = lock(&self.attempts);
-        let entry = attempts.entry(key.to_owned()).or_insert((0, now, None));
-        if now - entry.1 > window {
-            entry.0 = 0;
+        let entry = attempts.entry(key.to_owned()).or_insert(Counter {
+            count: 0,
+            last: now,
+            locked_until: None,
+        });
+        if now - entry.last > window {
+            entry.count = 0;
         }
-        entry.0 += 1;
-        entry.1 = now;
-        Ok(entry.0)
+        entry.count += 1;
+        entry.last = now;
+        Ok(entry.count)
     }
-    async fn lock(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
-        if let Some(e) = lock(&self.attempts).get_mut(key) {
-            e.2 = Some(until);
-        }
-        Ok(())
+    async fn failures(&self, key: &str, now: DateTime<Utc>, window: Duration) -> Result<u32> {
+        Ok(lock(&self.attempts)
+            .get(key)
+            .filter(|c| now - c.last <= window)
+            .map_or(0, |c| c.count))
     }
     async fn clear(&self, key: &str) -> Result<()> {
         lock(&self.attempts).remove(key);
@@ -236,6 +259,8 @@ impl LoginAttempts for Memory {
 pub struct FakeUsers(
     Mutex<HashMap<String, (String, UserState)>>,
     std::sync::atomic::AtomicBool,
+    /// Password verifications made (what argon2 would have been asked).
+    pub std::sync::atomic::AtomicUsize,
 );
 
 impl FakeUsers {
@@ -278,6 +303,9 @@ impl FakeUsers {
 impl Users for FakeUsers {
     async fn verify_password(&self, email: &str, password: &str) -> Result<UserState> {
         self.up()?;
+        self.2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // As long as a hash takes: concurrent logins overlap here.
+        tokio::task::yield_now().await;
         match lock(&self.0).get(email) {
             // As identity answers: a disabled account is told apart, to auth only.
             Some((p, u)) if p == password && u.disabled => Err(AuthError::UserDisabled),
@@ -307,6 +335,10 @@ impl Harness {
     pub const USER: &'static str = "01a20000-0000-7000-8000-000000000001";
 
     pub async fn new() -> Self {
+        Self::with_settings(AuthConfig::default().settings()).await
+    }
+
+    pub async fn with_settings(settings: super::Settings) -> Self {
         let memory = Arc::new(Memory::default());
         let users = Arc::new(FakeUsers::default());
         let clock = Arc::new(ManualClock::starting_now());
@@ -333,7 +365,7 @@ impl Harness {
                 revocations: memory.clone(),
             },
             kek,
-            AuthConfig::default().settings(),
+            settings,
         )
         .await
         .expect("service");

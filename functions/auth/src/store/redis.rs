@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use redis::AsyncCommands as _;
 use redis::aio::ConnectionManager;
 
+use crate::domain::lockout::{Attempt, LockoutPolicy};
 use crate::error::{AuthError, Result};
 use crate::ports::{DenyList, LoginAttempts};
 
@@ -40,6 +41,50 @@ end
 redis.call('HSET', KEYS[1], 'last', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return n
+";
+
+/// An attempt at ARGV[1] (µs) on the hash KEYS[1] {n, last, lock}, as
+/// `LockoutPolicy::attempt` decides (the same rule, in Lua, so it is one atomic step):
+/// refused with the lock's end while locked; else counted (from 1 again after a quiet window
+/// of ARGV[2] µs) and, from the ARGV[3]-th attempt, locked for ARGV[4] µs doubling per
+/// further attempt up to ARGV[5] µs. Returns {allowed (1/0), lock end or 0}. Redis drops the
+/// entry ARGV[6] ms from now.
+const BEGIN_ATTEMPT: &str = r"
+local now = tonumber(ARGV[1])
+local lock = tonumber(redis.call('HGET', KEYS[1], 'lock') or '0')
+if lock > now then
+  return {0, lock}
+end
+local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+if last < now - tonumber(ARGV[2]) then
+  n = 0
+end
+n = n + 1
+local threshold = tonumber(ARGV[3])
+local until_ = 0
+if n >= threshold then
+  local doublings = math.min(n - threshold, 20)
+  until_ = now + math.min(tonumber(ARGV[4]) * (2 ^ doublings), tonumber(ARGV[5]))
+end
+redis.call('HSET', KEYS[1], 'n', n, 'last', now, 'lock', until_)
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return {1, until_}
+";
+
+/// Takes back an attempt on KEYS[1]: one fewer, and the lock lifted if it ends at ARGV[1].
+const FORGIVE_ATTEMPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+if n > 0 then
+  redis.call('HSET', KEYS[1], 'n', n - 1)
+end
+if ARGV[1] ~= '0' and redis.call('HGET', KEYS[1], 'lock') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'lock', 0)
+end
+return 1
 ";
 
 /// Redis keeps an entry this much longer than it counts (clocks of replicas differ a little).
@@ -114,17 +159,53 @@ impl DenyList for RedisState {
     }
 }
 
+fn micros(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
 #[async_trait::async_trait]
 impl LoginAttempts for RedisState {
-    async fn locked_until(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+    async fn begin(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        policy: &LockoutPolicy,
+    ) -> Result<Attempt> {
         let mut conn = self.conn.clone();
-        let until: Option<i64> = conn
-            .get(self.key("lock", key))
+        let window = chrono::Duration::from_std(policy.window).unwrap_or(chrono::Duration::MAX);
+        // Kept for as long as it can matter: a window after the longest lock.
+        let keep =
+            keep_for(now + window + chrono::Duration::from_std(policy.max).unwrap_or(window));
+        let (allowed, until): (i64, i64) = redis::Script::new(BEGIN_ATTEMPT)
+            .key(self.key("attempts", key))
+            .arg(now.timestamp_micros())
+            .arg(micros(policy.window))
+            .arg(policy.threshold)
+            .arg(micros(policy.base))
+            .arg(micros(policy.max))
+            .arg(keep)
+            .invoke_async(&mut conn)
             .await
-            .map_err(redis_error("reading a login lockout"))?;
-        Ok(until
-            .and_then(DateTime::from_timestamp_micros)
-            .filter(|u| *u > now))
+            .map_err(redis_error("counting a login attempt"))?;
+        let until = DateTime::from_timestamp_micros(until).filter(|_| until > 0);
+        Ok(match (allowed, until) {
+            (1, until) => Attempt::Allowed {
+                locked_until: until,
+            },
+            (_, Some(until)) => Attempt::Locked(until),
+            (_, None) => Attempt::Locked(now),
+        })
+    }
+
+    async fn forgive(&self, key: &str, set: Option<DateTime<Utc>>) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::Script::new(FORGIVE_ATTEMPT)
+            .key(self.key("attempts", key))
+            .arg(set.map_or(0, |t| t.timestamp_micros()))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error("giving back a login attempt"))?;
+        Ok(())
     }
 
     async fn record_failure(
@@ -134,9 +215,6 @@ impl LoginAttempts for RedisState {
         window: chrono::Duration,
     ) -> Result<u32> {
         let mut conn = self.conn.clone();
-        // `failures:` (a hash), not the `fail:` counters of earlier versions, which expire by
-        // themselves within one window (during an upgrade the two count apart: a lockout may
-        // take up to twice the failures for one window).
         let n: i64 = redis::Script::new(RECORD_FAILURE)
             .key(self.key("failures", key))
             .arg(now.timestamp_micros())
@@ -148,30 +226,40 @@ impl LoginAttempts for RedisState {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
-    async fn lock(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
+    async fn failures(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<u32> {
         let mut conn = self.conn.clone();
-        let _: () = conn
-            .pset_ex(
-                self.key("lock", key),
-                until.timestamp_micros(),
-                keep_for(until),
-            )
+        let (n, last): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
+            .arg(self.key("failures", key))
+            .arg("n")
+            .arg("last")
+            .query_async(&mut conn)
             .await
-            .map_err(redis_error("locking logins"))?;
-        Ok(())
+            .map_err(redis_error("reading failed logins"))?;
+        let recent = last.is_some_and(|last| last >= (now - window).timestamp_micros());
+        Ok(if recent {
+            u32::try_from(n.unwrap_or(0)).unwrap_or(u32::MAX)
+        } else {
+            0
+        })
     }
 
     async fn clear(&self, key: &str) -> Result<()> {
         let mut conn = self.conn.clone();
         let _: () = conn
-            // `fail:` is where earlier versions counted.
+            // `fail:` and `lock:` are where earlier versions counted.
             .del(&[
+                self.key("attempts", key),
                 self.key("failures", key),
                 self.key("fail", key),
                 self.key("lock", key),
             ])
             .await
-            .map_err(redis_error("clearing login failures"))?;
+            .map_err(redis_error("clearing login attempts"))?;
         Ok(())
     }
 }

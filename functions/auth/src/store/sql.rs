@@ -8,11 +8,11 @@ use sqlx::any::AnyRow;
 
 use crate::domain::{Family, SigningKeyRecord};
 use crate::error::{AuthError, Result};
-use crate::ports::{DenyList, KeyStore, LoginAttempts, RefreshUse, SessionStore};
+use crate::ports::{DenyList, KeyStore, RefreshUse, SessionStore};
 
 #[derive(Clone)]
 pub struct SqlAuthStore {
-    db: Database,
+    pub(super) db: Database,
 }
 
 impl SqlAuthStore {
@@ -21,11 +21,11 @@ impl SqlAuthStore {
     }
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
+pub(super) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn instant(us: i64) -> Result<DateTime<Utc>> {
+pub(super) fn instant(us: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_micros(us)
         .ok_or_else(|| AuthError::Internal(anyhow::anyhow!("stored instant {us} out of range")))
 }
@@ -287,76 +287,6 @@ impl DenyList for SqlAuthStore {
             .await
             .with_context(|| format!("checking the deny list for {jti}"))?;
         Ok(row.is_some())
-    }
-}
-
-#[async_trait::async_trait]
-impl LoginAttempts for SqlAuthStore {
-    async fn locked_until(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
-        let row = sqlx::query(
-            "SELECT locked_until FROM login_failures WHERE key = $1 AND locked_until > $2",
-        )
-        .bind(key)
-        .bind(micros(now))
-        .fetch_optional(&self.db.pool)
-        .await
-        .context("reading a login lockout")?;
-        row.map(|r| instant(column(&r, "locked_until")?))
-            .transpose()
-    }
-
-    async fn record_failure(
-        &self,
-        key: &str,
-        now: DateTime<Utc>,
-        window: chrono::Duration,
-    ) -> Result<u32> {
-        // One atomic upsert: concurrent failures all count.
-        let row = sqlx::query(
-            "INSERT INTO login_failures (key, failures, last_failure_at) VALUES ($1, 1, $2) \
-             ON CONFLICT (key) DO UPDATE SET \
-               failures = CASE WHEN login_failures.last_failure_at < $3 THEN 1 \
-                               ELSE login_failures.failures + 1 END, \
-               last_failure_at = $4 \
-             RETURNING failures",
-        )
-        .bind(key)
-        .bind(micros(now))
-        .bind(micros(now - window))
-        .bind(micros(now))
-        .fetch_one(&self.db.pool)
-        .await
-        .context("counting a failed login")?;
-        let failures: i64 = column(&row, "failures")?;
-        Ok(u32::try_from(failures).unwrap_or(u32::MAX))
-    }
-
-    async fn lock(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE login_failures SET locked_until = $1 WHERE key = $2")
-            .bind(micros(until))
-            .bind(key)
-            .execute(&self.db.pool)
-            .await
-            .context("locking logins")?;
-        Ok(())
-    }
-
-    async fn clear(&self, key: &str) -> Result<()> {
-        // Most logins have nothing to clear: read first, so they take no write lock.
-        let any = sqlx::query("SELECT key FROM login_failures WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.db.pool)
-            .await
-            .context("reading login failures")?;
-        if any.is_none() {
-            return Ok(());
-        }
-        sqlx::query("DELETE FROM login_failures WHERE key = $1")
-            .bind(key)
-            .execute(&self.db.pool)
-            .await
-            .context("clearing login failures")?;
-        Ok(())
     }
 }
 

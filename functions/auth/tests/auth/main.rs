@@ -2,6 +2,7 @@
 //! through real servers (with a real identity service behind it), gRPC, and Lambda events.
 
 mod api;
+mod attempts;
 mod binary;
 mod redis;
 mod store;
