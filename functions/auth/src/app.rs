@@ -18,7 +18,7 @@ use crate::domain::KeyEncryptionKey;
 use crate::identity_users::IdentityUsers;
 use crate::ports::{DenyList, LoginAttempts};
 use crate::service::{AuthService, Ports};
-use crate::store::{MIGRATIONS, RedisState, SqlAuthStore};
+use crate::store::{MIGRATIONS, RedisState, SharedState, SqlAuthStore};
 
 pub const SERVICE_NAME: &str = "platform.auth.v1.AuthService";
 
@@ -52,11 +52,12 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     let clients = ClientFactory::new(registry, own.clients.clone())
         .with_credentials(Arc::new(Cached::new(own_token)));
     let store = Arc::new(SqlAuthStore::new(database.clone()));
+    let clock: Arc<dyn crate::ports::Clock> = Arc::new(SystemClock);
     let (deny_list, attempts): (Arc<dyn DenyList>, Arc<dyn LoginAttempts>) = match &base.redis.url {
         Some(url) => {
-            let redis =
-                Arc::new(RedisState::connect(url.expose_secret(), &base.redis.key_prefix).await?);
-            (redis.clone(), redis)
+            let redis = RedisState::connect(url.expose_secret(), &base.redis.key_prefix)?;
+            let shared = SharedState::start(redis, (*store).clone(), clock.clone());
+            (shared.clone(), shared)
         }
         None => (store.clone(), store.clone()),
     };
@@ -68,7 +69,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
                 sessions: store.clone(),
                 deny_list,
                 attempts,
-                clock: Arc::new(SystemClock),
+                clock,
                 permissions: Arc::new(AuthzPermissions(clients.authz())),
                 revocations: store.clone(),
                 service_keys: Arc::new(RegisteredKeys {

@@ -1,11 +1,14 @@
 //! The store adapters of the auth ports: SQL (PostgreSQL or SQLite) for everything, and
-//! Redis for the deny list and login counters when configured.
+//! Redis in front of it for the deny list and login counters when configured
+//! ([`SharedState`]).
 
 mod redis;
+mod shared;
 mod sql;
 mod sql_attempts;
 
 pub use redis::RedisState;
+pub use shared::SharedState;
 pub use sql::SqlAuthStore;
 
 pub static MIGRATIONS: platform_database::Migrations = platform_database::Migrations {

@@ -46,14 +46,12 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
                 store: Arc::new(SqlAuthzStore::new(database.clone())),
                 clock: Arc::new(SystemClock),
                 shared: match &base.redis.url {
-                    Some(url) => Some(Arc::new(
-                        RedisGrants::connect(
-                            secrecy::ExposeSecret::expose_secret(url),
-                            &base.redis.key_prefix,
-                            config.own.settings().cache_ttl,
-                        )
-                        .await?,
-                    ) as Arc<dyn crate::ports::SharedGrants>),
+                    Some(url) => Some(Arc::new(RedisGrants::connect(
+                        secrecy::ExposeSecret::expose_secret(url),
+                        &base.redis.key_prefix,
+                        config.own.settings().cache_ttl,
+                    )?)
+                        as Arc<dyn crate::ports::SharedGrants>),
                     None => None,
                 },
             },

@@ -11,6 +11,7 @@ pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod peer;
+pub mod redis;
 pub mod request_id;
 pub mod rpc;
 pub mod runner;

@@ -91,15 +91,39 @@ return 1
 const KEEP_AFTER_MS: u64 = 5_000;
 
 impl RedisState {
-    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
-        let conn = ConnectionManager::new(client)
-            .await
-            .map_err(|e| anyhow::anyhow!("connecting to Redis: {e}"))?;
+    /// Not connected yet: Redis may be away when the service starts (see
+    /// [`platform_kernel::redis`]).
+    pub fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
         Ok(Self {
-            conn,
+            conn: platform_kernel::redis::connect(url)?,
             prefix: format!("{prefix}auth:"),
         })
+    }
+
+    /// Whether this Redis still holds what was copied into it (it may have come back empty).
+    pub async fn is_filled(&self) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        conn.exists(self.key("state", "filled"))
+            .await
+            .map_err(redis_error("checking the shared state"))
+    }
+
+    /// Copies denials in (each until its end) and marks the state filled.
+    pub async fn fill(&self, denials: &[(String, DateTime<Utc>)]) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        for (key, until) in denials {
+            pipe.pset_ex(
+                self.key("deny", key),
+                until.timestamp_micros(),
+                keep_for(*until),
+            )
+            .ignore();
+        }
+        pipe.set(self.key("state", "filled"), 1).ignore();
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_error("filling the shared state"))
     }
 
     /// What every key of this state starts with.

@@ -19,6 +19,18 @@ impl SqlAuthStore {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+
+    /// Every denial still in force at `now`, with its end.
+    pub async fn denials(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
+        let rows = sqlx::query("SELECT jti, expires_at FROM denied_tokens WHERE expires_at > $1")
+            .bind(micros(now))
+            .fetch_all(&self.db.pool)
+            .await
+            .context("reading the deny list")?;
+        rows.iter()
+            .map(|r| Ok((column(r, "jti")?, instant(column(r, "expires_at")?)?)))
+            .collect()
+    }
 }
 
 pub(super) fn micros(t: DateTime<Utc>) -> i64 {

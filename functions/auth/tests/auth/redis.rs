@@ -11,10 +11,8 @@ fn url() -> String {
 
 async fn pair() -> (RedisState, RedisState) {
     let prefix = format!("test:{}:", uuid::Uuid::now_v7().simple());
-    let a = RedisState::connect(&url(), &prefix)
-        .await
-        .expect("redis (start it, or set TEST_REDIS_URL)");
-    let b = RedisState::connect(&url(), &prefix).await.expect("redis");
+    let a = RedisState::connect(&url(), &prefix).expect("redis url");
+    let b = RedisState::connect(&url(), &prefix).expect("redis");
     (a, b)
 }
 

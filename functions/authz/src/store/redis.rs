@@ -62,13 +62,9 @@ fn redis_error(what: &'static str) -> impl FnOnce(redis::RedisError) -> AuthzErr
 }
 
 impl RedisGrants {
-    pub async fn connect(url: &str, prefix: &str, ttl: Duration) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?;
-        let conn = ConnectionManager::new(client)
-            .await
-            .map_err(|e| anyhow::anyhow!("connecting to Redis: {e}"))?;
+    pub fn connect(url: &str, prefix: &str, ttl: Duration) -> anyhow::Result<Self> {
         Ok(Self {
-            conn,
+            conn: platform_kernel::redis::connect(url)?,
             prefix: format!("{prefix}authz:"),
             ttl,
         })

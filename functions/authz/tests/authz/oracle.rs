@@ -393,9 +393,8 @@ async fn oracle_redis_body(db: &Database) {
         .unwrap_or_default()
         .as_nanos();
     let prefix = format!("test-{stamp:x}:");
-    let shared = RedisGrants::connect(&url, &prefix, std::time::Duration::from_secs(60))
-        .await
-        .expect("redis");
+    let shared =
+        RedisGrants::connect(&url, &prefix, std::time::Duration::from_secs(60)).expect("redis");
     run_oracle(db, Some(Arc::new(shared))).await;
 }
 

@@ -6,6 +6,7 @@ mod edge;
 mod membership;
 mod new_rpcs;
 mod proxying;
+mod redis_outage;
 mod retries;
 mod revocation;
 mod smuggling;
