@@ -1,6 +1,6 @@
 //! The gateway, composed in one place. Outermost first: request id, tracing span (W3C trace
 //! context), metrics, client IP (`rpc::observed`) → CORS → the gateway's own endpoints
-//! (`/healthz`, `/readyz`, `/metrics`, the JWKS) → the request path (`gate`: routing, body
+//! (`/healthz`, `/readyz`, the JWKS; `/metrics` has a listener of its own) → the request path (`gate`: routing, body
 //! limit, rate limits, authentication, the upstream).
 //!
 //! Every layer's state is shared (`Arc`), because hyper clones the service stack for each
@@ -172,7 +172,6 @@ impl tower::Service<Request<Body>> for Edge {
                     axum::Json(serde_json::json!({"status": "ok"})).into_response()
                 }
                 "/readyz" if read => ready(&state),
-                "/metrics" if read => platform_kernel::metrics::render().await.into_response(),
                 "/.well-known/jwks.json" if read => jwks_document(&state),
                 _ => gate(&state, req).await,
             })

@@ -57,6 +57,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         own.clients.clone(),
     )?;
     let hasher = PasswordHasher::new(own.password_hash)?;
+    let (jobs, queued) = crate::jobs::JobQueue::new();
     let service = Arc::new(IdentityService::new(
         Ports {
             store: Arc::new(SqlUserStore::new(database.clone())),
@@ -65,10 +66,12 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             clock: Arc::new(SystemClock),
             permissions: Arc::new(AuthzPermissions(clients.authz())),
             sessions: Arc::new(AuthSessions(clients.auth())),
+            jobs: Arc::new(jobs),
         },
         hasher,
         own.settings(),
     ));
+    crate::jobs::spawn_worker(&service, queued);
     spawn_bootstrap_admin(&service);
     let (connect, grpc) = crate::api::rpc(service.clone());
     let router = rpc::router(

@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod mail;
 pub mod peers;
 pub mod ports;

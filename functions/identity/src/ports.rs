@@ -93,3 +93,17 @@ pub trait Sessions: Send + Sync + 'static {
 }
 
 pub use platform_kernel::clock::Clock;
+
+/// Work taken off the request path, so a request's answer and timing cannot depend on it:
+/// run soon after by a worker (a queue in this process now; the outbox when the event bus
+/// lands).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Mail a reset link to this address, if it is a user's.
+    PasswordReset { email: crate::domain::Email },
+}
+
+pub trait Jobs: Send + Sync + 'static {
+    /// Queues `job`; `unavailable` when the queue is full.
+    fn submit(&self, job: Job) -> crate::error::Result<()>;
+}

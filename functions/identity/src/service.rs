@@ -41,6 +41,7 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     pub permissions: Arc<dyn Permissions>,
     pub sessions: Arc<dyn Sessions>,
+    pub jobs: Arc<dyn crate::ports::Jobs>,
 }
 
 pub struct IdentityService {
@@ -50,6 +51,7 @@ pub struct IdentityService {
     clock: Arc<dyn Clock>,
     permissions: Arc<dyn Permissions>,
     sessions: Arc<dyn Sessions>,
+    jobs: Arc<dyn crate::ports::Jobs>,
     hasher: PasswordHasher,
     settings: Settings,
 }
@@ -66,6 +68,7 @@ impl IdentityService {
             clock: ports.clock,
             permissions: ports.permissions,
             sessions: ports.sessions,
+            jobs: ports.jobs,
             hasher,
             settings,
         }

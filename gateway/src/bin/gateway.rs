@@ -21,6 +21,7 @@ fn main() -> anyhow::Result<()> {
 async fn run(config: Config) -> anyhow::Result<()> {
     let _telemetry = telemetry::init("gateway", &config.base.telemetry)?;
     let gateway = gateway::build(&config).await?;
+    platform_kernel::metrics::serve_listener(&config.base.server).await?;
     server::serve_per_core(
         &config.base.server,
         config.own.workers,

@@ -166,6 +166,15 @@ pub struct ServerConfig {
     /// 8192 (hyper's smallest read buffer).
     #[serde(deserialize_with = "head_limit")]
     pub max_head_bytes: usize,
+    /// `/metrics` is served on a listener of its own, never on the service's port: on this
+    /// address (loopback by default, so nothing off the host can read it; in a container,
+    /// `0.0.0.0` with the port left unpublished for a scraper on the same network) …
+    pub metrics_host: IpAddr,
+    /// … and port. Unset: the service's port + 1000 (9080 for the gateway's 8080), or any
+    /// free port when the service's port is 0.
+    pub metrics_port: Option<u16>,
+    /// `false`: no metrics listener at all.
+    pub metrics_enabled: bool,
 }
 
 /// `server.max_head_bytes`, refused below what hyper can be given.
@@ -186,6 +195,16 @@ impl ServerConfig {
             port,
             ..Self::default()
         }
+    }
+
+    /// Where the metrics listener binds, when there is one.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        let port = self.metrics_port.unwrap_or(match self.port {
+            0 => 0,
+            port => port.saturating_add(1000),
+        });
+        self.metrics_enabled
+            .then(|| std::net::SocketAddr::new(self.metrics_host, port))
     }
 
     /// How long the server waits on callers, as configured.
@@ -213,6 +232,9 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             http1_fast_path: true,
             max_head_bytes: 64 * 1024,
+            metrics_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            metrics_port: None,
+            metrics_enabled: true,
         }
     }
 }

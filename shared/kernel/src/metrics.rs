@@ -1,5 +1,6 @@
 //! Prometheus metrics: request count and latency by method and code, rendered at
-//! `GET /metrics`.
+//! `GET /metrics` on a listener of its own ([`serve_listener`]; loopback by default), never
+//! on the port the service answers calls on.
 //!
 //! The code label is exact: service errors record their [`ErrorCode`] in a task-local slot
 //! while the request runs (see [`record_error_code`]); errors raised by the protocol layer
@@ -65,6 +66,37 @@ pub async fn render() -> impl IntoResponse {
         )],
         handle().render(),
     )
+}
+
+/// Binds the metrics listener `server` asks for (`server.metrics_*`) and serves
+/// `GET /metrics` on it in the background; its address, or `None` when it is off.
+pub async fn serve_listener(
+    server: &crate::config::ServerConfig,
+) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    use anyhow::Context as _;
+    let Some(addr) = server.metrics_addr() else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("binding the metrics listener {addr} (server.metrics_host / server.metrics_port)")
+    })?;
+    let local = listener.local_addr()?;
+    let _ = handle();
+    let router = axum::Router::new().route("/metrics", axum::routing::get(render));
+    tokio::spawn(async move {
+        let served = crate::server::serve(
+            listener,
+            router,
+            std::future::pending(),
+            crate::config::ServerConfig::default().timeouts(),
+        )
+        .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %format!("{e:#}"), "the metrics listener stopped");
+        }
+    });
+    tracing::info!(%local, "metrics listening");
+    Ok(Some(local))
 }
 
 /// Called by the error adapter so the metrics see the exact code.

@@ -1,5 +1,5 @@
 //! Composes a service's whole HTTP surface on one router: its Connect handlers and gRPC
-//! service (plus gRPC-Web), the health service, `/healthz`, `/readyz`, `/metrics`, and the
+//! service (plus gRPC-Web), the health service, `/healthz`, `/readyz` (`/metrics` has a listener of its own), and the
 //! cross-cutting layers (request id, tracing with W3C trace context, metrics).
 
 use std::convert::Infallible;
@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use connectrpc_axum::MakeServiceBuilder;
 use http::{HeaderName, Request};
 use tonic::server::NamedService;
@@ -81,7 +80,6 @@ where
     let router = Router::new()
         .merge(health::routes(readiness))
         .merge(rpc.extra)
-        .route("/metrics", get(metrics::render))
         .fallback_service(protocols)
         .layer(axum::middleware::from_fn(unknown_method))
         .layer(axum::middleware::from_fn(move |req, next| {

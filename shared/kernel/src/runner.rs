@@ -35,6 +35,7 @@ pub async fn serve_until<T: OwnConfig>(
     let base = &config.base;
     let listener = server::bind(&base.server).await?;
     let local = listener.local_addr()?;
+    crate::metrics::serve_listener(&base.server).await?;
     let registry = platform_discovery::from_config(&base.discovery)?;
     let registration =
         platform_discovery::register_self(&*registry, &base.discovery, T::SERVICE, local).await?;

@@ -123,6 +123,10 @@ impl UserStore for MemoryStore {
 pub struct RecordingMailer(Mutex<Vec<OutgoingMail>>);
 
 impl RecordingMailer {
+    pub fn count(&self) -> usize {
+        lock(&self.0).len()
+    }
+
     pub fn last(&self) -> Option<OutgoingMail> {
         lock(&self.0).last().cloned()
     }
@@ -233,8 +237,26 @@ impl Sessions for RecordingSessions {
     }
 }
 
+/// Jobs kept until the test runs them ([`Harness::run_jobs`]).
+#[derive(Default)]
+pub struct RecordingJobs(Mutex<Vec<crate::ports::Job>>);
+
+impl RecordingJobs {
+    pub fn take(&self) -> Vec<crate::ports::Job> {
+        std::mem::take(&mut *self.0.lock().expect("lock"))
+    }
+}
+
+impl crate::ports::Jobs for RecordingJobs {
+    fn submit(&self, job: crate::ports::Job) -> Result<()> {
+        self.0.lock().expect("lock").push(job);
+        Ok(())
+    }
+}
+
 pub struct Harness {
     pub service: IdentityService,
+    pub jobs: Arc<RecordingJobs>,
     pub permissions: Arc<FakePermissions>,
     pub sessions: Arc<RecordingSessions>,
     pub store: Arc<MemoryStore>,
@@ -309,6 +331,7 @@ impl Harness {
     ) -> Self {
         let permissions = Arc::new(FakePermissions::default());
         let sessions = Arc::new(RecordingSessions::default());
+        let jobs = Arc::new(RecordingJobs::default());
         let service = IdentityService::new(
             Ports {
                 store: store.clone(),
@@ -317,6 +340,7 @@ impl Harness {
                 clock: clock.clone(),
                 permissions: permissions.clone(),
                 sessions: sessions.clone(),
+                jobs: jobs.clone(),
             },
             PasswordHasher::new(params).expect("hash params"),
             crate::service::Settings {
@@ -326,6 +350,7 @@ impl Harness {
         );
         Self {
             service,
+            jobs,
             permissions,
             sessions,
             store,
@@ -333,6 +358,22 @@ impl Harness {
             events,
             clock,
         }
+    }
+
+    /// Runs the queued jobs, as the worker would.
+    pub async fn run_jobs(&self) {
+        for job in self.jobs.take() {
+            self.service.run(job).await;
+        }
+    }
+
+    /// RequestPasswordReset for `email`, and the job it queued.
+    pub async fn request_reset(&self, email: &str) {
+        self.service
+            .request_password_reset(email)
+            .await
+            .expect("requested");
+        self.run_jobs().await;
     }
 
     pub async fn user(&self, email: &str) -> User {

@@ -319,6 +319,23 @@ async fn malformed_requests_are_refused_by_the_protocol_layer() {
     );
 }
 
+/// A GET over a plain socket: the whole answer, head and body.
+async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut socket = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    socket
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("sent");
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await.expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[tokio::test]
 async fn health_readiness_and_metrics_are_served() {
     let app = TestApp::spawn().await;
@@ -328,15 +345,20 @@ async fn health_readiness_and_metrics_are_served() {
     assert_eq!(status, 200);
     app.create_user("ada@example.com").await;
     app.connect_json("GetUser", json!({"id": "42"})).await;
-    let (status, headers, body) = app.request("GET", "/metrics", &[], "").await;
-    assert_eq!(status, 200);
+    let (status, _, body) = app.request("GET", "/metrics", &[], "").await;
+    assert_ne!(status, 200, "not on the service's port");
+    assert!(!String::from_utf8_lossy(&body).contains("rpc_requests_total"));
+    let listener = platform_kernel::metrics::serve_listener(&app.config.base.server)
+        .await
+        .expect("binds")
+        .expect("on by default");
+    assert!(listener.ip().is_loopback(), "{listener}");
+    let text = raw_get(listener, "/metrics").await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(
-        headers["content-type"]
-            .to_str()
-            .expect("ct")
-            .starts_with("text/plain")
+        text.to_lowercase().contains("content-type: text/plain"),
+        "{text}"
     );
-    let text = String::from_utf8_lossy(&body);
     assert!(text.contains(r#"rpc_requests_total{method="/platform.identity.v1.IdentityService/CreateUser",code="ok"}"#), "{text}");
     assert!(
         text.contains(

@@ -239,12 +239,39 @@ async fn buf_curl_calls_grpc_and_grpc_web_through_the_gateway() {
     }
 }
 
+/// A plain GET: the body (200 asserted).
+async fn reqwest_get(url: &str) -> bytes::Bytes {
+    use http_body_util::BodyExt as _;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let response = client
+        .get(url.parse().expect("url"))
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+}
+
 #[tokio::test]
 async fn metrics_show_requests_and_the_healthy_upstream_instances() {
     let stack = Stack::start(|_| {}).await;
     stack.user_token("metrics@example.com").await;
+    // Not on the port the gateway serves callers on …
     let (status, _, body) = stack.call("GET", "/metrics", &[], "").await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
+    assert!(!String::from_utf8_lossy(&body).contains("rpc_requests_total"));
+    // … but on its own listener, on loopback unless configured otherwise.
+    let listener = platform_kernel::metrics::serve_listener(&stack.config.base.server)
+        .await
+        .expect("binds")
+        .expect("on by default");
+    assert!(listener.ip().is_loopback());
+    let body = reqwest_get(&format!("http://{listener}/metrics")).await;
     let text = String::from_utf8_lossy(&body);
     assert!(
         text.contains(r#"gateway_upstream_instances{service="identity"} 1"#),
