@@ -104,6 +104,7 @@ impl Default for RateLimitConfig {
             burst: 100,
             routes: BTreeMap::from([
                 ("/platform.auth.v1.AuthService/Login".to_owned(), login),
+                ("/platform.auth.v1.AuthService/VerifyMfa".to_owned(), login),
                 (
                     "/platform.identity.v1.IdentityService/CreateUser".to_owned(),
                     login,

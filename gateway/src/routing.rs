@@ -35,6 +35,7 @@ impl RouteTable {
     pub fn new(allow_self_signup: bool) -> Self {
         let public = |m: &Method| {
             m == &method::auth::LOGIN
+                || m == &method::auth::VERIFY_MFA
                 || m == &method::auth::REFRESH_TOKEN
                 || (allow_self_signup && m == &method::identity::CREATE_USER)
                 || m == &method::identity::REQUEST_PASSWORD_RESET

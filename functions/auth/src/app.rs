@@ -72,6 +72,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
                 clock,
                 permissions: Arc::new(AuthzPermissions(clients.authz())),
                 revocations: store.clone(),
+                mfa: store.clone(),
                 service_keys: Arc::new(RegisteredKeys {
                     configured: own.service_keys.clone(),
                     dir: base.data_dir.join("service-keys"),

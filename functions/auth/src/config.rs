@@ -26,6 +26,7 @@ pub struct AuthConfig {
     pub tokens: TokensConfig,
     pub keys: KeysConfig,
     pub lockout: LockoutConfig,
+    pub mfa: MfaConfig,
     /// The services that may get service tokens, by name, with their public keys (base64url
     /// Ed25519: the `.pub` file a service writes beside its generated key, or the public half
     /// of its `SECURITY__SERVICE_KEY`), e.g. `AUTH__SERVICE_KEYS__IDENTITY=…`. With none
@@ -66,6 +67,8 @@ impl AuthConfig {
                 window: s(self.lockout.window_secs),
             },
             ipv6_prefix: self.lockout.ipv6_prefix,
+            mfa_issuer: self.mfa.issuer_name.clone(),
+            mfa_challenge_ttl: s(self.mfa.challenge_ttl_secs),
             rotation_interval: s(self.keys.rotation_interval_secs),
         }
     }
@@ -159,6 +162,25 @@ impl Default for LockoutConfig {
     }
 }
 
+/// Multi-factor authentication (TOTP).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MfaConfig {
+    /// What authenticator apps show the account under ("Platform").
+    pub issuer_name: String,
+    /// How long a login may wait for its second factor (300 s).
+    pub challenge_ttl_secs: u64,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        Self {
+            issuer_name: "Platform".to_owned(),
+            challenge_ttl_secs: 300,
+        }
+    }
+}
+
 impl Validate for AuthConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("key `{key}`: {why}")));
@@ -179,6 +201,12 @@ impl Validate for AuthConfig {
         }
         if self.lockout.ipv6_prefix > 128 {
             return bad("lockout.ipv6_prefix", "must be at most 128");
+        }
+        if self.mfa.challenge_ttl_secs == 0 || self.mfa.issuer_name.contains(':') {
+            return bad(
+                "mfa",
+                "challenge_ttl_secs must be positive and issuer_name without `:`",
+            );
         }
         if self.keys.reload_secs == 0 {
             return bad("keys.reload_secs", "must be positive");

@@ -4,6 +4,7 @@ pub mod claims;
 pub mod keys;
 pub mod lockout;
 pub mod session;
+pub mod totp;
 
 pub use claims::AccessClaims;
 pub use keys::{KeyEncryptionKey, Keyring, SigningKeyRecord};

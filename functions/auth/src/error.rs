@@ -27,6 +27,14 @@ pub enum AuthError {
     /// A verified caller without the right; the message says what was missing.
     #[error("{0}")]
     PermissionDenied(String),
+    /// The state does not allow it (TOTP already on, no enrolment waiting); says what to do.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The password was right and the account has a second factor: no tokens, but this
+    /// challenge to complete with VerifyMfa. Login's handler answers it as a success; it is
+    /// an error here so that no caller of `login` can take it for a token pair.
+    #[error("a second factor is required: complete the login with VerifyMfa")]
+    MfaRequired { challenge: String, expires_in: i64 },
     /// A dependency (the identity service) failed.
     #[error("{0}")]
     Unavailable(String),
@@ -58,7 +66,8 @@ impl ServiceError for AuthError {
                 ErrorCode::Unauthenticated
             }
             Self::UserDisabled | Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
-            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Unauthenticated(_) | Self::MfaRequired { .. } => ErrorCode::Unauthenticated,
+            Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             Self::LockedOut(_) => ErrorCode::ResourceExhausted,
             Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,

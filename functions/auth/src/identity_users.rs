@@ -20,6 +20,7 @@ fn state(user: Option<pb::User>) -> Result<UserState> {
         .ok_or_else(|| AuthError::Internal(anyhow::anyhow!("user without password_changed_at")))?;
     Ok(UserState {
         id: user.id,
+        email: user.email,
         disabled: user.disabled,
         password_changed_at: changed,
     })

@@ -10,6 +10,7 @@ use crate::error::Result;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserState {
     pub id: String,
+    pub email: String,
     pub disabled: bool,
     pub password_changed_at: DateTime<Utc>,
 }
@@ -131,6 +132,53 @@ pub trait LoginAttempts: Send + Sync + 'static {
         window: chrono::Duration,
     ) -> Result<u32>;
     async fn clear(&self, key: &str) -> Result<()>;
+}
+
+/// A user's TOTP enrolment as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpRecord {
+    pub user_id: String,
+    /// Sealed with the key-encryption key, bound to the user.
+    pub sealed_secret: String,
+    /// In force once confirmed.
+    pub confirmed: bool,
+}
+
+/// Second factors, their recovery codes, and logins waiting for one.
+#[async_trait::async_trait]
+pub trait MfaStore: Send + Sync + 'static {
+    async fn totp(&self, user: &str) -> Result<Option<TotpRecord>>;
+    /// Stores an unconfirmed secret (replacing an unconfirmed one); `false` when the user
+    /// already has TOTP in force.
+    async fn put_pending_totp(&self, user: &str, sealed: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Puts the pending secret in force, remembering `step` as used, and replaces the
+    /// recovery codes with `codes` (keyed hashes), in one transaction; `false` when there
+    /// was no pending secret.
+    async fn confirm_totp(
+        &self,
+        user: &str,
+        step: i64,
+        codes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Marks `step` used unless it (or a later one) was: of concurrent callers presenting
+    /// codes of one step, exactly one gets `true`.
+    async fn use_step(&self, user: &str, step: i64) -> Result<bool>;
+    /// Marks an unused recovery code used: `true` for the one caller that did.
+    async fn use_recovery_code(&self, user: &str, hash: &str, now: DateTime<Utc>) -> Result<bool>;
+    async fn unused_recovery_codes(&self, user: &str) -> Result<u32>;
+    /// Removes the user's TOTP and recovery codes; whether there was a secret.
+    async fn delete_mfa(&self, user: &str) -> Result<bool>;
+    async fn create_challenge(
+        &self,
+        hash: &str,
+        user: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The user of an unexpired, unused challenge.
+    async fn challenge(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<String>>;
+    /// Uses the challenge up: `true` for the one caller that did.
+    async fn consume_challenge(&self, hash: &str, now: DateTime<Utc>) -> Result<bool>;
 }
 
 /// The authz service: whether a user holds a permission.

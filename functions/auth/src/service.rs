@@ -1,9 +1,13 @@
 //! The auth use cases, transport-free.
 
+mod guard;
 pub mod keys;
 #[cfg(test)]
 mod lockout_tests;
 mod login;
+mod mfa;
+#[cfg(test)]
+mod mfa_tests;
 mod refresh;
 mod revocation;
 #[cfg(test)]
@@ -17,6 +21,7 @@ pub(crate) mod testing;
 mod validate;
 
 pub use login::TokenPair;
+pub use mfa::{Enrolment, SecondFactorUsed};
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -49,6 +54,10 @@ pub struct Settings {
     pub account_slowdown: Slowdown,
     /// IPv6 clients are counted by this prefix.
     pub ipv6_prefix: u8,
+    /// The issuer label authenticator apps show next to the account.
+    pub mfa_issuer: String,
+    /// How long a login may wait for its second factor.
+    pub mfa_challenge_ttl: Duration,
     /// A signing key older than this is replaced (checked on every keyring refresh).
     pub rotation_interval: Duration,
 }
@@ -63,6 +72,7 @@ pub struct Ports {
     pub service_keys: Arc<dyn ServiceKeys>,
     pub permissions: Arc<dyn Permissions>,
     pub revocations: Arc<dyn RevocationLog>,
+    pub mfa: Arc<dyn crate::ports::MfaStore>,
 }
 
 pub struct AuthService {
@@ -75,6 +85,7 @@ pub struct AuthService {
     service_keys: Arc<dyn ServiceKeys>,
     permissions: Arc<dyn Permissions>,
     revocations: Arc<dyn RevocationLog>,
+    mfa: Arc<dyn crate::ports::MfaStore>,
     kek: KeyEncryptionKey,
     keyring: RwLock<Keyring>,
     settings: Settings,
@@ -101,6 +112,7 @@ impl AuthService {
             service_keys: ports.service_keys,
             permissions: ports.permissions,
             revocations: ports.revocations,
+            mfa: ports.mfa,
             kek,
             keyring: RwLock::new(Keyring::default()),
             settings,

@@ -6,6 +6,7 @@ mod redis;
 mod shared;
 mod sql;
 mod sql_attempts;
+mod sql_mfa;
 
 pub use redis::RedisState;
 pub use shared::SharedState;

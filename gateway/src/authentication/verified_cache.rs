@@ -113,6 +113,7 @@ mod tests {
                 jti: "token".into(),
                 token_use: "access".into(),
                 sid: "session".into(),
+                amr: Vec::new(),
             },
             0,
         ))

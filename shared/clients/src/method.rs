@@ -46,6 +46,10 @@ pub mod auth {
         LOGOUT = "Logout", true;
         ISSUE_SERVICE_TOKEN = "IssueServiceToken", false;
         REVOKE_SESSIONS = "RevokeSessions", true;
+        VERIFY_MFA = "VerifyMfa", false;
+        ENROLL_TOTP = "EnrollTotp", false;
+        CONFIRM_TOTP = "ConfirmTotp", false;
+        RESET_MFA = "ResetMfa", true;
     }
 }
 

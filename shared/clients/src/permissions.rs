@@ -34,6 +34,7 @@ pub mod auth {
     use super::Permission;
     permissions! {
         SESSIONS_REVOKE = "auth.sessions.revoke", "End every session of any user.";
+        MFA_RESET = "auth.mfa.reset", "Turn off any user's second factor (a lost device).";
     }
 }
 

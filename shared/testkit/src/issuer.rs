@@ -75,6 +75,7 @@ impl TestIssuer {
             jti: uuid::Uuid::now_v7().to_string(),
             token_use: token_use.to_owned(),
             sid: sid.to_owned(),
+            amr: Vec::new(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());

@@ -29,6 +29,10 @@ pub struct AccessClaims {
     /// The session (refresh-token family) the token belongs to (none in service tokens).
     #[serde(default)]
     pub sid: String,
+    /// How the user authenticated (RFC 8176): `pwd`, plus `otp` and `mfa` after a second
+    /// factor. Empty in service tokens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// What a verifier expects.

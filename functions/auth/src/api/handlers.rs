@@ -5,8 +5,8 @@ use pbjson_types::Timestamp;
 use platform_kernel::unary;
 use platform_proto::auth::v1::{self as pb, auth_service_connect as connect};
 
-use crate::error::Result;
-use crate::service::{AuthService, TokenPair};
+use crate::error::{AuthError, Result};
+use crate::service::{AuthService, SecondFactorUsed, TokenPair};
 
 pub fn rpc(
     svc: Arc<AuthService>,
@@ -25,25 +25,93 @@ pub fn rpc(
             pb::IssueServiceTokenRequest
         ))
         .revoke_sessions(unary!(svc, revoke_sessions, pb::RevokeSessionsRequest))
+        .verify_mfa(unary!(svc, verify_mfa, pb::VerifyMfaRequest))
+        .enroll_totp(unary!(svc, enroll_totp, pb::EnrollTotpRequest))
+        .confirm_totp(unary!(svc, confirm_totp, pb::ConfirmTotpRequest))
+        .reset_mfa(unary!(svc, reset_mfa, pb::ResetMfaRequest))
         .build()
 }
 
 const BEARER: &str = "Bearer";
 
 async fn login(s: &AuthService, r: pb::LoginRequest) -> Result<pb::LoginResponse> {
-    let TokenPair {
-        access_token,
-        refresh_token,
-        expires_in,
-    } = s
+    match s
         .login(&r.email, &r.password, platform_kernel::peer::client_ip())
+        .await
+    {
+        Ok(TokenPair {
+            access_token,
+            refresh_token,
+            expires_in,
+        }) => Ok(pb::LoginResponse {
+            access_token,
+            refresh_token,
+            token_type: BEARER.to_owned(),
+            expires_in,
+            ..Default::default()
+        }),
+        Err(AuthError::MfaRequired {
+            challenge,
+            expires_in,
+        }) => Ok(pb::LoginResponse {
+            mfa_required: true,
+            mfa_challenge: challenge,
+            mfa_expires_in: expires_in,
+            ..Default::default()
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+async fn verify_mfa(s: &AuthService, r: pb::VerifyMfaRequest) -> Result<pb::VerifyMfaResponse> {
+    let (pair, used) = s
+        .verify_mfa(
+            &r.mfa_challenge,
+            &r.code,
+            &r.recovery_code,
+            platform_kernel::peer::client_ip(),
+        )
         .await?;
-    Ok(pb::LoginResponse {
-        access_token,
-        refresh_token,
+    Ok(pb::VerifyMfaResponse {
+        access_token: pair.access_token,
+        refresh_token: pair.refresh_token,
         token_type: BEARER.to_owned(),
-        expires_in,
+        expires_in: pair.expires_in,
+        recovery_codes_left: match used {
+            SecondFactorUsed::RecoveryCode { left } => i32::try_from(left).unwrap_or(i32::MAX),
+            SecondFactorUsed::Totp => 0,
+        },
     })
+}
+
+async fn enroll_totp(s: &AuthService, _: pb::EnrollTotpRequest) -> Result<pb::EnrollTotpResponse> {
+    let enrolment = s.enroll_totp(&platform_kernel::caller::current()).await?;
+    Ok(pb::EnrollTotpResponse {
+        otpauth_uri: enrolment.otpauth_uri,
+        secret: enrolment.secret,
+    })
+}
+
+async fn confirm_totp(
+    s: &AuthService,
+    r: pb::ConfirmTotpRequest,
+) -> Result<pb::ConfirmTotpResponse> {
+    let recovery_codes = s
+        .confirm_totp(&platform_kernel::caller::current(), &r.code)
+        .await?;
+    Ok(pb::ConfirmTotpResponse { recovery_codes })
+}
+
+async fn reset_mfa(s: &AuthService, r: pb::ResetMfaRequest) -> Result<pb::ResetMfaResponse> {
+    let reset = s
+        .reset_mfa(
+            &platform_kernel::caller::current(),
+            &r.user_id,
+            &r.code,
+            platform_kernel::peer::client_ip(),
+        )
+        .await?;
+    Ok(pb::ResetMfaResponse { reset })
 }
 
 async fn refresh_token(
@@ -81,6 +149,7 @@ async fn validate_token(
             issued_at: at(c.iat),
             not_before: at(c.nbf),
             expires_at: at(c.exp),
+            amr: c.amr,
         }),
     })
 }

@@ -15,7 +15,7 @@ use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use rand::TryRngCore as _;
 
-fn random<const N: usize>() -> [u8; N] {
+pub(crate) fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     #[allow(clippy::expect_used)]
     rand::rngs::OsRng
@@ -64,12 +64,26 @@ impl KeyEncryptionKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// A keyed hash of `value` for `purpose` (recovery codes: a stolen table cannot be
+    /// searched for them without this key).
+    pub fn keyed_hash(&self, purpose: &str, value: &str) -> String {
+        use hmac::Mac as _;
+        #[allow(clippy::expect_used)] // HMAC takes keys of any length
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.1).expect("hmac key");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(value.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
     /// A fresh random key, base64 (for the embedded default and `rotate-keys --new-kek`).
     pub fn generate_base64() -> String {
         STANDARD.encode(random::<32>())
     }
 
-    fn seal(&self, kid: &str, secret: &[u8]) -> anyhow::Result<String> {
+    /// Seals `secret` bound to `kid` (opened only with the same label).
+    pub(crate) fn seal(&self, kid: &str, secret: &[u8]) -> anyhow::Result<String> {
         let nonce = random::<24>();
         let sealed = self
             .0
@@ -84,7 +98,7 @@ impl KeyEncryptionKey {
         Ok(STANDARD.encode([nonce.as_slice(), &sealed].concat()))
     }
 
-    fn open(&self, kid: &str, sealed: &str) -> anyhow::Result<Vec<u8>> {
+    pub(crate) fn open(&self, kid: &str, sealed: &str) -> anyhow::Result<Vec<u8>> {
         let bytes = STANDARD
             .decode(sealed)
             .context("sealed key is not base64")?;

@@ -11,6 +11,8 @@ pub struct Family {
     /// Absolute end of the session: 7 days after login by default, whatever the rotations.
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// How the user authenticated at login (RFC 8176 values), for every token of the session.
+    pub amr: Vec<String>,
 }
 
 impl Family {

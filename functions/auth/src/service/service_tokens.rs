@@ -28,6 +28,7 @@ impl AuthService {
             jti: uuid::Uuid::now_v7().to_string(),
             token_use: platform_tokens::SERVICE.to_owned(),
             sid: String::new(),
+            amr: Vec::new(),
         };
         Ok((
             self.sign(&claims)?,

@@ -31,6 +31,16 @@ pub struct Memory {
     denied: Mutex<HashMap<String, DateTime<Utc>>>,
     attempts: Mutex<HashMap<String, Counter>>,
     revocations: Mutex<Vec<crate::ports::Revocation>>,
+    mfa: Mutex<MemoryMfa>,
+}
+
+/// TOTP (record, last step), recovery codes (hash → used), challenges (hash → user, end,
+/// used).
+#[derive(Default)]
+struct MemoryMfa {
+    totp: HashMap<String, (crate::ports::TotpRecord, i64)>,
+    codes: HashMap<String, HashMap<String, bool>>,
+    challenges: HashMap<String, (String, DateTime<Utc>, bool)>,
 }
 
 #[async_trait::async_trait]
@@ -254,6 +264,104 @@ impl LoginAttempts for Memory {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::ports::MfaStore for Memory {
+    async fn totp(&self, user: &str) -> Result<Option<crate::ports::TotpRecord>> {
+        Ok(lock(&self.mfa).totp.get(user).map(|(r, _)| r.clone()))
+    }
+    async fn put_pending_totp(&self, user: &str, sealed: &str, _: DateTime<Utc>) -> Result<bool> {
+        let mut mfa = lock(&self.mfa);
+        if mfa.totp.get(user).is_some_and(|(r, _)| r.confirmed) {
+            return Ok(false);
+        }
+        let record = crate::ports::TotpRecord {
+            user_id: user.to_owned(),
+            sealed_secret: sealed.to_owned(),
+            confirmed: false,
+        };
+        mfa.totp.insert(user.to_owned(), (record, 0));
+        Ok(true)
+    }
+    async fn confirm_totp(
+        &self,
+        user: &str,
+        step: i64,
+        codes: &[String],
+        _: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut mfa = lock(&self.mfa);
+        match mfa.totp.get_mut(user) {
+            Some((record, last)) if !record.confirmed => {
+                record.confirmed = true;
+                *last = step;
+            }
+            _ => return Ok(false),
+        }
+        mfa.codes.insert(
+            user.to_owned(),
+            codes.iter().map(|c| (c.clone(), false)).collect(),
+        );
+        Ok(true)
+    }
+    async fn use_step(&self, user: &str, step: i64) -> Result<bool> {
+        Ok(match lock(&self.mfa).totp.get_mut(user) {
+            Some((record, last)) if record.confirmed && *last < step => {
+                *last = step;
+                true
+            }
+            _ => false,
+        })
+    }
+    async fn use_recovery_code(&self, user: &str, hash: &str, _: DateTime<Utc>) -> Result<bool> {
+        Ok(
+            match lock(&self.mfa)
+                .codes
+                .get_mut(user)
+                .and_then(|c| c.get_mut(hash))
+            {
+                Some(used) if !*used => {
+                    *used = true;
+                    true
+                }
+                _ => false,
+            },
+        )
+    }
+    async fn unused_recovery_codes(&self, user: &str) -> Result<u32> {
+        Ok(lock(&self.mfa)
+            .codes
+            .get(user)
+            .map_or(0, |c| c.values().filter(|used| !**used).count() as u32))
+    }
+    async fn delete_mfa(&self, user: &str) -> Result<bool> {
+        let mut mfa = lock(&self.mfa);
+        mfa.codes.remove(user);
+        Ok(mfa.totp.remove(user).is_some())
+    }
+    async fn create_challenge(&self, hash: &str, user: &str, until: DateTime<Utc>) -> Result<()> {
+        lock(&self.mfa)
+            .challenges
+            .insert(hash.to_owned(), (user.to_owned(), until, false));
+        Ok(())
+    }
+    async fn challenge(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<String>> {
+        Ok(lock(&self.mfa)
+            .challenges
+            .get(hash)
+            .filter(|(_, until, used)| *until > now && !used)
+            .map(|(user, _, _)| user.clone()))
+    }
+    async fn consume_challenge(&self, hash: &str, now: DateTime<Utc>) -> Result<bool> {
+        Ok(match lock(&self.mfa).challenges.get_mut(hash) {
+            Some((_, until, used)) if *until > now && !*used => {
+                *used = true;
+                true
+            }
+            _ => false,
+        })
+    }
+}
+
 /// Users with known passwords.
 #[derive(Default)]
 pub struct FakeUsers(
@@ -271,6 +379,7 @@ impl FakeUsers {
                 password.to_owned(),
                 UserState {
                     id: id.to_owned(),
+                    email: email.to_owned(),
                     disabled: false,
                     password_changed_at: now,
                 },
@@ -363,6 +472,7 @@ impl Harness {
                 service_keys: service_keys.clone(),
                 permissions: permissions.clone(),
                 revocations: memory.clone(),
+                mfa: memory.clone(),
             },
             kek,
             settings,

@@ -3,8 +3,8 @@
 
 use jsonwebtoken::{Algorithm, Header};
 
-use crate::domain::AccessClaims;
 use crate::domain::claims::ACCESS;
+use crate::domain::{AccessClaims, Family};
 use crate::error::{AuthError, Result};
 
 use super::{AuthService, chrono};
@@ -14,7 +14,8 @@ pub type ValidatedClaims = AccessClaims;
 
 impl AuthService {
     /// Signs an access token for `user_id` in session `sid`; returns it and its claims.
-    pub(crate) fn sign_access(&self, user_id: &str, sid: &str) -> Result<(String, AccessClaims)> {
+    pub(crate) fn sign_access(&self, session: &Family) -> Result<(String, AccessClaims)> {
+        let (user_id, sid) = (&session.user_id, &session.id);
         let now = self.clock.now().timestamp();
         let claims = AccessClaims {
             iss: self.settings.issuer.clone(),
@@ -26,6 +27,7 @@ impl AuthService {
             jti: uuid::Uuid::now_v7().to_string(),
             token_use: ACCESS.to_owned(),
             sid: sid.to_owned(),
+            amr: session.amr.clone(),
         };
         Ok((self.sign(&claims)?, claims))
     }

@@ -104,14 +104,15 @@ impl SessionStore for SqlAuthStore {
             .await
             .with_context(|| format!("creating session {}", family.id))?;
         sqlx::query(
-            "INSERT INTO refresh_families (id, user_id, created_at, expires_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO refresh_families (id, user_id, created_at, expires_at, revoked_at, amr) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&family.id)
         .bind(&family.user_id)
         .bind(micros(family.created_at))
         .bind(micros(family.expires_at))
         .bind(family.revoked_at.map(micros))
+        .bind(family.amr.join(" "))
         .execute(&mut *tx)
         .await
         .with_context(|| format!("creating session {}", family.id))?;
@@ -130,7 +131,7 @@ impl SessionStore for SqlAuthStore {
 
     async fn family(&self, id: &str) -> Result<Option<Family>> {
         let row = sqlx::query(
-            "SELECT id, user_id, created_at, expires_at, revoked_at FROM refresh_families WHERE id = $1",
+            "SELECT id, user_id, created_at, expires_at, revoked_at, amr FROM refresh_families WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.db.pool)
@@ -144,6 +145,10 @@ impl SessionStore for SqlAuthStore {
                 created_at: instant(column(&r, "created_at")?)?,
                 expires_at: instant(column(&r, "expires_at")?)?,
                 revoked_at: revoked.map(instant).transpose()?,
+                amr: column::<String>(&r, "amr")?
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect(),
             })
         })
         .transpose()

@@ -81,6 +81,7 @@ async fn exactly_one_concurrent_use_of_a_refresh_token_is_fresh(f: &Fixture) {
         created_at: at(0),
         expires_at: at(100),
         revoked_at: None,
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
     };
     f.store
         .create_family(&family, "h0")
@@ -194,6 +195,141 @@ async fn failures_count_atomically_and_reset_after_a_quiet_window(f: &Fixture) {
             .expect("c"),
         1
     );
+}
+
+on_both_backends!(a_session_keeps_how_its_user_authenticated);
+async fn a_session_keeps_how_its_user_authenticated(f: &Fixture) {
+    let family = Family {
+        id: "fam-amr".into(),
+        user_id: "u".into(),
+        created_at: at(0),
+        expires_at: at(100),
+        revoked_at: None,
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+    };
+    f.store
+        .create_family(&family, "h-amr")
+        .await
+        .expect("family");
+    assert_eq!(f.store.family("fam-amr").await.expect("read"), Some(family));
+}
+
+on_both_backends!(second_factors_are_single_use_in_one_write_each);
+async fn second_factors_are_single_use_in_one_write_each(f: &Fixture) {
+    use auth::ports::MfaStore as _;
+    assert!(
+        f.store
+            .put_pending_totp("u", "sealed-1", at(0))
+            .await
+            .expect("put")
+    );
+    assert!(
+        f.store
+            .put_pending_totp("u", "sealed-2", at(1))
+            .await
+            .expect("replace")
+    );
+    let pending = f.store.totp("u").await.expect("read").expect("pending");
+    assert_eq!(
+        (pending.sealed_secret.as_str(), pending.confirmed),
+        ("sealed-2", false)
+    );
+    assert!(
+        !f.store.use_step("u", 5).await.expect("step"),
+        "not in force yet"
+    );
+    let codes = vec!["c1".to_owned(), "c2".to_owned()];
+    assert!(
+        f.store
+            .confirm_totp("u", 10, &codes, at(2))
+            .await
+            .expect("confirm")
+    );
+    assert!(
+        !f.store
+            .confirm_totp("u", 11, &codes, at(2))
+            .await
+            .expect("once")
+    );
+    assert!(
+        !f.store
+            .put_pending_totp("u", "sealed-3", at(3))
+            .await
+            .expect("put"),
+        "in force"
+    );
+    assert!(
+        f.store
+            .totp("u")
+            .await
+            .expect("read")
+            .expect("on")
+            .confirmed
+    );
+    // Steps: the confirmation's is used; each later one once, never an earlier one.
+    assert!(!f.store.use_step("u", 10).await.expect("step"));
+    let store = Arc::new(f.store.clone());
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.use_step("u", 11).await.expect("step") })
+        })
+        .collect();
+    let mut won = 0;
+    for racer in racers {
+        won += usize::from(racer.await.expect("join"));
+    }
+    assert_eq!(won, 1, "one of concurrent uses of a code wins");
+    assert!(!f.store.use_step("u", 9).await.expect("step"));
+    // Recovery codes.
+    assert_eq!(f.store.unused_recovery_codes("u").await.expect("count"), 2);
+    assert!(
+        f.store
+            .use_recovery_code("u", "c1", at(4))
+            .await
+            .expect("use")
+    );
+    assert!(
+        !f.store
+            .use_recovery_code("u", "c1", at(5))
+            .await
+            .expect("again")
+    );
+    assert!(
+        !f.store
+            .use_recovery_code("someone", "c2", at(5))
+            .await
+            .expect("theirs")
+    );
+    assert_eq!(f.store.unused_recovery_codes("u").await.expect("count"), 1);
+    // Challenges: unexpired, unused, once.
+    f.store
+        .create_challenge("ch", "u", at(60))
+        .await
+        .expect("challenge");
+    assert_eq!(
+        f.store.challenge("ch", at(59)).await.expect("read"),
+        Some("u".into())
+    );
+    assert_eq!(f.store.challenge("ch", at(60)).await.expect("read"), None);
+    assert!(f.store.consume_challenge("ch", at(30)).await.expect("use"));
+    assert!(!f.store.consume_challenge("ch", at(31)).await.expect("once"));
+    assert_eq!(f.store.challenge("ch", at(31)).await.expect("read"), None);
+    f.store
+        .create_challenge("late", "u", at(40))
+        .await
+        .expect("challenge");
+    assert!(
+        !f.store
+            .consume_challenge("late", at(40))
+            .await
+            .expect("expired")
+    );
+    // Reset.
+    assert!(f.store.delete_mfa("u").await.expect("delete"));
+    assert!(!f.store.delete_mfa("u").await.expect("gone"));
+    assert_eq!(f.store.totp("u").await.expect("read"), None);
+    assert_eq!(f.store.unused_recovery_codes("u").await.expect("count"), 0);
 }
 
 on_both_backends!(login_attempts_follow_the_policy);

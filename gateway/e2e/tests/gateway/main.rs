@@ -4,6 +4,7 @@ mod attacks;
 mod client_ip;
 mod edge;
 mod membership;
+mod mfa;
 mod new_rpcs;
 mod proxying;
 mod redis_outage;

@@ -10,5 +10,9 @@ super::service_client! {
         /// Internal: services exchange their client assertion for a service token.
         fn issue_service_token(IssueServiceTokenRequest) -> IssueServiceTokenResponse = ISSUE_SERVICE_TOKEN;
         fn revoke_sessions(RevokeSessionsRequest) -> RevokeSessionsResponse = REVOKE_SESSIONS;
+        fn verify_mfa(VerifyMfaRequest) -> VerifyMfaResponse = VERIFY_MFA;
+        fn enroll_totp(EnrollTotpRequest) -> EnrollTotpResponse = ENROLL_TOTP;
+        fn confirm_totp(ConfirmTotpRequest) -> ConfirmTotpResponse = CONFIRM_TOTP;
+        fn reset_mfa(ResetMfaRequest) -> ResetMfaResponse = RESET_MFA;
     }
 }
