@@ -236,6 +236,11 @@ fn print_banner(running: &[Running]) {
         );
     }
     println!("  mail       {}", data_dir.join("mail").display());
+    let ports = running.iter().map(|r| r.port.saturating_add(1000));
+    if let (Some(low), Some(high)) = (ports.clone().min(), ports.max()) {
+        // Each service's own loopback listener (see `server.metrics_port`).
+        println!("  metrics    http://127.0.0.1:{low}…{high}/metrics (loopback only)");
+    }
     if let Some(entry) = running
         .iter()
         .find(|r| r.service.name == "gateway")
