@@ -66,6 +66,7 @@ impl AuthConfig {
                 max: Duration::from_millis(self.lockout.slowdown_max_ms),
                 window: s(self.lockout.window_secs),
             },
+            factor_lockout: lockout(self.lockout.factor_threshold),
             ipv6_prefix: self.lockout.ipv6_prefix,
             mfa_issuer: self.mfa.issuer_name.clone(),
             mfa_challenge_ttl: s(self.mfa.challenge_ttl_secs),
@@ -144,6 +145,10 @@ pub struct LockoutConfig {
     pub slowdown_max_ms: u64,
     /// IPv6 clients are counted by this prefix (64): one subscriber usually holds a /64.
     pub ipv6_prefix: u8,
+    /// Second-factor attempts on one account, from every client together, before its second
+    /// step locks (10): its password is already proven, so this lock can only be set by
+    /// someone who has it, and it caps guessing from many addresses.
+    pub factor_threshold: u32,
 }
 
 impl Default for LockoutConfig {
@@ -158,6 +163,7 @@ impl Default for LockoutConfig {
             slowdown_base_ms: 250,
             slowdown_max_ms: 4_000,
             ipv6_prefix: 64,
+            factor_threshold: 10,
         }
     }
 }
@@ -193,7 +199,10 @@ impl Validate for AuthConfig {
                 "must be at least tokens.access_ttl_secs",
             );
         }
-        if self.lockout.pair_threshold == 0 || self.lockout.client_threshold == 0 {
+        if self.lockout.pair_threshold == 0
+            || self.lockout.client_threshold == 0
+            || self.lockout.factor_threshold == 0
+        {
             return bad("lockout", "thresholds must be positive");
         }
         if self.lockout.slowdown_after == 0 {

@@ -151,12 +151,13 @@ pub trait MfaStore: Send + Sync + 'static {
     /// Stores an unconfirmed secret (replacing an unconfirmed one); `false` when the user
     /// already has TOTP in force.
     async fn put_pending_totp(&self, user: &str, sealed: &str, now: DateTime<Utc>) -> Result<bool>;
-    /// Puts the pending secret in force, remembering `step` as used, and replaces the
-    /// recovery codes with `codes` (keyed hashes), in one transaction; `false` when there
-    /// was no pending secret.
+    /// Puts the pending secret `sealed` in force, remembering `step` as used, and replaces
+    /// the recovery codes with `codes` (keyed hashes), in one transaction; `false` when that
+    /// secret is not the one pending (none, or an enrolment started over meanwhile).
     async fn confirm_totp(
         &self,
         user: &str,
+        sealed: &str,
         step: i64,
         codes: &[String],
         now: DateTime<Utc>,

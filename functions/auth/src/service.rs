@@ -52,6 +52,8 @@ pub struct Settings {
     pub client_lockout: LockoutPolicy,
     /// Failures on one account from every client.
     pub account_slowdown: Slowdown,
+    /// Second-factor attempts on one account from every client (these lock).
+    pub factor_lockout: LockoutPolicy,
     /// IPv6 clients are counted by this prefix.
     pub ipv6_prefix: u8,
     /// The issuer label authenticator apps show next to the account.

@@ -50,13 +50,33 @@ pub fn resolve<B>(req: &Request<B>, trusted: &[IpAddr]) -> Option<IpAddr> {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     match socket {
-        Some(ip) if !trusted.contains(&ip) => Some(ip),
+        Some(ip) if !trusted.contains(&ip) => {
+            warn_untrusted_forwarding(ip, req);
+            Some(ip)
+        }
         Some(ip) => forwarded(req)
             .into_iter()
             .rev()
             .find(|hop| !trusted.contains(hop))
             .or(Some(ip)),
         None => lambda_source(req).or_else(|| forwarded(req).into_iter().last()),
+    }
+}
+
+/// Says once per process that an `X-Forwarded-For` from a peer outside
+/// `server.trusted_proxies` was ignored: right at the edge (the gateway facing the internet)
+/// that is what should happen; behind a proxy that is not listed, every client behind it
+/// shares the proxy's address, and with it one budget of lockouts and rate limits.
+fn warn_untrusted_forwarding<B>(peer: IpAddr, req: &Request<B>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if req.headers().contains_key(crate::headers::X_FORWARDED_FOR)
+        && !WARNED.swap(true, Ordering::Relaxed)
+    {
+        tracing::warn!(
+            %peer,
+            "ignoring X-Forwarded-For from a peer not in server.trusted_proxies (said once); if a proxy or the gateway stands in front of this service, list its address there, or every client behind it counts as one for lockouts and rate limits"
+        );
     }
 }
 

@@ -26,6 +26,9 @@ struct Keys {
     client: Option<String>,
     /// This account from every client: slows down, never locks.
     account: String,
+    /// A second factor from every client: locks (its password is already proven, so only
+    /// someone who has it can lock the owner's second step).
+    factor: Option<String>,
 }
 
 impl AuthService {
@@ -52,6 +55,8 @@ impl AuthService {
             },
             client: client.map(|client| format!("client:{client}")),
             account: format!("account:{subject}"),
+            factor: matches!(guessed, Guessed::SecondFactor { .. })
+                .then(|| format!("factor:{subject}")),
         };
         let now = self.clock.now();
         // The client first, then the pair: a pair that refuses gives the client its attempt
@@ -78,6 +83,20 @@ impl AuthService {
             }
             Attempt::Allowed { locked_until } => locked_until,
         };
+        let factor_set = match &keys.factor {
+            Some(key) => match self
+                .attempts
+                .begin(key, now, &settings.factor_lockout)
+                .await?
+            {
+                Attempt::Locked(until) => {
+                    self.give_back(&keys, client_set, Some(pair_set)).await?;
+                    return Err(locked(now, until));
+                }
+                Attempt::Allowed { locked_until } => locked_until,
+            },
+            None => None,
+        };
         let window = chrono(settings.account_slowdown.window);
         let failures = self.attempts.failures(&keys.account, now, window).await?;
         let delay = settings.account_slowdown.delay_for(failures);
@@ -89,6 +108,9 @@ impl AuthService {
             Ok(answer) => {
                 self.attempts.clear(&keys.pair).await?;
                 self.attempts.clear(&keys.account).await?;
+                if let Some(key) = &keys.factor {
+                    self.attempts.clear(key).await?;
+                }
                 self.give_back(&keys, client_set, None).await?;
                 Ok(answer)
             }
@@ -96,7 +118,7 @@ impl AuthService {
                 self.attempts
                     .record_failure(&keys.account, now, window)
                     .await?;
-                if pair_set.is_some() || client_set.is_some() {
+                if pair_set.is_some() || client_set.is_some() || factor_set.is_some() {
                     tracing::warn!(pair = %keys.pair, client = ?keys.client, "locked after repeated failures");
                     metrics::counter!("auth_security_events_total", "kind" => "login_lockout")
                         .increment(1);
@@ -106,6 +128,9 @@ impl AuthService {
             Err(e) => {
                 // Nothing was checked: the attempt does not count.
                 self.give_back(&keys, client_set, Some(pair_set)).await?;
+                if let Some(key) = &keys.factor {
+                    self.attempts.forgive(key, factor_set).await?;
+                }
                 Err(e)
             }
         }

@@ -108,14 +108,21 @@ impl AuthService {
         let hashes: Vec<String> = codes.iter().map(|c| self.recovery_hash(user, c)).collect();
         if !self
             .mfa
-            .confirm_totp(user, step, &hashes, self.clock.now())
+            .confirm_totp(user, &record.sealed_secret, step, &hashes, self.clock.now())
             .await?
         {
             return Err(AuthError::FailedPrecondition(
-                "the enrolment was confirmed or replaced meanwhile".into(),
+                "the enrolment was confirmed or started over meanwhile: scan the new one".into(),
             ));
         }
         tracing::info!(target: "security", %user, "TOTP turned on");
+        // Sessions begun with the password alone end: a refresh token taken before stops.
+        let keep = caller_session(caller);
+        let ended = self
+            .sessions
+            .revoke_user_families(user, keep, self.clock.now())
+            .await?;
+        self.announce_sessions_ended(&ended).await?;
         Ok(codes)
     }
 
@@ -313,6 +320,14 @@ fn is_totp_shaped(code: &str) -> bool {
 /// The label a user's TOTP secret is sealed under: it opens for that user only.
 fn sealed_for(user: &str) -> String {
     format!("totp:{user}")
+}
+
+/// The session of the calling user's token, if it names one.
+fn caller_session(caller: &Caller) -> Option<&str> {
+    match caller {
+        Caller::User(u) => Some(u.session.as_str()).filter(|s| !s.is_empty()),
+        _ => None,
+    }
 }
 
 /// The calling user; second factors are a user's own business.

@@ -123,6 +123,48 @@ async fn with_totp_on_login_asks_for_a_code_and_the_tokens_say_how_the_user_auth
 }
 
 #[tokio::test]
+async fn turning_totp_on_ends_the_sessions_begun_with_the_password_alone_but_the_callers() {
+    let h = Harness::new().await;
+    let old = h
+        .service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect("before MFA");
+    let current = h
+        .service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect("the session enrolling");
+    let claims = h
+        .service
+        .validate(&current.access_token)
+        .await
+        .expect("valid");
+    let caller = Caller::User(platform_kernel::caller::UserCaller {
+        id: Harness::USER.to_owned(),
+        session: claims.sid.clone(),
+        token_id: claims.jti.clone(),
+    });
+    let enrolment = h.service.enroll_totp(&caller).await.expect("enrol");
+    let secret = unbase32(&enrolment.secret);
+    h.service
+        .confirm_totp(&caller, &app_code(&h, &secret))
+        .await
+        .expect("on");
+    h.clock.advance(Duration::seconds(1));
+    let err = h
+        .service
+        .refresh(&old.refresh_token)
+        .await
+        .expect_err("a session begun with the password alone ends");
+    assert!(matches!(err, AuthError::InvalidRefreshToken), "{err:?}");
+    h.service
+        .refresh(&current.refresh_token)
+        .await
+        .expect("the session that turned it on goes on");
+}
+
+#[tokio::test]
 async fn a_used_code_is_refused_within_its_window_and_the_next_one_works() {
     let h = Harness::new().await;
     let (secret, _) = enrolled(&h).await;
@@ -205,6 +247,38 @@ async fn ten_wrong_codes_are_limited_like_passwords_and_the_right_one_waits_for_
     h.clock.advance(Duration::seconds(31));
     h.service
         .verify_mfa(&challenge, &app_code(&h, &secret), "", ip)
+        .await
+        .expect("after the lock");
+}
+
+#[tokio::test]
+async fn guessing_codes_from_many_addresses_locks_the_second_step_after_ten() {
+    let h = Harness::new().await;
+    let (secret, _) = enrolled(&h).await;
+    let challenge = challenge(&h).await;
+    let right = app_code(&h, &secret);
+    let wrong = format!(
+        "{:06}",
+        (right.parse::<u32>().expect("digits") + 1) % 1_000_000
+    );
+    for attacker in 1..=10 {
+        let ip = format!("198.51.100.{attacker}").parse().ok();
+        let err = h
+            .service
+            .verify_mfa(&challenge, &wrong, "", ip)
+            .await
+            .expect_err("wrong");
+        assert!(matches!(err, AuthError::InvalidCredentials), "{err:?}");
+    }
+    let err = h
+        .service
+        .verify_mfa(&challenge, &right, "", "192.0.2.77".parse().ok())
+        .await
+        .expect_err("the second step is locked from everywhere");
+    assert!(matches!(err, AuthError::LockedOut(_)), "{err:?}");
+    h.clock.advance(Duration::seconds(31));
+    h.service
+        .verify_mfa(&challenge, &app_code(&h, &secret), "", None)
         .await
         .expect("after the lock");
 }

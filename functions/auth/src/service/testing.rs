@@ -285,13 +285,14 @@ impl crate::ports::MfaStore for Memory {
     async fn confirm_totp(
         &self,
         user: &str,
+        sealed: &str,
         step: i64,
         codes: &[String],
         _: DateTime<Utc>,
     ) -> Result<bool> {
         let mut mfa = lock(&self.mfa);
         match mfa.totp.get_mut(user) {
-            Some((record, last)) if !record.confirmed => {
+            Some((record, last)) if !record.confirmed && record.sealed_secret == sealed => {
                 record.confirmed = true;
                 *last = step;
             }

@@ -2,7 +2,8 @@
 //! database, never instead of it, so Redis being away is not an outage.
 //!
 //! - Denials are written to the database first (the record) and to Redis (where they are
-//!   read, shared and fast). Single-use denials (`deny_once`) are decided by the database
+//!   read, shared and fast), to Redis even while degraded, so none made during a refill is
+//!   missed there. Single-use denials (`deny_once`) are decided by the database
 //!   alone, so a replay is caught whether or not Redis saw the first use.
 //! - When a Redis command fails, the state turns *degraded*: a warning, the gauge
 //!   `auth_redis_degraded` at 1, and every operation goes to the database until Redis is back
@@ -10,7 +11,12 @@
 //!   shared by every replica; those counts are left behind when Redis returns.
 //! - A watcher probes Redis every second. When it answers again, or answers without the
 //!   marker this state keeps in it (it came back empty), the denials still in force are
-//!   copied back from the database before Redis is read again.
+//!   copied back from the database before Redis is read again. Left open: a replica cut off
+//!   from Redis while the others reach it writes denials to the database only, and the
+//!   others read Redis; auth's own ValidateToken may take such a token until that replica
+//!   reaches Redis again (the gateway and the services follow the revocation log, which is
+//!   in the database, and are not affected). After Redis comes back empty, denials are
+//!   missing from it for up to a probe interval.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -121,9 +127,9 @@ impl SharedState {
 impl DenyList for SharedState {
     async fn deny(&self, jti: &str, until: DateTime<Utc>) -> Result<()> {
         self.sql.deny(jti, until).await?;
-        if !self.is_degraded()
-            && let Err(e) = self.redis.deny(jti, until).await
-        {
+        // Redis too, even while degraded: a denial made while the watcher refills Redis
+        // (after its snapshot, before it turns to Redis) must not be missing there.
+        if let Err(e) = self.redis.deny(jti, until).await {
             // Recorded in the database: the watcher copies it in when Redis is back.
             self.fell_back("denying a token", &e);
         }

@@ -48,6 +48,7 @@ impl MfaStore for SqlAuthStore {
     async fn confirm_totp(
         &self,
         user: &str,
+        sealed: &str,
         step: i64,
         codes: &[String],
         now: DateTime<Utc>,
@@ -56,11 +57,12 @@ impl MfaStore for SqlAuthStore {
         let mut tx = self.db.pool.begin().await.with_context(what)?;
         let confirmed = sqlx::query(
             "UPDATE mfa_totp SET confirmed_at = $1, last_step = $2 \
-             WHERE user_id = $3 AND confirmed_at IS NULL",
+             WHERE user_id = $3 AND sealed_secret = $4 AND confirmed_at IS NULL",
         )
         .bind(micros(now))
         .bind(step)
         .bind(user)
+        .bind(sealed)
         .execute(&mut *tx)
         .await
         .with_context(what)?;

@@ -240,14 +240,21 @@ async fn second_factors_are_single_use_in_one_write_each(f: &Fixture) {
     );
     let codes = vec!["c1".to_owned(), "c2".to_owned()];
     assert!(
+        !f.store
+            .confirm_totp("u", "sealed-1", 10, &codes, at(2))
+            .await
+            .expect("confirm"),
+        "not the secret pending"
+    );
+    assert!(
         f.store
-            .confirm_totp("u", 10, &codes, at(2))
+            .confirm_totp("u", "sealed-2", 10, &codes, at(2))
             .await
             .expect("confirm")
     );
     assert!(
         !f.store
-            .confirm_totp("u", 11, &codes, at(2))
+            .confirm_totp("u", "sealed-2", 11, &codes, at(2))
             .await
             .expect("once")
     );

@@ -6,6 +6,9 @@ use crate::ports::{Job, OutgoingMail, StoredToken};
 
 use super::IdentityService;
 
+/// The longest a queued job may take.
+pub const JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl IdentityService {
     /// Verifies the address the token was mailed to, and only while it is still the user's
     /// (a token mailed to an earlier address verifies nothing).
@@ -43,13 +46,20 @@ impl IdentityService {
         self.jobs.submit(Job::PasswordReset { email })
     }
 
-    /// Does a queued job. Failures are logged: nobody waits for the answer.
+    /// Does a queued job, within [`JOB_TIMEOUT`] (a stuck mail server does not hold the
+    /// queue). Failures are logged: nobody waits for the answer.
     pub async fn run(&self, job: Job) {
-        let done = match job {
-            Job::PasswordReset { email } => self.mail_password_reset(&email).await,
+        let work = async {
+            match job {
+                Job::PasswordReset { email } => self.mail_password_reset(&email).await,
+            }
         };
-        if let Err(e) = done {
-            tracing::error!(error = %e, "a queued job failed");
+        match tokio::time::timeout(JOB_TIMEOUT, work).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "a queued job failed"),
+            Err(_) => {
+                tracing::error!(timeout = ?JOB_TIMEOUT, "a queued job took too long and was dropped")
+            }
         }
     }
 
