@@ -220,6 +220,75 @@ async fn login_through_an_api_gateway_event() {
     assert_eq!(response.status(), 200);
 }
 
+/// A Login as API Gateway v2 delivers it to the Lambda: from `source_ip`, with whatever
+/// `X-Forwarded-For` the caller wrote.
+async fn lambda_login(
+    stack: &Stack,
+    source_ip: &str,
+    forged: &str,
+    email: &str,
+    password: &str,
+) -> u16 {
+    let event = json!({
+        "version": "2.0", "routeKey": "$default",
+        "rawPath": "/platform.auth.v1.AuthService/Login", "rawQueryString": "",
+        "headers": {"content-type": "application/json", "x-forwarded-for": forged},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example",
+            "domainPrefix": "api", "requestId": "r", "routeKey": "$default", "stage": "$default",
+            "time": "23/Nov/2026:00:00:00 +0000", "timeEpoch": 1795392000000_i64,
+            "http": {"method": "POST", "path": "/platform.auth.v1.AuthService/Login",
+                     "protocol": "HTTP/1.1", "sourceIp": source_ip, "userAgent": "t"}
+        },
+        "body": json!({"email": email, "password": password}).to_string(),
+        "isBase64Encoded": false
+    })
+    .to_string();
+    let request = lambda_http::request::from_str(&event).expect("fixture");
+    platform_kernel::server::lambda_service(stack.auth_router.clone())
+        .oneshot(request)
+        .await
+        .expect("infallible")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn under_lambda_the_lockout_keys_on_the_source_address_never_a_forged_header() {
+    let stack = Stack::start().await;
+    stack.sign_up("lambda@example.com").await;
+    // The attacker at 198.51.100.66 claims a new address in every X-Forwarded-For.
+    let mut statuses = Vec::new();
+    for i in 0..21 {
+        statuses.push(
+            lambda_login(
+                &stack,
+                "198.51.100.66",
+                &format!("203.0.113.{i}"),
+                &format!("nobody{i}@example.com"),
+                "wrong password!",
+            )
+            .await,
+        );
+    }
+    assert_eq!(
+        statuses[20], 429,
+        "its source address is locked: {statuses:?}"
+    );
+    // The owner, from another source address, claiming the attacker's: signs in.
+    assert_eq!(
+        lambda_login(
+            &stack,
+            "192.0.2.10",
+            "198.51.100.66",
+            "lambda@example.com",
+            PASSWORD
+        )
+        .await,
+        200
+    );
+}
+
 #[tokio::test]
 async fn a_locked_out_login_says_when_to_retry() {
     let stack = Stack::start().await;
