@@ -38,6 +38,13 @@ pub mod auth {
     }
 }
 
+pub mod audit {
+    use super::Permission;
+    permissions! {
+        LOGS_READ = "audit.logs.read", "Read the audit log and verify its chain (Query, VerifyChain).";
+    }
+}
+
 pub mod authz {
     use super::Permission;
     permissions! {
@@ -51,7 +58,9 @@ pub mod authz {
 
 /// The catalogue: every service's permissions.
 pub fn catalogue() -> impl Iterator<Item = &'static Permission> {
-    [identity::ALL, auth::ALL, authz::ALL].into_iter().flatten()
+    [identity::ALL, auth::ALL, authz::ALL, audit::ALL]
+        .into_iter()
+        .flatten()
 }
 
 #[cfg(test)]

@@ -1,0 +1,134 @@
+//! Record and Query.
+
+use platform_kernel::caller::Caller;
+
+use crate::domain::query::fingerprint;
+use crate::domain::{ChainRecord, Entry, Filter, Order, PageToken};
+use crate::error::{AuditError, Result};
+
+use super::{AuditService, RECORD_TIMEOUT};
+
+/// A page of Query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub records: Vec<ChainRecord>,
+    pub next_page_token: String,
+    pub total: Option<u64>,
+}
+
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+
+impl AuditService {
+    /// Appends `entry` for a service of the platform; the stored record (the earlier one
+    /// when its id was recorded before).
+    pub async fn record(&self, caller: &Caller, entry: Entry) -> Result<ChainRecord> {
+        match caller {
+            Caller::Service(_) => {}
+            Caller::User(_) => {
+                return Err(AuditError::PermissionDenied(
+                    "only the platform's services record audit entries".into(),
+                ));
+            }
+            Caller::Anonymous | Caller::Rejected(_) => {
+                return Err(AuditError::Unauthenticated(
+                    caller.unverified().unwrap_or_default(),
+                ));
+            }
+        }
+        entry.validate()?;
+        let record = ChainRecord {
+            sequence: 0,
+            id: if entry.id.is_empty() {
+                uuid::Uuid::now_v7().to_string()
+            } else {
+                entry.id.to_lowercase()
+            },
+            occurred_at_us: self.clock.now().timestamp_micros(),
+            actor: entry.actor,
+            action: entry.action,
+            resource: entry.resource,
+            outcome: entry.outcome.as_str().to_owned(),
+            reason: entry.reason,
+            client_ip: entry.client_ip,
+            user_agent: entry.user_agent,
+            request_id: entry.request_id,
+            metadata: entry.metadata,
+            previous_hash: String::new(),
+            hash: String::new(),
+        };
+        let appended = tokio::time::timeout(RECORD_TIMEOUT, self.appender.append(record))
+            .await
+            .map_err(|_| {
+                AuditError::Unavailable("storing the record took too long; retry".into())
+            })??;
+        Ok(appended.record)
+    }
+
+    /// A page of records matching `filter` in `order`.
+    pub async fn query(
+        &self,
+        caller: &Caller,
+        filter: &Filter,
+        order: Order,
+        page_token: &str,
+        page_size: u32,
+        include_total: bool,
+    ) -> Result<Page> {
+        self.may_read(caller).await?;
+        if filter.action.is_some() && filter.action_prefix.is_some() {
+            return Err(AuditError::invalid(
+                "action_prefix",
+                "give an action or an action prefix, not both",
+            ));
+        }
+        if let (Some(since), Some(until)) = (filter.since_us, filter.until_us)
+            && since >= until
+        {
+            return Err(AuditError::invalid("until", "must be after since"));
+        }
+        let limit = match page_size {
+            0 => DEFAULT_PAGE,
+            n if n > MAX_PAGE => {
+                return Err(AuditError::invalid(
+                    "page_size",
+                    format!("must be at most {MAX_PAGE}"),
+                ));
+            }
+            n => n,
+        };
+        let after = if page_token.is_empty() {
+            None
+        } else {
+            Some(PageToken::decode(page_token, filter, order)?.after)
+        };
+        // One more than asked: whether there is a next page.
+        let mut records = self.store.query(filter, order, after, limit + 1).await?;
+        let next_page_token = if records.len() > limit as usize {
+            records.truncate(limit as usize);
+            records
+                .last()
+                .map(|last| {
+                    PageToken {
+                        after: last.sequence,
+                        order,
+                        filters: fingerprint(filter),
+                    }
+                    .encode()
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let total = if include_total {
+            Some(self.store.count(filter).await?)
+        } else {
+            None
+        };
+        Ok(Page {
+            records,
+            next_page_token,
+            total,
+        })
+    }
+}
