@@ -43,7 +43,9 @@ impl RouteTable {
                 || m == &method::identity::VERIFY_EMAIL
         };
         let internal = |m: &Method| {
-            m == &method::identity::VERIFY_PASSWORD || m == &method::auth::ISSUE_SERVICE_TOKEN
+            m == &method::identity::VERIFY_PASSWORD
+                || m == &method::auth::ISSUE_SERVICE_TOKEN
+                || m == &method::audit::RECORD
         };
         let services: [(&'static str, &[Method]); 4] = [
             ("identity", method::identity::ALL),
@@ -118,6 +120,15 @@ mod tests {
             table.route("/platform.identity.v1.IdentityService/VerifyPassword"),
             None
         );
+        assert_eq!(
+            table.route("/platform.audit.v1.AuditService/Record"),
+            None,
+            "only services record, never through the gateway"
+        );
+        let query = table
+            .route("/platform.audit.v1.AuditService/Query")
+            .expect("query");
+        assert_eq!((query.service, query.access), ("audit", Access::Authenticated));
         assert_eq!(
             table.route("/platform.identity.v1.IdentityService/Nope"),
             None

@@ -115,8 +115,8 @@ pub async fn export(config: &Config, out: &mut dyn std::io::Write) -> anyhow::Re
 pub async fn verify(config: &Config) -> anyhow::Result<platform_audit_chain::Report> {
     let records = all_records(config).await?;
     let dir = checkpoints::dir(config);
-    let marks = checkpoints::read(&dir)?;
-    let keys = checkpoints::published_keys(&dir)?;
+    let marks = platform_audit_chain::read_checkpoints(&dir)?;
+    let keys = platform_audit_chain::read_published_keys(&dir)?;
     Ok(verify_against_checkpoints(&records, &marks, &|id| {
         keys.iter().find(|k| k.key_id() == id).cloned()
     }))

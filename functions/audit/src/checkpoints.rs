@@ -3,7 +3,7 @@
 //! key beside them (`keys/<key id>.pub`). A checkpoint is written once `every_records` new
 //! records are in, or `every_secs` after the last one when any record came since.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,7 +73,8 @@ impl CheckpointWriter {
 
     /// The newest checkpoint's sequence in the directory (0 when none).
     pub fn last(&self) -> i64 {
-        read(&self.dir).map_or(0, |all| all.iter().map(|c| c.sequence).max().unwrap_or(0))
+        platform_audit_chain::read_checkpoints(&self.dir)
+            .map_or(0, |all| all.iter().map(|c| c.sequence).max().unwrap_or(0))
     }
 
     pub fn write(&self, sequence: i64, hash: &str, time_us: i64) -> anyhow::Result<Checkpoint> {
@@ -86,45 +87,6 @@ impl CheckpointWriter {
             .with_context(|| format!("renaming to {}", path.display()))?;
         Ok(checkpoint)
     }
-}
-
-/// Every checkpoint in `dir`.
-pub fn read(dir: &Path) -> anyhow::Result<Vec<Checkpoint>> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if name.starts_with("checkpoint-") && name.ends_with(".json") {
-            let text =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            all.push(
-                serde_json::from_slice(&text)
-                    .with_context(|| format!("{} is not a checkpoint", path.display()))?,
-            );
-        }
-    }
-    all.sort_by_key(|c: &Checkpoint| c.sequence);
-    Ok(all)
-}
-
-/// The public keys published in `dir/keys`, by key id.
-pub fn published_keys(dir: &Path) -> anyhow::Result<Vec<CheckpointKey>> {
-    let keys = dir.join("keys");
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(&keys).with_context(|| format!("reading {}", keys.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "pub") {
-            let text = std::fs::read_to_string(&path)?;
-            all.push(
-                CheckpointKey::from_base64(&text)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
-            );
-        }
-    }
-    Ok(all)
 }
 
 /// Writes checkpoints for the life of the service.

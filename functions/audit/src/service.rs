@@ -14,6 +14,7 @@ use platform_clients::permissions::audit as perm;
 use platform_kernel::caller::Caller;
 
 pub use appender::Appender;
+pub use record::Page;
 pub use verify::ChainCheck;
 
 use crate::error::{AuditError, Result};

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod audit;
 mod roles;
 mod stack;
 mod up;
@@ -16,13 +17,16 @@ commands:
                          run through `cargo run`, which is how the README starts it)
         --port-offset N  add N to every default port (run a second stack beside the first)
 {roles}
+{audit}
   help  show this text
 
 Every variable in the environment is passed on to the services (DATABASE_URL,
 PLATFORM_DATA_DIR, RUST_LOG, OTEL_EXPORTER_OTLP_ENDPOINT, …); PORT is set per service.";
 
 fn usage() -> String {
-    USAGE_HEAD.replace("{roles}", roles::USAGE)
+    USAGE_HEAD
+        .replace("{roles}", roles::USAGE)
+        .replace("{audit}", audit::USAGE)
 }
 
 #[tokio::main]
@@ -34,6 +38,11 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Some("roles") => roles::run(&args[1..]).await,
+        Some("audit") => match audit::run(&args[1..]) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         Some("help" | "--help" | "-h") | None => {
             println!("{}", usage());
             return ExitCode::SUCCESS;

@@ -35,6 +35,13 @@ pub const STACK: &[Service] = &[
         serves: "platform.authz.v1.AuthzService (Connect, gRPC, gRPC-Web)",
     },
     Service {
+        name: "audit",
+        binary: "audit-service",
+        package: "audit",
+        port: 8084,
+        serves: "platform.audit.v1.AuditService (Connect, gRPC, gRPC-Web)",
+    },
+    Service {
         name: "gateway",
         binary: "gateway",
         package: "gateway",

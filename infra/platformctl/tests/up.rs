@@ -26,6 +26,7 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         "identity-service",
         "auth-service",
         "authz-service",
+        "audit-service",
         "gateway",
     ] {
         let service = platformctl.with_file_name(binary);
@@ -204,6 +205,31 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
     );
     assert!(data.path().join("authz.db").is_file());
 
+    // Audit is up, with its own database and its checkpoint key and directory; its Record
+    // is never routed by the gateway, its metrics are on loopback only.
+    let audit_port = 8084 + offset;
+    assert!(
+        text.contains(&format!("audit      http://127.0.0.1:{audit_port}")),
+        "{text}"
+    );
+    assert!(data.path().join("audit.db").is_file());
+    assert!(data.path().join("audit-checkpoints").join("keys").is_dir());
+    let forged = r#"{"record":{"action":"forged.entry"}}"#;
+    let record = http(
+        gateway_port,
+        format!(
+            "POST /platform.audit.v1.AuditService/Record HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{forged}",
+            forged.len()
+        ),
+    )
+    .await;
+    assert!(record.starts_with("HTTP/1.1 404"), "{record}");
+    assert!(
+        text.contains(&format!("metrics    http://127.0.0.1:{}", 9080 + offset)),
+        "{text}"
+    );
+
     let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
     let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
@@ -211,7 +237,7 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         .expect("stops in time")
         .expect("status");
     assert!(status.success(), "{status}");
-    for p in [port, auth_port, authz_port, gateway_port] {
+    for p in [port, auth_port, authz_port, audit_port, gateway_port] {
         assert!(
             TcpStream::connect(("127.0.0.1", p)).await.is_err(),
             "service on {p} is gone too"

@@ -11,9 +11,11 @@
 
 mod canonical;
 mod checkpoint;
+mod files;
 mod record;
 
 pub use checkpoint::{Checkpoint, CheckpointKey, KeyError};
+pub use files::{read_checkpoints, read_export, read_published_keys};
 pub use record::{Broken, ChainRecord, GENESIS, Verified, verify_chain};
 
 /// What an offline verification found.

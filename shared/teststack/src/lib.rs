@@ -18,6 +18,7 @@ pub struct Configs {
     pub identity: identity::Config,
     pub auth: auth::Config,
     pub authz: authz::Config,
+    pub audit: audit::Config,
 }
 
 impl Configs {
@@ -27,6 +28,7 @@ impl Configs {
             &mut self.identity.base.database,
             &mut self.auth.base.database,
             &mut self.authz.base.database,
+            &mut self.audit.base.database,
         ] {
             database.url = Some(secrecy::SecretString::from(url.to_owned()));
         }
@@ -53,14 +55,17 @@ pub struct TestStack {
     pub identity: SocketAddr,
     pub auth: SocketAddr,
     pub authz: SocketAddr,
+    pub audit: SocketAddr,
     pub identity_app: identity::App,
     pub auth_app: auth::App,
     pub authz_app: authz::App,
+    pub audit_app: audit::App,
     pub configs: Configs,
     pub dir: tempfile::TempDir,
     pub identity_server: Served,
     pub auth_server: Served,
     pub authz_server: Served,
+    pub audit_server: Served,
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -81,22 +86,40 @@ impl TestStack {
         platform_kernel::telemetry::init_for_tests();
         let dir = tempfile::tempdir().expect("tempdir");
         // Listening first, routers later: the services need each other's addresses.
-        let routers = [Later::default(), Later::default(), Later::default()];
+        let routers = [
+            Later::default(),
+            Later::default(),
+            Later::default(),
+            Later::default(),
+        ];
         let identity_server = Served::start(routers[0].clone()).await;
         let auth_server = Served::start(routers[1].clone()).await;
         let authz_server = Served::start(routers[2].clone()).await;
-        let [identity, auth, authz] = [identity_server.addr, auth_server.addr, authz_server.addr];
+        let audit_server = Served::start(routers[3].clone()).await;
+        let [identity, auth, authz, audit] = [
+            identity_server.addr,
+            auth_server.addr,
+            authz_server.addr,
+            audit_server.addr,
+        ];
         let mut configs = Configs {
             identity: service_config::<identity::IdentityConfig>(dir.path()),
             auth: service_config::<auth::AuthConfig>(dir.path()),
             authz: service_config::<authz::AuthzConfig>(dir.path()),
+            audit: service_config::<audit::AuditConfig>(dir.path()),
         };
         for discovery in [
             &mut configs.identity.base.discovery,
             &mut configs.auth.base.discovery,
             &mut configs.authz.base.discovery,
+            &mut configs.audit.base.discovery,
         ] {
-            for (name, addr) in [("identity", identity), ("auth", auth), ("authz", authz)] {
+            for (name, addr) in [
+                ("identity", identity),
+                ("auth", auth),
+                ("authz", authz),
+                ("audit", audit),
+            ] {
                 discovery
                     .static_instances
                     .insert(name.into(), vec![format!("http://{addr}")]);
@@ -106,21 +129,26 @@ impl TestStack {
         let identity_app = identity::build(&configs.identity).await.expect("identity");
         let auth_app = auth::build(&configs.auth).await.expect("auth");
         let authz_app = authz::build(&configs.authz).await.expect("authz");
+        let audit_app = audit::build(&configs.audit).await.expect("audit");
         routers[0].set(wrap(identity_app.router.clone()));
         routers[1].set(auth_app.router.clone());
         routers[2].set(authz_app.router.clone());
+        routers[3].set(audit_app.router.clone());
         Self {
             identity,
             auth,
             authz,
+            audit,
             identity_app,
             auth_app,
             authz_app,
+            audit_app,
             configs,
             dir,
             identity_server,
             auth_server,
             authz_server,
+            audit_server,
             http: Client::builder(TokioExecutor::new()).build_http(),
         }
     }
