@@ -32,6 +32,10 @@ struct Scope {
     /// When the request came in (the clock the request's latency is measured by).
     started: Instant,
     client_ip: Option<IpAddr>,
+    /// The request's id (the caller's, or the one made for it) and its `User-Agent`: for
+    /// audit events.
+    request_id: HeaderValue,
+    user_agent: Option<HeaderValue>,
     /// The code a service error recorded, so metrics count the exact code.
     outcome: Cell<Option<ErrorCode>>,
 }
@@ -39,6 +43,28 @@ struct Scope {
 /// The client IP of the request being served, when known.
 pub(crate) fn client_ip() -> Option<IpAddr> {
     REQUEST.try_with(|scope| scope.client_ip).ok().flatten()
+}
+
+/// The id of the request being served, when one is.
+pub fn request_id() -> Option<String> {
+    REQUEST
+        .try_with(|scope| scope.request_id.to_str().ok().map(str::to_owned))
+        .ok()
+        .flatten()
+}
+
+/// The `User-Agent` of the request being served, when it has one.
+pub fn user_agent() -> Option<String> {
+    REQUEST
+        .try_with(|scope| {
+            scope
+                .user_agent
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .ok()
+        .flatten()
 }
 
 /// When the request being served came in, if one is: code that needs the time a call
@@ -102,6 +128,8 @@ where
         let scope = Scope {
             started: start,
             client_ip: crate::peer::resolve(&req, &self.trusted),
+            request_id: request_id.clone(),
+            user_agent: req.headers().get(http::header::USER_AGENT).cloned(),
             outcome: Cell::new(None),
         };
         let uri = req.uri().clone();
