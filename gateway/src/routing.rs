@@ -128,7 +128,10 @@ mod tests {
         let query = table
             .route("/platform.audit.v1.AuditService/Query")
             .expect("query");
-        assert_eq!((query.service, query.access), ("audit", Access::Authenticated));
+        assert_eq!(
+            (query.service, query.access),
+            ("audit", Access::Authenticated)
+        );
         assert_eq!(
             table.route("/platform.identity.v1.IdentityService/Nope"),
             None

@@ -14,9 +14,10 @@ use crate::config::{Config, IdentityConfig, mail_dir};
 use crate::domain::PasswordHasher;
 use crate::mail::{FileMailer, SmtpMailer};
 use crate::peers::{AuthSessions, AuthzPermissions};
-use crate::ports::{DomainEvent, EventSink, Mailer};
+use crate::ports::Mailer;
 use crate::service::{IdentityService, Ports};
 use crate::store::{MIGRATIONS, SqlUserStore};
+use platform_events::relay::{AuditSink, Relay, Wake};
 
 pub const SERVICE_NAME: &str = "platform.identity.v1.IdentityService";
 
@@ -58,11 +59,18 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     )?;
     let hasher = PasswordHasher::new(own.password_hash)?;
     let (jobs, queued) = crate::jobs::JobQueue::new();
+    // The outbox goes to the audit service (the embedded default: no broker).
+    let relay = Wake::default();
+    Relay::new(
+        database.clone(),
+        Arc::new(AuditSink(clients.audit())),
+        relay.clone(),
+    )
+    .spawn();
     let service = Arc::new(IdentityService::new(
         Ports {
-            store: Arc::new(SqlUserStore::new(database.clone())),
+            store: Arc::new(SqlUserStore::new(database.clone()).waking(relay.clone())),
             mailer,
-            events: Arc::new(LogEvents),
             clock: Arc::new(SystemClock),
             permissions: Arc::new(AuthzPermissions(clients.authz())),
             sessions: Arc::new(AuthSessions(clients.auth())),
@@ -90,24 +98,6 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         service,
         database,
     })
-}
-
-/// Until the event bus arrives, domain events go to the log (target `events`).
-struct LogEvents;
-
-#[async_trait::async_trait]
-impl EventSink for LogEvents {
-    async fn publish(&self, event: DomainEvent) -> anyhow::Result<()> {
-        tracing::info!(
-            target: "events",
-            id = %event.id,
-            kind = event.kind,
-            subject = %event.subject,
-            occurred_at = %event.occurred_at,
-            "domain event"
-        );
-        Ok(())
-    }
 }
 
 /// Until it succeeds: the bootstrap administrator gets `admin` (if set, and verified).

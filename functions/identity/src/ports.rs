@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{Email, PageRequest, TokenKind, User, UserId};
 use crate::error::Result;
+pub use platform_events::Event;
 
 /// A single-use token as stored: only its hash.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,15 +21,19 @@ pub struct StoredToken {
 
 #[async_trait::async_trait]
 pub trait UserStore: Send + Sync + 'static {
-    /// Fails with `EmailTaken` if an active user has the email.
-    async fn insert(&self, user: &User) -> Result<()>;
+    /// Fails with `EmailTaken` if an active user has the email. `events` go to the outbox in
+    /// the same transaction.
+    async fn insert(&self, user: &User, events: &[Event]) -> Result<()>;
     /// Active (not deleted) users only.
     async fn find(&self, id: UserId) -> Result<Option<User>>;
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>>;
     /// Stores `user` if the stored row is still at `user.version - 1` and not deleted.
     /// Returns false when it is not (changed concurrently, or gone). `EmailTaken` when the new
-    /// email belongs to another active user.
-    async fn update(&self, user: &User) -> Result<bool>;
+    /// email belongs to another active user. `events` go to the outbox in the same
+    /// transaction, and only when the update is made.
+    async fn update(&self, user: &User, events: &[Event]) -> Result<bool>;
+    /// Events without a state change of their own (a reset asked for), to the outbox.
+    async fn record(&self, events: &[Event]) -> Result<()>;
     /// Active users after `page.after`, by id, at most `page.size + 1` (the extra one tells
     /// whether there is another page). `email_prefix` is lower-case.
     async fn list(&self, page: &PageRequest, email_prefix: Option<&str>) -> Result<Vec<User>>;
@@ -57,23 +62,6 @@ pub struct OutgoingMail {
 #[async_trait::async_trait]
 pub trait Mailer: Send + Sync + 'static {
     async fn send(&self, mail: OutgoingMail) -> anyhow::Result<()>;
-}
-
-/// Something that happened to a user, for other services (auth revokes sessions on
-/// `user.password_reset`, `user.deleted`, `user.disabled`; audit records all).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DomainEvent {
-    pub id: uuid::Uuid,
-    /// `user.created`, `user.updated`, `user.disabled`, `user.deleted`, `user.email_verified`,
-    /// `user.password_reset`.
-    pub kind: &'static str,
-    pub subject: UserId,
-    pub occurred_at: DateTime<Utc>,
-}
-
-#[async_trait::async_trait]
-pub trait EventSink: Send + Sync + 'static {
-    async fn publish(&self, event: DomainEvent) -> anyhow::Result<()>;
 }
 
 /// The authz service: whether a user holds a permission (on a resource).

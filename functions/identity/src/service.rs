@@ -18,7 +18,7 @@ use chrono::Duration;
 
 use crate::domain::{Email, PasswordHasher, User, UserId};
 use crate::error::{IdentityError, Result};
-use crate::ports::{Clock, DomainEvent, EventSink, Mailer, Permissions, Sessions, UserStore};
+use crate::ports::{Clock, Event, Mailer, Permissions, Sessions, UserStore};
 
 /// Tunables of the use cases.
 #[derive(Debug, Clone)]
@@ -37,7 +37,6 @@ pub struct Settings {
 pub struct Ports {
     pub store: Arc<dyn UserStore>,
     pub mailer: Arc<dyn Mailer>,
-    pub events: Arc<dyn EventSink>,
     pub clock: Arc<dyn Clock>,
     pub permissions: Arc<dyn Permissions>,
     pub sessions: Arc<dyn Sessions>,
@@ -47,7 +46,6 @@ pub struct Ports {
 pub struct IdentityService {
     store: Arc<dyn UserStore>,
     mailer: Arc<dyn Mailer>,
-    events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
     permissions: Arc<dyn Permissions>,
     sessions: Arc<dyn Sessions>,
@@ -64,7 +62,6 @@ impl IdentityService {
         Self {
             store: ports.store,
             mailer: ports.mailer,
-            events: ports.events,
             clock: ports.clock,
             permissions: ports.permissions,
             sessions: ports.sessions,
@@ -83,13 +80,26 @@ impl IdentityService {
 
     /// Applies `change` to the current user and stores it, retrying if another writer got
     /// there first. For changes the service makes on its own behalf (no client version).
-    async fn modify(&self, id: UserId, change: impl Fn(&mut User)) -> Result<User> {
+    /// `change` applied to the active user `id` and stored, retried when it raced another
+    /// change; the events `emit` names for the change (from the user before and after) are
+    /// stored with it, in its transaction.
+    async fn modify(
+        &self,
+        id: UserId,
+        change: impl Fn(&mut User),
+        emit: impl Fn(&User, &User) -> Vec<&'static str>,
+    ) -> Result<User> {
         for _ in 0..MAX_ATTEMPTS {
-            let mut user = self.active_user(id).await?;
+            let before = self.active_user(id).await?;
+            let mut user = before.clone();
             change(&mut user);
             user.version += 1;
             user.updated_at = self.clock.now();
-            if self.store.update(&user).await? {
+            let events: Vec<Event> = emit(&before, &user)
+                .into_iter()
+                .map(|kind| self.event(kind, id))
+                .collect();
+            if self.store.update(&user, &events).await? {
                 return Ok(user);
             }
         }
@@ -98,18 +108,15 @@ impl IdentityService {
         )))
     }
 
-    /// Events are best effort until the outbox arrives: a failure is logged, not returned,
-    /// because the change itself is already committed.
-    async fn publish(&self, kind: &'static str, subject: UserId) {
-        let event = DomainEvent {
-            id: uuid::Uuid::now_v7(),
+    /// An event about `user` by the current caller, in the current request.
+    fn event(&self, kind: &str, user: UserId) -> Event {
+        Event::new(
+            "identity",
             kind,
-            subject,
-            occurred_at: self.clock.now(),
-        };
-        if let Err(e) = self.events.publish(event).await {
-            tracing::warn!(error = %e, kind, %subject, "publishing event failed");
-        }
+            &user.to_string(),
+            access::resource(user),
+            self.clock.now(),
+        )
     }
 
     fn link(&self, path: &str, token: &str) -> String {

@@ -48,7 +48,13 @@ pub struct Event {
 impl Event {
     /// A successful `kind` on `subject` by the current caller, with the current request's
     /// id, client address and user agent.
-    pub fn new(source: &str, kind: &str, subject: &str, resource: String, at: DateTime<Utc>) -> Self {
+    pub fn new(
+        source: &str,
+        kind: &str,
+        subject: &str,
+        resource: String,
+        at: DateTime<Utc>,
+    ) -> Self {
         use platform_kernel::caller::{Caller, current};
         let actor = match current() {
             Caller::User(u) => u.id,

@@ -109,7 +109,12 @@ impl Relay {
                     .await
                     .context("reading the outbox")?;
                 let sent = self.deliver(&rows, &mut pass).await?;
-                let mut conn = self.db.pool.acquire().await.context("marking outbox rows sent")?;
+                let mut conn = self
+                    .db
+                    .pool
+                    .acquire()
+                    .await
+                    .context("marking outbox rows sent")?;
                 mark_sent(&mut conn, &sent).await?;
             }
         }

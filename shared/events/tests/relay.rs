@@ -95,8 +95,14 @@ async fn sink_away(db: &Database) {
         if n == 666 {
             // Let the relay fail against it a while, then bring it back.
             tokio::time::sleep(Duration::from_millis(300)).await;
-            assert!(sink.refused.load(Ordering::SeqCst) > 0, "the relay kept trying");
-            assert!(pending(db).await > 0, "nothing is marked sent while the sink is away");
+            assert!(
+                sink.refused.load(Ordering::SeqCst) > 0,
+                "the relay kept trying"
+            );
+            assert!(
+                pending(db).await > 0,
+                "nothing is marked sent while the sink is away"
+            );
             sink.down.store(false, Ordering::SeqCst);
         }
         write(db, &[event(&format!("user-{}", n % 7), n)]).await;

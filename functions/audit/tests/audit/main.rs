@@ -2,4 +2,5 @@
 //! writers, pagination, tampering), and the service through a real server.
 
 mod api;
+mod events;
 mod store;

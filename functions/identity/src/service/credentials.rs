@@ -45,7 +45,7 @@ impl IdentityService {
     async fn upgrade_hash(&self, user: User, password: &str) -> User {
         let upgraded = async {
             let hash = rehash(&self.hasher, password).await?;
-            self.modify(user.id, |u| u.password_hash = hash.clone())
+            self.modify(user.id, |u| u.password_hash = hash.clone(), |_, _| vec![])
                 .await
         };
         match upgraded.await {

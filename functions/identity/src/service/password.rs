@@ -58,12 +58,15 @@ impl IdentityService {
             .await?;
         let hash = self.hasher.hash(&new).await?;
         let now = self.clock.now();
-        self.modify(me, |u| {
-            u.password_hash = hash.clone();
-            u.password_changed_at = now;
-        })
+        self.modify(
+            me,
+            |u| {
+                u.password_hash = hash.clone();
+                u.password_changed_at = now;
+            },
+            |_, _| vec!["user.password_changed"],
+        )
         .await?;
-        self.publish("user.password_changed", me).await;
         let keep = match caller {
             Caller::User(u) if !u.session.is_empty() => Some(u.session.as_str()),
             _ => None,

@@ -7,9 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::password::HashParams;
 use crate::domain::{Email, PageRequest, PasswordHasher, TokenKind, User, UserId};
 use crate::error::{IdentityError, Result};
-use crate::ports::{
-    DomainEvent, EventSink, Mailer, OutgoingMail, Permissions, Sessions, StoredToken, UserStore,
-};
+use crate::ports::{Event, Mailer, OutgoingMail, Permissions, Sessions, StoredToken, UserStore};
 use platform_kernel::caller::Caller;
 
 use platform_testkit::clock::ManualClock;
@@ -21,6 +19,15 @@ use crate::config::IdentityConfig;
 pub struct MemoryStore {
     users: Mutex<Vec<User>>,
     tokens: Mutex<Vec<(StoredToken, Option<DateTime<Utc>>)>>,
+    /// The outbox: events stored with their changes.
+    outbox: Mutex<Vec<Event>>,
+}
+
+impl MemoryStore {
+    /// The types of the events stored, in order.
+    pub fn event_kinds(&self) -> Vec<String> {
+        lock(&self.outbox).iter().map(|e| e.kind.clone()).collect()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -29,7 +36,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[async_trait::async_trait]
 impl UserStore for MemoryStore {
-    async fn insert(&self, user: &User) -> Result<()> {
+    async fn insert(&self, user: &User, events: &[Event]) -> Result<()> {
         let mut users = lock(&self.users);
         if users
             .iter()
@@ -38,6 +45,7 @@ impl UserStore for MemoryStore {
             return Err(IdentityError::EmailTaken);
         }
         users.push(user.clone());
+        lock(&self.outbox).extend_from_slice(events);
         Ok(())
     }
 
@@ -55,7 +63,12 @@ impl UserStore for MemoryStore {
             .cloned())
     }
 
-    async fn update(&self, user: &User) -> Result<bool> {
+    async fn record(&self, events: &[Event]) -> Result<()> {
+        lock(&self.outbox).extend_from_slice(events);
+        Ok(())
+    }
+
+    async fn update(&self, user: &User, events: &[Event]) -> Result<bool> {
         let mut users = lock(&self.users);
         if users
             .iter()
@@ -69,6 +82,7 @@ impl UserStore for MemoryStore {
         {
             Some(slot) => {
                 *slot = user.clone();
+                lock(&self.outbox).extend_from_slice(events);
                 Ok(true)
             }
             None => Ok(false),
@@ -165,23 +179,6 @@ impl Mailer for RecordingMailer {
     }
 }
 
-#[derive(Default)]
-pub struct RecordingEvents(Mutex<Vec<DomainEvent>>);
-
-impl RecordingEvents {
-    pub fn kinds(&self) -> Vec<&'static str> {
-        lock(&self.0).iter().map(|e| e.kind).collect()
-    }
-}
-
-#[async_trait::async_trait]
-impl EventSink for RecordingEvents {
-    async fn publish(&self, event: DomainEvent) -> anyhow::Result<()> {
-        lock(&self.0).push(event);
-        Ok(())
-    }
-}
-
 /// Permissions as granted by the test: `(user, permission)` pairs, global only, plus
 /// [`Harness::ADMIN`], who holds everything.
 #[derive(Default)]
@@ -261,7 +258,6 @@ pub struct Harness {
     pub sessions: Arc<RecordingSessions>,
     pub store: Arc<MemoryStore>,
     pub mailer: Arc<RecordingMailer>,
-    pub events: Arc<RecordingEvents>,
     pub clock: Arc<ManualClock>,
 }
 
@@ -292,10 +288,9 @@ impl Harness {
     pub fn with_params(params: HashParams) -> Self {
         let store = Arc::new(MemoryStore::default());
         let mailer = Arc::new(RecordingMailer::default());
-        let events = Arc::new(RecordingEvents::default());
         let start = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let clock = Arc::new(ManualClock::new(start));
-        Self::assemble(store, mailer, events, clock, params, None)
+        Self::assemble(store, mailer, clock, params, None)
     }
 
     /// With `PLATFORM_BOOTSTRAP_ADMIN_EMAIL` set to `email`.
@@ -306,25 +301,17 @@ impl Harness {
             iterations: 1,
             parallelism: 1,
         };
-        Self::assemble(h.store, h.mailer, h.events, h.clock, params, Some(email))
+        Self::assemble(h.store, h.mailer, h.clock, params, Some(email))
     }
 
     /// The same state behind a service with other hash parameters (a redeploy).
     pub fn rebuild_with_params(self, params: HashParams) -> Self {
-        Self::assemble(
-            self.store,
-            self.mailer,
-            self.events,
-            self.clock,
-            params,
-            None,
-        )
+        Self::assemble(self.store, self.mailer, self.clock, params, None)
     }
 
     fn assemble(
         store: Arc<MemoryStore>,
         mailer: Arc<RecordingMailer>,
-        events: Arc<RecordingEvents>,
         clock: Arc<ManualClock>,
         params: HashParams,
         bootstrap_admin: Option<Email>,
@@ -336,7 +323,6 @@ impl Harness {
             Ports {
                 store: store.clone(),
                 mailer: mailer.clone(),
-                events: events.clone(),
                 clock: clock.clone(),
                 permissions: permissions.clone(),
                 sessions: sessions.clone(),
@@ -355,7 +341,6 @@ impl Harness {
             sessions,
             store,
             mailer,
-            events,
             clock,
         }
     }

@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use crate::domain::{DisplayName, Email, PageRequest, TokenKind, User, UserId};
 use crate::error::{IdentityError, Result};
-use crate::ports::{StoredToken, UserStore};
+use platform_events::relay::Wake;
+
+use crate::ports::{Event, StoredToken, UserStore};
 
 const COLUMNS: &str = "id, email, display_name, password_hash, email_verified, disabled, \
      password_changed_at, created_at, updated_at, deleted_at, version";
@@ -31,11 +33,37 @@ static SELECT: LazyLock<String> = LazyLock::new(|| {
 #[derive(Clone)]
 pub struct SqlUserStore {
     db: Database,
+    /// Woken after a commit that wrote events.
+    relay: Wake,
 }
 
 impl SqlUserStore {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            relay: Wake::default(),
+        }
+    }
+
+    /// Wakes `relay` after each commit that wrote events.
+    pub fn waking(mut self, relay: Wake) -> Self {
+        self.relay = relay;
+        self
+    }
+
+    /// Commits `tx` after writing `events` to the outbox in it, and wakes the relay.
+    async fn commit_with(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        events: &[Event],
+        what: &str,
+    ) -> Result<()> {
+        platform_events::outbox::write(&mut tx, events).await?;
+        tx.commit().await.with_context(|| what.to_owned())?;
+        if !events.is_empty() {
+            self.relay.wake();
+        }
+        Ok(())
     }
 }
 
@@ -88,7 +116,9 @@ fn email_conflict(what: String) -> impl FnOnce(sqlx::Error) -> IdentityError {
 
 #[async_trait::async_trait]
 impl UserStore for SqlUserStore {
-    async fn insert(&self, user: &User) -> Result<()> {
+    async fn insert(&self, user: &User, events: &[Event]) -> Result<()> {
+        let what = format!("inserting user {}", user.id);
+        let mut tx = self.db.pool.begin().await.with_context(|| what.clone())?;
         sqlx::query(&format!(
             "INSERT INTO users ({COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -104,10 +134,10 @@ impl UserStore for SqlUserStore {
         .bind(micros(user.updated_at))
         .bind(user.deleted_at.map(micros))
         .bind(user.version)
-        .execute(&self.db.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(email_conflict(format!("inserting user {}", user.id)))?;
-        Ok(())
+        .map_err(email_conflict(what.clone()))?;
+        self.commit_with(tx, events, &what).await
     }
 
     async fn find(&self, id: UserId) -> Result<Option<User>> {
@@ -138,7 +168,9 @@ impl UserStore for SqlUserStore {
         .transpose()
     }
 
-    async fn update(&self, user: &User) -> Result<bool> {
+    async fn update(&self, user: &User, events: &[Event]) -> Result<bool> {
+        let what = format!("updating user {} to version {}", user.id, user.version);
+        let mut tx = self.db.pool.begin().await.with_context(|| what.clone())?;
         let result = sqlx::query(
             "UPDATE users SET email = $1, display_name = $2, password_hash = $3, \
              email_verified = $4, disabled = $5, password_changed_at = $6, updated_at = $7, \
@@ -156,13 +188,19 @@ impl UserStore for SqlUserStore {
         .bind(user.version)
         .bind(user.id.to_string())
         .bind(user.version - 1)
-        .execute(&self.db.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(email_conflict(format!(
-            "updating user {} to version {}",
-            user.id, user.version
-        )))?;
-        Ok(result.rows_affected() == 1)
+        .map_err(email_conflict(what.clone()))?;
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        self.commit_with(tx, events, &what).await?;
+        Ok(true)
+    }
+
+    async fn record(&self, events: &[Event]) -> Result<()> {
+        let tx = self.db.pool.begin().await.context("recording events")?;
+        self.commit_with(tx, events, "recording events").await
     }
 
     async fn list(&self, page: &PageRequest, email_prefix: Option<&str>) -> Result<Vec<User>> {

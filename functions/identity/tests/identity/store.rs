@@ -112,10 +112,73 @@ fn user(email: &str) -> User {
     }
 }
 
+on_both_backends!(
+    events_are_stored_with_their_change_and_only_with_it,
+    events_are_stored_with_their_change_and_only_with_it_body
+);
+async fn events_are_stored_with_their_change_and_only_with_it_body(f: &Fixture) {
+    let outbox = || async {
+        let rows = sqlx::query("SELECT event FROM outbox ORDER BY id")
+            .fetch_all(&f.db.pool)
+            .await
+            .expect("outbox");
+        rows.iter()
+            .map(|r| {
+                let text: String = platform_database::column(r, "event").expect("event");
+                serde_json::from_str::<identity::ports::Event>(&text).expect("json")
+            })
+            .map(|e| e.kind)
+            .collect::<Vec<_>>()
+    };
+    let event = |kind: &str, u: &identity::domain::User| {
+        identity::ports::Event::new("identity", kind, &u.id.to_string(), String::new(), at(0))
+    };
+    let u = user("ada@example.com");
+    f.store
+        .insert(&u, &[event("user.created", &u)])
+        .await
+        .expect("insert");
+    // A second user with the same email: refused, and its event with it.
+    let taken = user("ada@example.com");
+    assert!(
+        f.store
+            .insert(&taken, &[event("user.created", &taken)])
+            .await
+            .is_err()
+    );
+    let mut changed = u.clone();
+    changed.version = 2;
+    assert!(
+        f.store
+            .update(&changed, &[event("user.updated", &u)])
+            .await
+            .expect("update")
+    );
+    // A stale version: not stored, no event.
+    assert!(
+        !f.store
+            .update(&changed, &[event("user.updated", &u)])
+            .await
+            .expect("stale")
+    );
+    f.store
+        .record(&[event("user.password_reset_requested", &u)])
+        .await
+        .expect("record");
+    assert_eq!(
+        outbox().await,
+        [
+            "user.created",
+            "user.updated",
+            "user.password_reset_requested"
+        ]
+    );
+}
+
 on_both_backends!(users_round_trip_exactly, users_round_trip_exactly_body);
 async fn users_round_trip_exactly_body(f: &Fixture) {
     let u = user("ada@example.com");
-    f.store.insert(&u).await.expect("insert");
+    f.store.insert(&u, &[]).await.expect("insert");
     assert_eq!(f.store.find(u.id).await.expect("find"), Some(u.clone()));
     let by_email = f.store.find_by_email(&u.email).await.expect("find");
     assert_eq!(by_email, Some(u.clone()));
@@ -128,10 +191,10 @@ on_both_backends!(
 );
 async fn an_email_belongs_to_one_active_user_body(f: &Fixture) {
     let first = user("ada@example.com");
-    f.store.insert(&first).await.expect("insert");
+    f.store.insert(&first, &[]).await.expect("insert");
     let err = f
         .store
-        .insert(&user("ada@example.com"))
+        .insert(&user("ada@example.com"), &[])
         .await
         .expect_err("dup");
     assert!(matches!(err, IdentityError::EmailTaken), "{err}");
@@ -139,19 +202,19 @@ async fn an_email_belongs_to_one_active_user_body(f: &Fixture) {
     let mut deleted = first.clone();
     deleted.deleted_at = Some(at(10));
     deleted.version = 2;
-    assert!(f.store.update(&deleted).await.expect("delete"));
+    assert!(f.store.update(&deleted, &[]).await.expect("delete"));
     assert_eq!(f.store.find(first.id).await.expect("find"), None);
     f.store
-        .insert(&user("ada@example.com"))
+        .insert(&user("ada@example.com"), &[])
         .await
         .expect("email free again");
 
     let other = user("bob@example.com");
-    f.store.insert(&other).await.expect("insert");
+    f.store.insert(&other, &[]).await.expect("insert");
     let mut taking = other.clone();
     taking.email = Email::parse("ada@example.com").expect("email");
     taking.version = 2;
-    let err = f.store.update(&taking).await.expect_err("taken");
+    let err = f.store.update(&taking, &[]).await.expect_err("taken");
     assert!(matches!(err, IdentityError::EmailTaken), "{err}");
 }
 
@@ -161,15 +224,15 @@ on_both_backends!(
 );
 async fn updates_apply_only_to_the_expected_version_body(f: &Fixture) {
     let mut u = user("ada@example.com");
-    f.store.insert(&u).await.expect("insert");
+    f.store.insert(&u, &[]).await.expect("insert");
     u.version = 2;
     u.email_verified = true;
     u.disabled = false;
-    assert!(f.store.update(&u).await.expect("v2"));
+    assert!(f.store.update(&u, &[]).await.expect("v2"));
     // Another writer still holding version 1 loses.
     let mut stale = u.clone();
     stale.display_name = DisplayName::parse("stale").expect("name");
-    assert!(!f.store.update(&stale).await.expect("stale"));
+    assert!(!f.store.update(&stale, &[]).await.expect("stale"));
     assert_eq!(f.store.find(u.id).await.expect("find"), Some(u));
 }
 
@@ -181,11 +244,11 @@ async fn listing_is_keyset_paged_and_filtered_body(f: &Fixture) {
     let mut ids = Vec::new();
     for i in 0..5 {
         let u = user(&format!("user{i}@example.com"));
-        f.store.insert(&u).await.expect("insert");
+        f.store.insert(&u, &[]).await.expect("insert");
         ids.push(u.id);
     }
     f.store
-        .insert(&user("zed@example.com"))
+        .insert(&user("zed@example.com"), &[])
         .await
         .expect("insert");
     let page = PageRequest {
@@ -228,7 +291,7 @@ on_both_backends!(
 );
 async fn tokens_are_single_use_and_expire_body(f: &Fixture) {
     let u = user("ada@example.com");
-    f.store.insert(&u).await.expect("insert");
+    f.store.insert(&u, &[]).await.expect("insert");
     let token = |hash: &str, kind| StoredToken {
         hash: hash.to_owned(),
         user_id: u.id,
@@ -300,7 +363,7 @@ on_both_backends!(
 );
 async fn concurrent_consumers_body(f: &Fixture) {
     let u = user("ada@example.com");
-    f.store.insert(&u).await.expect("insert");
+    f.store.insert(&u, &[]).await.expect("insert");
     f.store
         .insert_token(&StoredToken {
             hash: "race".to_owned(),
@@ -358,6 +421,6 @@ async fn postgres_tables_live_in_the_identity_schema_and_migrations_rerun_cleanl
     .await
     .expect("tables");
     let names: Vec<&str> = tables.iter().map(|t| t.0.as_str()).collect();
-    assert_eq!(names, ["_sqlx_migrations", "tokens", "users"]);
+    assert_eq!(names, ["_sqlx_migrations", "outbox", "tokens", "users"]);
     f.finish().await;
 }
