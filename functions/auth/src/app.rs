@@ -19,6 +19,7 @@ use crate::identity_users::IdentityUsers;
 use crate::ports::{DenyList, LoginAttempts};
 use crate::service::{AuthService, Ports};
 use crate::store::{MIGRATIONS, RedisState, SharedState, SqlAuthStore};
+use platform_events::relay::{AuditSink, Relay, Wake};
 
 pub const SERVICE_NAME: &str = "platform.auth.v1.AuthService";
 
@@ -51,7 +52,15 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     };
     let clients = ClientFactory::new(registry, own.clients.clone())
         .with_credentials(Arc::new(Cached::new(own_token)));
-    let store = Arc::new(SqlAuthStore::new(database.clone()));
+    // Events go to the audit service through the outbox (the embedded default: no broker).
+    let relay = Wake::default();
+    let store = Arc::new(SqlAuthStore::new(database.clone()).waking(relay.clone()));
+    Relay::new(
+        database.clone(),
+        Arc::new(AuditSink(clients.audit())),
+        relay,
+    )
+    .spawn();
     let clock: Arc<dyn crate::ports::Clock> = Arc::new(SystemClock);
     let (deny_list, attempts): (Arc<dyn DenyList>, Arc<dyn LoginAttempts>) = match &base.redis.url {
         Some(url) => {
@@ -73,6 +82,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
                 permissions: Arc::new(AuthzPermissions(clients.authz())),
                 revocations: store.clone(),
                 mfa: store.clone(),
+                events: store.clone(),
                 service_keys: Arc::new(RegisteredKeys {
                     configured: own.service_keys.clone(),
                     dir: base.data_dir.join("service-keys"),

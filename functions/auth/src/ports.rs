@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::lockout::{Attempt, LockoutPolicy};
 use crate::domain::{Family, SigningKeyRecord};
 use crate::error::Result;
+pub use platform_events::Event;
 
 /// A user as auth needs to see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +50,14 @@ pub trait KeyStore: Send + Sync + 'static {
 
 #[async_trait::async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Starts a session: the family and its first refresh token, in one transaction.
-    async fn create_family(&self, family: &Family, first_token_hash: &str) -> Result<()>;
+    /// Starts a session: the family and its first refresh token, and `events`, in one
+    /// transaction.
+    async fn create_family(
+        &self,
+        family: &Family,
+        first_token_hash: &str,
+        events: &[Event],
+    ) -> Result<()>;
     async fn family(&self, id: &str) -> Result<Option<Family>>;
     /// Marks the token used and stores its successor, in one transaction: of concurrent
     /// callers exactly one gets `Fresh`, and a failure leaves the token unused.
@@ -180,6 +187,13 @@ pub trait MfaStore: Send + Sync + 'static {
     async fn challenge(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<String>>;
     /// Uses the challenge up: `true` for the one caller that did.
     async fn consume_challenge(&self, hash: &str, now: DateTime<Utc>) -> Result<bool>;
+}
+
+/// Events without a state change of their own in this store (a failed login, a logout
+/// whose session is ended elsewhere), to the outbox.
+#[async_trait::async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    async fn record(&self, events: &[Event]) -> Result<()>;
 }
 
 /// The authz service: whether a user holds a permission.

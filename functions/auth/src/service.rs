@@ -75,6 +75,7 @@ pub struct Ports {
     pub permissions: Arc<dyn Permissions>,
     pub revocations: Arc<dyn RevocationLog>,
     pub mfa: Arc<dyn crate::ports::MfaStore>,
+    pub events: Arc<dyn crate::ports::EventLog>,
 }
 
 pub struct AuthService {
@@ -88,6 +89,7 @@ pub struct AuthService {
     permissions: Arc<dyn Permissions>,
     revocations: Arc<dyn RevocationLog>,
     mfa: Arc<dyn crate::ports::MfaStore>,
+    events: Arc<dyn crate::ports::EventLog>,
     kek: KeyEncryptionKey,
     keyring: RwLock<Keyring>,
     settings: Settings,
@@ -115,11 +117,25 @@ impl AuthService {
             permissions: ports.permissions,
             revocations: ports.revocations,
             mfa: ports.mfa,
+            events: ports.events,
             kek,
             keyring: RwLock::new(Keyring::default()),
             settings,
         };
         service.refresh_keys().await?;
         Ok(service)
+    }
+}
+
+impl AuthService {
+    /// An event about `user` by the current caller, in the current request.
+    pub(crate) fn event(&self, kind: &str, user: &str) -> crate::ports::Event {
+        crate::ports::Event::new(
+            "auth",
+            kind,
+            user,
+            format!("identity/users/{user}"),
+            self.clock.now(),
+        )
     }
 }

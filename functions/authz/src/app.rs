@@ -13,6 +13,7 @@ use crate::config::{AuthzConfig, Config};
 use crate::domain::Catalogue;
 use crate::service::{AuthzService, Ports};
 use crate::store::{MIGRATIONS, RedisGrants, SqlAuthzStore};
+use platform_events::relay::{AuditSink, Relay, Wake};
 
 pub const SERVICE_NAME: &str = "platform.authz.v1.AuthzService";
 
@@ -40,10 +41,23 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     )
     .await
     .context("authz database")?;
+    let (clients, verifier) = platform_clients::credentials::for_service(
+        base,
+        AuthzConfig::SERVICE,
+        platform_clients::ClientsConfig::default(),
+    )?;
+    // Events go to the audit service through the outbox (the embedded default: no broker).
+    let relay = Wake::default();
+    Relay::new(
+        database.clone(),
+        Arc::new(AuditSink(clients.audit())),
+        relay.clone(),
+    )
+    .spawn();
     let service = Arc::new(
         AuthzService::new(
             Ports {
-                store: Arc::new(SqlAuthzStore::new(database.clone())),
+                store: Arc::new(SqlAuthzStore::new(database.clone()).waking(relay.clone())),
                 clock: Arc::new(SystemClock),
                 shared: match &base.redis.url {
                     Some(url) => Some(Arc::new(RedisGrants::connect(
@@ -62,11 +76,6 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         .context("reading the authz revision")?,
     );
     spawn_sync(&service);
-    let (_clients, verifier) = platform_clients::credentials::for_service(
-        base,
-        AuthzConfig::SERVICE,
-        platform_clients::ClientsConfig::default(),
-    )?;
     let (connect, grpc) = crate::api::rpc(service.clone());
     let router = rpc::router(
         ServiceRpc {

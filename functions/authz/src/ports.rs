@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{Assignment, PageRequest, Resource, Revision, Role, RoleName, UserId};
 use crate::error::Result;
+pub use platform_events::Event;
 
 /// One revision's change, for the caches: a user's assignments, or a role (all its holders).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,27 +24,48 @@ pub struct Held {
 
 /// Every write runs in one transaction that also takes the next revision, and returns it.
 #[async_trait::async_trait]
+/// Every write stores its `events` in the outbox in its own transaction.
 pub trait AuthzStore: Send + Sync + 'static {
     /// The newest committed revision.
     async fn revision(&self) -> Result<Revision>;
     /// `RoleExists` when the name is taken.
-    async fn create_role(&self, role: &Role, now: DateTime<Utc>) -> Result<Revision>;
+    async fn create_role(
+        &self,
+        role: &Role,
+        now: DateTime<Utc>,
+        events: &[Event],
+    ) -> Result<Revision>;
     /// `None` when there is no such role. Built-in roles are never passed.
-    async fn update_role(&self, role: &Role, now: DateTime<Utc>) -> Result<Option<Revision>>;
+    async fn update_role(
+        &self,
+        role: &Role,
+        now: DateTime<Utc>,
+        events: &[Event],
+    ) -> Result<Option<Revision>>;
     /// Deletes the role and its assignments; `None` when there is no such role.
-    async fn delete_role(&self, name: &RoleName, now: DateTime<Utc>) -> Result<Option<Revision>>;
+    async fn delete_role(
+        &self,
+        name: &RoleName,
+        now: DateTime<Utc>,
+        events: &[Event],
+    ) -> Result<Option<Revision>>;
     async fn role(&self, name: &RoleName) -> Result<Option<Role>>;
     /// Roles by name after `page.after`, at most `page.size + 1`.
     async fn roles(&self, page: &PageRequest) -> Result<Vec<Role>>;
     /// Creates the assignment or replaces its expiry; `None` when the role does not exist.
-    async fn assign(&self, assignment: &Assignment, now: DateTime<Utc>)
-    -> Result<Option<Revision>>;
+    async fn assign(
+        &self,
+        assignment: &Assignment,
+        now: DateTime<Utc>,
+        events: &[Event],
+    ) -> Result<Option<Revision>>;
     async fn revoke(
         &self,
         user: &UserId,
         role: &RoleName,
         resource: Option<&Resource>,
         now: DateTime<Utc>,
+        events: &[Event],
     ) -> Result<Revision>;
     /// The user's assignments (expired ones included) with their roles.
     async fn held(&self, user: &UserId) -> Result<Vec<Held>>;

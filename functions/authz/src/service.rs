@@ -20,6 +20,7 @@ pub use checks::CHECK_LIMIT;
 
 use crate::domain::Catalogue;
 use crate::ports::{AuthzStore, Clock, SharedGrants};
+use platform_kernel::caller::Caller;
 
 /// Tunables of the use cases.
 #[derive(Debug, Clone)]
@@ -84,5 +85,32 @@ impl AuthzService {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+}
+
+impl AuthzService {
+    /// An event by `caller`, in the current request.
+    pub(crate) fn event(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        subject: &str,
+        resource: String,
+    ) -> crate::ports::Event {
+        crate::ports::Event::new("authz", kind, subject, resource, self.clock.now())
+            .by_caller(caller)
+    }
+
+    pub(crate) fn role_event(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        role: &crate::domain::Role,
+    ) -> crate::ports::Event {
+        let name = role.name.as_str();
+        self.event(caller, kind, name, format!("authz/roles/{name}"))
+            .with(serde_json::json!({
+                "permissions": role.permissions.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            }))
     }
 }

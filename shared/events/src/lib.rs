@@ -80,6 +80,16 @@ impl Event {
         }
     }
 
+    /// Who acted: the caller a service core was handed (rather than the request's).
+    pub fn by_caller(self, caller: &platform_kernel::caller::Caller) -> Self {
+        use platform_kernel::caller::Caller;
+        match caller {
+            Caller::User(u) => self.by(&u.id),
+            Caller::Service(s) => self.by(&s.name),
+            Caller::Anonymous | Caller::Rejected(_) => self.by(""),
+        }
+    }
+
     /// Who acted, when it is not the caller (a login's user, once known).
     pub fn by(mut self, actor: &str) -> Self {
         actor.clone_into(&mut self.actor);

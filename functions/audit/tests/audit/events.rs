@@ -81,3 +81,98 @@ async fn signing_up_gives_exactly_one_audit_record_with_actor_request_and_addres
     assert_eq!(disabled.len(), 1, "{disabled:?}");
     assert_eq!(disabled[0]["actorId"], admin.id.as_str());
 }
+
+#[tokio::test]
+async fn a_login_a_failed_login_and_a_role_assignment_give_one_record_each() {
+    let stack = TestStack::start().await;
+    let admin = stack.admin("root@example.com").await;
+    let ada = stack.user("ada@example.com").await;
+    let login = |password: &'static str, request: &'static str| {
+        let stack = &stack;
+        async move {
+            stack
+                .call_with(
+                    stack.auth,
+                    "/platform.auth.v1.AuthService/Login",
+                    &[("x-request-id", request)],
+                    json!({"email": "ada@example.com", "password": password}),
+                )
+                .await
+                .0
+        }
+    };
+    assert_eq!(
+        login(platform_teststack::PASSWORD, "req-login-ok").await,
+        200
+    );
+    assert_eq!(login("not the password", "req-login-bad").await, 401);
+    let (status, body) = stack
+        .call_with(
+            stack.authz,
+            "/platform.authz.v1.AuthzService/AssignRole",
+            &[
+                ("authorization", admin.bearer().as_str()),
+                ("x-request-id", "req-assign"),
+            ],
+            json!({"userId": ada.id, "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let user = format!("identity/users/{}", ada.id);
+    let reader = admin.bearer();
+    let succeeded = records(&stack, &reader, "auth.login_succeeded", &user, 2).await;
+    // The sign-up's own login (by the test stack) and this one.
+    let ours: Vec<&Value> = succeeded
+        .iter()
+        .filter(|r| r["requestId"] == "req-login-ok")
+        .collect();
+    assert_eq!(ours.len(), 1, "{succeeded:?}");
+    assert_eq!(ours[0]["actorId"], ada.id.as_str());
+    assert_eq!(ours[0]["clientIp"], "127.0.0.1");
+    let failed = records(
+        &stack,
+        &reader,
+        "auth.login_failed",
+        "auth/logins/ada@example.com",
+        1,
+    )
+    .await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["requestId"], "req-login-bad");
+    assert_eq!(failed[0]["outcome"], "OUTCOME_FAILURE");
+    assert_eq!(failed[0]["reason"], "invalid_credentials");
+    assert!(
+        failed[0]["actorId"].is_null(),
+        "nobody proved who they were: {failed:?}"
+    );
+    let assigned = records(&stack, &reader, "role.assigned", &user, 1).await;
+    assert_eq!(assigned.len(), 1, "{assigned:?}");
+    assert_eq!(assigned[0]["actorId"], admin.id.as_str());
+    assert_eq!(assigned[0]["requestId"], "req-assign");
+    assert_eq!(assigned[0]["clientIp"], "127.0.0.1");
+    assert_eq!(assigned[0]["metadata"]["role"], "admin");
+    // Nothing arrives twice.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (action, resource, want) in [
+        ("auth.login_succeeded", user.as_str(), 2),
+        ("auth.login_failed", "auth/logins/ada@example.com", 1),
+        ("role.assigned", user.as_str(), 1),
+    ] {
+        assert_eq!(
+            records(&stack, &reader, action, resource, 0).await.len(),
+            want,
+            "{action}"
+        );
+    }
+    // The chain over all of it holds.
+    let (status, body) = stack
+        .call(
+            stack.audit,
+            "/platform.audit.v1.AuditService/VerifyChain",
+            Some(&reader),
+            json!({}),
+        )
+        .await;
+    assert_eq!((status, &body["ok"]), (200, &json!(true)), "{body}");
+}

@@ -236,3 +236,32 @@ async fn identity_down_during_a_login_does_not_count_as_a_failure() {
         .await
         .expect("nothing was counted");
 }
+
+#[tokio::test]
+async fn logins_leave_an_event_each_naming_why_a_refusal_was_refused() {
+    let h = Harness::new().await;
+    h.service
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect("in");
+    for _ in 0..6 {
+        let _ = h.service.login(EMAIL, "wrong password!", None).await;
+    }
+    let events = h.memory.events();
+    let kinds: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|(k, o, r)| (k.as_str(), o.as_str(), r.as_str()))
+        .collect();
+    assert_eq!(kinds[0], ("auth.login_succeeded", "success", ""));
+    assert_eq!(
+        kinds[1..],
+        [
+            ("auth.login_failed", "failure", "invalid_credentials"),
+            ("auth.login_failed", "failure", "invalid_credentials"),
+            ("auth.login_failed", "failure", "invalid_credentials"),
+            ("auth.login_failed", "failure", "invalid_credentials"),
+            ("auth.login_failed", "failure", "invalid_credentials"),
+            ("auth.login_failed", "failure", "locked_out"),
+        ]
+    );
+}

@@ -40,11 +40,31 @@ impl AuthService {
                 Err(e) => Err(e),
             }
         };
-        let user = self
+        let user = match self
             .guarded(Guessed::Password { email: &email }, ip, check)
-            .await?;
+            .await
+        {
+            Ok(user) => user,
+            Err(e) => {
+                self.login_failed(&email, &e).await?;
+                return Err(e);
+            }
+        };
         self.challenge_second_factor(&user.id).await?;
         self.start_session(&user.id, &["pwd"]).await
+    }
+
+    /// Records a refused login attempt (never what was typed), when it was refused for its
+    /// credentials or a lock.
+    async fn login_failed(&self, email: &str, error: &AuthError) -> Result<()> {
+        let reason = match error {
+            AuthError::InvalidCredentials => "invalid_credentials",
+            AuthError::LockedOut(_) => "locked_out",
+            _ => return Ok(()),
+        };
+        let mut event = self.event("auth.login_failed", email).failed(reason);
+        event.resource = format!("auth/logins/{email}");
+        self.events.record(&[event]).await
     }
 
     /// A new session (refresh-token family) for `user`, authenticated by `amr`.
@@ -59,7 +79,13 @@ impl AuthService {
             amr: amr.iter().map(|m| (*m).to_owned()).collect(),
         };
         let secret = RefreshSecret::generate();
-        self.sessions.create_family(&family, &secret.hash()).await?;
+        let event = self
+            .event("auth.login_succeeded", user)
+            .by(user)
+            .with(serde_json::json!({"session": family.id, "amr": amr}));
+        self.sessions
+            .create_family(&family, &secret.hash(), &[event])
+            .await?;
         self.pair(&family, secret)
     }
 
@@ -79,7 +105,14 @@ impl AuthService {
         if !refresh_token.trim().is_empty() {
             let hash = RefreshSecret::from_user(refresh_token).hash();
             if let Some(family) = self.sessions.family_of(&hash).await? {
-                self.end_sessions(&[family]).await?;
+                self.end_sessions(std::slice::from_ref(&family)).await?;
+                if let Some(session) = self.sessions.family(&family).await? {
+                    let event = self
+                        .event("auth.logout", &session.user_id)
+                        .by(&session.user_id)
+                        .with(serde_json::json!({"session": family}));
+                    self.events.record(&[event]).await?;
+                }
             }
         }
         if let Some(token) = access_token.filter(|t| !t.trim().is_empty())

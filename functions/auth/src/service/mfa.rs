@@ -116,6 +116,9 @@ impl AuthService {
             ));
         }
         tracing::info!(target: "security", %user, "TOTP turned on");
+        self.events
+            .record(&[self.event("auth.mfa_enrolled", user)])
+            .await?;
         // Sessions begun with the password alone end: a refresh token taken before stops.
         let keep = caller_session(caller);
         let ended = self
@@ -203,6 +206,13 @@ impl AuthService {
                     .allowed(&u.id, perm::MFA_RESET.name)
                     .await?
                 {
+                    if u.id != user {
+                        let event = self
+                            .event("auth.permission_denied", user)
+                            .denied("missing_permission")
+                            .with(serde_json::json!({"permission": perm::MFA_RESET.name, "method": "ResetMfa"}));
+                        self.events.record(&[event]).await?;
+                    }
                     return Err(if u.id == user {
                         AuthError::invalid(
                             "code",
@@ -230,6 +240,9 @@ impl AuthService {
         }
         let reset = self.mfa.delete_mfa(user).await?;
         if reset {
+            self.events
+                .record(&[self.event("auth.mfa_reset", user)])
+                .await?;
             tracing::warn!(target: "security", %user, by = ?caller, "second factor turned off");
         }
         Ok(reset)

@@ -57,6 +57,11 @@ impl AuthService {
                     return Err(AuthError::InvalidRefreshToken);
                 }
                 self.end_sessions(std::slice::from_ref(&family_id)).await?;
+                let event = self
+                    .event("auth.refresh_reuse_detected", &family.user_id)
+                    .denied("refresh_token_reuse")
+                    .with(serde_json::json!({"session": family_id}));
+                self.events.record(&[event]).await?;
                 tracing::warn!(
                     target: "security",
                     family = %family_id,

@@ -26,6 +26,11 @@ impl AuthService {
                     .allowed(&u.id, perm::SESSIONS_REVOKE.name)
                     .await?
                 {
+                    let event = self
+                        .event("auth.permission_denied", user)
+                        .denied("missing_permission")
+                        .with(serde_json::json!({"permission": perm::SESSIONS_REVOKE.name, "method": "RevokeSessions"}));
+                    self.events.record(&[event]).await?;
                     return Err(AuthError::PermissionDenied(format!(
                         "ending another user's sessions needs the permission {}",
                         perm::SESSIONS_REVOKE.name
@@ -50,6 +55,10 @@ impl AuthService {
             .revoke_user_families(user, keep, self.clock.now())
             .await?;
         self.announce_sessions_ended(&ended).await?;
+        let event = self
+            .event("auth.sessions_revoked", user)
+            .with(serde_json::json!({"sessions": ended.len(), "kept": keep}));
+        self.events.record(&[event]).await?;
         Ok(ended.len())
     }
 }

@@ -32,6 +32,25 @@ pub struct Memory {
     attempts: Mutex<HashMap<String, Counter>>,
     revocations: Mutex<Vec<crate::ports::Revocation>>,
     mfa: Mutex<MemoryMfa>,
+    outbox: Mutex<Vec<crate::ports::Event>>,
+}
+
+impl Memory {
+    /// The events stored, in order: (type, outcome, reason).
+    pub fn events(&self) -> Vec<(String, String, String)> {
+        lock(&self.outbox)
+            .iter()
+            .map(|e| (e.kind.clone(), e.outcome.clone(), e.reason.clone()))
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::EventLog for Memory {
+    async fn record(&self, events: &[crate::ports::Event]) -> Result<()> {
+        lock(&self.outbox).extend_from_slice(events);
+        Ok(())
+    }
 }
 
 /// TOTP (record, last step), recovery codes (hash → used), challenges (hash → user, end,
@@ -64,7 +83,13 @@ impl KeyStore for Memory {
 
 #[async_trait::async_trait]
 impl SessionStore for Memory {
-    async fn create_family(&self, family: &Family, first_token_hash: &str) -> Result<()> {
+    async fn create_family(
+        &self,
+        family: &Family,
+        first_token_hash: &str,
+        events: &[crate::ports::Event],
+    ) -> Result<()> {
+        lock(&self.outbox).extend_from_slice(events);
         lock(&self.families).insert(family.id.clone(), family.clone());
         lock(&self.tokens).insert(first_token_hash.to_owned(), (family.id.clone(), None));
         Ok(())
@@ -438,6 +463,7 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     pub service_keys: Arc<TestServiceKeys>,
     pub permissions: Arc<FakePermissions>,
+    pub memory: Arc<Memory>,
 }
 
 impl Harness {
@@ -474,6 +500,7 @@ impl Harness {
                 permissions: permissions.clone(),
                 revocations: memory.clone(),
                 mfa: memory.clone(),
+                events: memory.clone(),
             },
             kek,
             settings,
@@ -486,6 +513,7 @@ impl Harness {
             clock,
             service_keys,
             permissions,
+            memory,
         }
     }
 }

@@ -8,16 +8,28 @@ use sqlx::any::AnyRow;
 
 use crate::domain::{Family, SigningKeyRecord};
 use crate::error::{AuthError, Result};
-use crate::ports::{DenyList, KeyStore, RefreshUse, SessionStore};
+use crate::ports::{DenyList, Event, KeyStore, RefreshUse, SessionStore};
+use platform_events::relay::Wake;
 
 #[derive(Clone)]
 pub struct SqlAuthStore {
     pub(super) db: Database,
+    /// Woken after a commit that wrote events.
+    relay: Wake,
 }
 
 impl SqlAuthStore {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            relay: Wake::default(),
+        }
+    }
+
+    /// Wakes `relay` after each commit that wrote events.
+    pub fn waking(mut self, relay: Wake) -> Self {
+        self.relay = relay;
+        self
     }
 
     /// Every denial still in force at `now`, with its end.
@@ -96,7 +108,12 @@ impl KeyStore for SqlAuthStore {
 
 #[async_trait::async_trait]
 impl SessionStore for SqlAuthStore {
-    async fn create_family(&self, family: &Family, first_token_hash: &str) -> Result<()> {
+    async fn create_family(
+        &self,
+        family: &Family,
+        first_token_hash: &str,
+        events: &[Event],
+    ) -> Result<()> {
         let mut tx = self
             .db
             .pool
@@ -123,9 +140,13 @@ impl SessionStore for SqlAuthStore {
             .execute(&mut *tx)
             .await
             .with_context(|| format!("storing the first refresh token of session {}", family.id))?;
+        platform_events::outbox::write(&mut tx, events).await?;
         tx.commit()
             .await
             .with_context(|| format!("creating session {}", family.id))?;
+        if !events.is_empty() {
+            self.relay.wake();
+        }
         Ok(())
     }
 
@@ -371,5 +392,19 @@ impl crate::ports::RevocationLog for SqlAuthStore {
                 })
             })
             .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::ports::EventLog for SqlAuthStore {
+    async fn record(&self, events: &[Event]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.pool.begin().await.context("recording events")?;
+        platform_events::outbox::write(&mut tx, events).await?;
+        tx.commit().await.context("recording events")?;
+        self.relay.wake();
+        Ok(())
     }
 }

@@ -84,7 +84,7 @@ async fn exactly_one_concurrent_use_of_a_refresh_token_is_fresh(f: &Fixture) {
         amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
     };
     f.store
-        .create_family(&family, "h0")
+        .create_family(&family, "h0", &[])
         .await
         .expect("family and first token");
     assert_eq!(
@@ -208,7 +208,7 @@ async fn a_session_keeps_how_its_user_authenticated(f: &Fixture) {
         amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
     };
     f.store
-        .create_family(&family, "h-amr")
+        .create_family(&family, "h-amr", &[])
         .await
         .expect("family");
     assert_eq!(f.store.family("fam-amr").await.expect("read"), Some(family));

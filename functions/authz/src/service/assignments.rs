@@ -32,9 +32,21 @@ impl AuthzService {
             resource,
             expires_at,
         };
+        let event = self
+            .event(
+                caller,
+                "role.assigned",
+                user.as_str(),
+                format!("identity/users/{}", user.as_str()),
+            )
+            .with(serde_json::json!({
+                "role": role.as_str(),
+                "resource": assignment.resource.as_ref().map(|r| r.as_str().to_owned()),
+                "expires_at": assignment.expires_at.map(|t| t.to_rfc3339()),
+            }));
         let revision = self
             .store
-            .assign(&assignment, now)
+            .assign(&assignment, now, &[event])
             .await?
             .ok_or_else(|| AuthzError::RoleNotFound(role.as_str().to_owned()))?;
         self.changed(Some(&user), revision).await;
@@ -56,7 +68,23 @@ impl AuthzService {
             .await?;
         let revision = self
             .store
-            .revoke(&user, &role, resource.as_ref(), self.clock.now())
+            .revoke(
+                &user,
+                &role,
+                resource.as_ref(),
+                self.clock.now(),
+                &[self
+                    .event(
+                        caller,
+                        "role.revoked",
+                        user.as_str(),
+                        format!("identity/users/{}", user.as_str()),
+                    )
+                    .with(serde_json::json!({
+                        "role": role.as_str(),
+                        "resource": resource.as_ref().map(|r| r.as_str().to_owned()),
+                    }))],
+            )
             .await?;
         self.changed(Some(&user), revision).await;
         Ok(revision)

@@ -41,7 +41,11 @@ impl AuthzService {
         let role = Role::parse(name, description, permissions)?;
         self.validate_permissions(&role)?;
         self.ensure_covered(&grants, &role.permissions, None, Cover::Until(None))?;
-        let revision = self.store.create_role(&role, self.clock.now()).await?;
+        let event = self.role_event(caller, "role.created", &role);
+        let revision = self
+            .store
+            .create_role(&role, self.clock.now(), &[event])
+            .await?;
         Ok((role, revision))
     }
 
@@ -62,7 +66,11 @@ impl AuthzService {
         self.ensure_covered(&grants, &role.permissions, None, Cover::Until(None))?;
         let revision = self
             .store
-            .update_role(&role, self.clock.now())
+            .update_role(
+                &role,
+                self.clock.now(),
+                &[self.role_event(caller, "role.updated", &role)],
+            )
             .await?
             .ok_or_else(|| AuthzError::RoleNotFound(role.name.as_str().to_owned()))?;
         self.changed(None, revision).await;
@@ -77,7 +85,16 @@ impl AuthzService {
         self.ensure_covered(&grants, &old.permissions, None, Cover::Now)?;
         let revision = self
             .store
-            .delete_role(&name, self.clock.now())
+            .delete_role(
+                &name,
+                self.clock.now(),
+                &[self.event(
+                    caller,
+                    "role.deleted",
+                    name.as_str(),
+                    format!("authz/roles/{}", name.as_str()),
+                )],
+            )
             .await?
             .ok_or_else(|| AuthzError::RoleNotFound(name.as_str().to_owned()))?;
         self.changed(None, revision).await;

@@ -88,7 +88,12 @@ impl AuthzStore for MemoryStore {
         Ok(Revision(self.state().revision))
     }
 
-    async fn create_role(&self, role: &Role, _now: DateTime<Utc>) -> Result<Revision> {
+    async fn create_role(
+        &self,
+        role: &Role,
+        _now: DateTime<Utc>,
+        _events: &[crate::ports::Event],
+    ) -> Result<Revision> {
         let mut s = self.state();
         if s.roles.contains_key(role.name.as_str()) {
             return Err(AuthzError::RoleExists(role.name.as_str().to_owned()));
@@ -97,7 +102,12 @@ impl AuthzStore for MemoryStore {
         Ok(s.bump(None))
     }
 
-    async fn update_role(&self, role: &Role, _now: DateTime<Utc>) -> Result<Option<Revision>> {
+    async fn update_role(
+        &self,
+        role: &Role,
+        _now: DateTime<Utc>,
+        _events: &[crate::ports::Event],
+    ) -> Result<Option<Revision>> {
         let mut s = self.state();
         if !s.roles.contains_key(role.name.as_str()) {
             return Ok(None);
@@ -106,7 +116,12 @@ impl AuthzStore for MemoryStore {
         Ok(Some(s.bump(None)))
     }
 
-    async fn delete_role(&self, name: &RoleName, _now: DateTime<Utc>) -> Result<Option<Revision>> {
+    async fn delete_role(
+        &self,
+        name: &RoleName,
+        _now: DateTime<Utc>,
+        _events: &[crate::ports::Event],
+    ) -> Result<Option<Revision>> {
         let mut s = self.state();
         if s.roles.remove(name.as_str()).is_none() {
             return Ok(None);
@@ -131,7 +146,12 @@ impl AuthzStore for MemoryStore {
             .collect())
     }
 
-    async fn assign(&self, a: &Assignment, _now: DateTime<Utc>) -> Result<Option<Revision>> {
+    async fn assign(
+        &self,
+        a: &Assignment,
+        _now: DateTime<Utc>,
+        _events: &[crate::ports::Event],
+    ) -> Result<Option<Revision>> {
         let mut s = self.state();
         if !s.roles.contains_key(a.role.as_str()) {
             return Ok(None);
@@ -147,6 +167,7 @@ impl AuthzStore for MemoryStore {
         role: &RoleName,
         resource: Option<&Resource>,
         _now: DateTime<Utc>,
+        _events: &[crate::ports::Event],
     ) -> Result<Revision> {
         let mut s = self.state();
         s.assignments.remove(&key(user, role, resource));

@@ -11,7 +11,9 @@ use sqlx::{Any, Transaction};
 
 use crate::domain::{Assignment, PageRequest, Pattern, Resource, Revision, Role, RoleName, UserId};
 use crate::error::{AuthzError, Result};
-use crate::ports::{AuthzStore, Change, Held};
+use platform_events::relay::Wake;
+
+use crate::ports::{AuthzStore, Change, Event, Held};
 
 /// Change-log rows kept: an instance that falls further behind than this drops its whole
 /// cache instead.
@@ -20,11 +22,37 @@ const CHANGES_KEPT: i64 = 10_000;
 #[derive(Clone)]
 pub struct SqlAuthzStore {
     db: Database,
+    /// Woken after a commit that wrote events.
+    relay: Wake,
 }
 
 impl SqlAuthzStore {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            relay: Wake::default(),
+        }
+    }
+
+    /// Wakes `relay` after each commit that wrote events.
+    pub fn waking(mut self, relay: Wake) -> Self {
+        self.relay = relay;
+        self
+    }
+
+    /// Stores `events` in `tx`, commits, and wakes the relay.
+    async fn commit(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        revision: Revision,
+        events: &[Event],
+    ) -> Result<Revision> {
+        platform_events::outbox::write(&mut tx, events).await?;
+        tx.commit().await.context("committing")?;
+        if !events.is_empty() {
+            self.relay.wake();
+        }
+        Ok(revision)
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Any>> {
@@ -117,11 +145,6 @@ async fn next_revision(
     Ok(Revision(revision))
 }
 
-async fn commit(tx: Transaction<'static, Any>, revision: Revision) -> Result<Revision> {
-    tx.commit().await.context("committing")?;
-    Ok(revision)
-}
-
 #[async_trait::async_trait]
 impl AuthzStore for SqlAuthzStore {
     async fn revision(&self) -> Result<Revision> {
@@ -132,7 +155,12 @@ impl AuthzStore for SqlAuthzStore {
         Ok(Revision(value))
     }
 
-    async fn create_role(&self, role: &Role, now: DateTime<Utc>) -> Result<Revision> {
+    async fn create_role(
+        &self,
+        role: &Role,
+        now: DateTime<Utc>,
+        events: &[Event],
+    ) -> Result<Revision> {
         let mut tx = self.begin().await?;
         let revision = next_revision(&mut tx, None, now).await?;
         sqlx::query(
@@ -154,10 +182,15 @@ impl AuthzStore for SqlAuthzStore {
                 AuthzError::Internal(anyhow::Error::new(e).context("inserting a role"))
             }
         })?;
-        commit(tx, revision).await
+        self.commit(tx, revision, events).await
     }
 
-    async fn update_role(&self, role: &Role, now: DateTime<Utc>) -> Result<Option<Revision>> {
+    async fn update_role(
+        &self,
+        role: &Role,
+        now: DateTime<Utc>,
+        events: &[Event],
+    ) -> Result<Option<Revision>> {
         let mut tx = self.begin().await?;
         let revision = next_revision(&mut tx, None, now).await?;
         let updated = sqlx::query(
@@ -176,10 +209,15 @@ impl AuthzStore for SqlAuthzStore {
         if updated == 0 {
             return Ok(None);
         }
-        commit(tx, revision).await.map(Some)
+        self.commit(tx, revision, events).await.map(Some)
     }
 
-    async fn delete_role(&self, name: &RoleName, now: DateTime<Utc>) -> Result<Option<Revision>> {
+    async fn delete_role(
+        &self,
+        name: &RoleName,
+        now: DateTime<Utc>,
+        events: &[Event],
+    ) -> Result<Option<Revision>> {
         let mut tx = self.begin().await?;
         let revision = next_revision(&mut tx, None, now).await?;
         sqlx::query("DELETE FROM assignments WHERE role = $1")
@@ -197,7 +235,7 @@ impl AuthzStore for SqlAuthzStore {
         if deleted == 0 {
             return Ok(None);
         }
-        commit(tx, revision).await.map(Some)
+        self.commit(tx, revision, events).await.map(Some)
     }
 
     async fn role(&self, name: &RoleName) -> Result<Option<Role>> {
@@ -227,7 +265,12 @@ impl AuthzStore for SqlAuthzStore {
         rows.iter().map(|row| role_from(row, "")).collect()
     }
 
-    async fn assign(&self, a: &Assignment, now: DateTime<Utc>) -> Result<Option<Revision>> {
+    async fn assign(
+        &self,
+        a: &Assignment,
+        now: DateTime<Utc>,
+        events: &[Event],
+    ) -> Result<Option<Revision>> {
         let mut tx = self.begin().await?;
         // The revision first, in every write: the first statement takes the write lock
         // (SQLite refuses to upgrade a read transaction whose snapshot went stale).
@@ -253,7 +296,7 @@ impl AuthzStore for SqlAuthzStore {
         .execute(&mut *tx)
         .await
         .context("assigning a role")?;
-        commit(tx, revision).await.map(Some)
+        self.commit(tx, revision, events).await.map(Some)
     }
 
     async fn revoke(
@@ -262,6 +305,7 @@ impl AuthzStore for SqlAuthzStore {
         role: &RoleName,
         resource: Option<&Resource>,
         now: DateTime<Utc>,
+        events: &[Event],
     ) -> Result<Revision> {
         let mut tx = self.begin().await?;
         let revision = next_revision(&mut tx, Some(user), now).await?;
@@ -272,7 +316,7 @@ impl AuthzStore for SqlAuthzStore {
             .execute(&mut *tx)
             .await
             .context("revoking a role")?;
-        commit(tx, revision).await
+        self.commit(tx, revision, events).await
     }
 
     async fn held(&self, user: &UserId) -> Result<Vec<Held>> {

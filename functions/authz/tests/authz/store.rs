@@ -57,17 +57,23 @@ async fn roles_round_trip_body(db: &Database) {
     assert!(admin.built_in);
     assert_eq!(admin.permissions, [Pattern::All]);
     let editor = role("editor", &["identity.*", "identity.users.read"]);
-    store.create_role(&editor, at(0)).await.expect("create");
+    store
+        .create_role(&editor, at(0), &[])
+        .await
+        .expect("create");
     assert_eq!(
         store.role(&editor.name).await.expect("read"),
         Some(editor.clone())
     );
-    let err = store.create_role(&editor, at(1)).await.expect_err("twice");
+    let err = store
+        .create_role(&editor, at(1), &[])
+        .await
+        .expect_err("twice");
     assert!(matches!(err, AuthzError::RoleExists(_)), "{err}");
     let changed = role("editor", &["auth.*"]);
     assert!(
         store
-            .update_role(&changed, at(2))
+            .update_role(&changed, at(2), &[])
             .await
             .expect("update")
             .is_some()
@@ -75,7 +81,7 @@ async fn roles_round_trip_body(db: &Database) {
     assert_eq!(store.role(&editor.name).await.expect("read"), Some(changed));
     assert!(
         store
-            .update_role(&role("ghost", &[]), at(2))
+            .update_role(&role("ghost", &[]), at(2), &[])
             .await
             .expect("update")
             .is_none()
@@ -85,7 +91,7 @@ async fn roles_round_trip_body(db: &Database) {
     built_in.built_in = false;
     assert!(
         store
-            .update_role(&built_in, at(3))
+            .update_role(&built_in, at(3), &[])
             .await
             .expect("update")
             .is_none(),
@@ -93,7 +99,7 @@ async fn roles_round_trip_body(db: &Database) {
     );
     assert!(
         store
-            .delete_role(&admin.name, at(3))
+            .delete_role(&admin.name, at(3), &[])
             .await
             .expect("delete")
             .is_none()
@@ -111,7 +117,7 @@ async fn roles_page_by_name_body(db: &Database) {
     let store = SqlAuthzStore::new(db.clone());
     for name in ["b", "c", "a", "d"] {
         store
-            .create_role(&role(name, &["*"]), at(0))
+            .create_role(&role(name, &["*"]), at(0), &[])
             .await
             .expect("create");
     }
@@ -144,24 +150,24 @@ on_both_backends!(
 async fn assignments_round_trip_body(db: &Database) {
     let store = SqlAuthzStore::new(db.clone());
     store
-        .create_role(&role("reader", &["identity.users.read"]), at(0))
+        .create_role(&role("reader", &["identity.users.read"]), at(0), &[])
         .await
         .expect("role");
     let global = assignment("u1", "reader", None, None);
     let scoped = assignment("u1", "reader", Some("org:42"), Some(100));
     store
-        .assign(&global, at(1))
+        .assign(&global, at(1), &[])
         .await
         .expect("assign")
         .expect("role exists");
     store
-        .assign(&scoped, at(1))
+        .assign(&scoped, at(1), &[])
         .await
         .expect("assign")
         .expect("role exists");
     assert!(
         store
-            .assign(&assignment("u1", "ghost", None, None), at(1))
+            .assign(&assignment("u1", "ghost", None, None), at(1), &[])
             .await
             .expect("assign")
             .is_none()
@@ -180,10 +186,10 @@ async fn assignments_round_trip_body(db: &Database) {
     assert_eq!(held, [global.clone(), scoped.clone()]);
     // Assigning again replaces the expiry.
     let longer = assignment("u1", "reader", Some("org:42"), Some(200));
-    store.assign(&longer, at(2)).await.expect("again");
+    store.assign(&longer, at(2), &[]).await.expect("again");
     assert_eq!(store.held(&user("u1")).await.expect("held").len(), 2);
     store
-        .revoke(&user("u1"), &global.role, None, at(3))
+        .revoke(&user("u1"), &global.role, None, at(3), &[])
         .await
         .expect("revoke");
     let held = store.held(&user("u1")).await.expect("held");
@@ -194,7 +200,7 @@ async fn assignments_round_trip_body(db: &Database) {
     assert!(store.held(&user("nobody")).await.expect("held").is_empty());
     // Deleting the role takes its assignments with it.
     store
-        .delete_role(&global.role, at(4))
+        .delete_role(&global.role, at(4), &[])
         .await
         .expect("delete")
         .expect("existed");
@@ -210,7 +216,7 @@ on_both_backends!(
 async fn holders_body(db: &Database) {
     let store = SqlAuthzStore::new(db.clone());
     store
-        .create_role(&role("r", &["*"]), at(0))
+        .create_role(&role("r", &["*"]), at(0), &[])
         .await
         .expect("role");
     for (u, res) in [
@@ -220,7 +226,7 @@ async fn holders_body(db: &Database) {
         ("u1", Some("org:1")),
     ] {
         store
-            .assign(&assignment(u, "r", res, None), at(0))
+            .assign(&assignment(u, "r", res, None), at(0), &[])
             .await
             .expect("assign");
     }
@@ -264,7 +270,7 @@ async fn revisions_body(db: &Database) {
     let store = Arc::new(SqlAuthzStore::new(db.clone()));
     let start = store.revision().await.expect("revision");
     let r1 = store
-        .create_role(&role("r", &["*"]), at(0))
+        .create_role(&role("r", &["*"]), at(0), &[])
         .await
         .expect("role");
     assert_eq!(r1, Revision(start.0 + 1));
@@ -274,7 +280,7 @@ async fn revisions_body(db: &Database) {
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .assign(&assignment(&format!("u{i}"), "r", None, None), at(1))
+                    .assign(&assignment(&format!("u{i}"), "r", None, None), at(1), &[])
                     .await
                     .expect("assign")
                     .expect("role exists")
@@ -316,7 +322,7 @@ async fn revisions_body(db: &Database) {
     // A write that changes nothing takes no revision.
     assert!(
         store
-            .update_role(&role("ghost", &[]), at(2))
+            .update_role(&role("ghost", &[]), at(2), &[])
             .await
             .expect("update")
             .is_none()
