@@ -13,6 +13,9 @@ use crate::ports::{Appended, AuditStore};
 
 type Waiting = (ChainRecord, oneshot::Sender<Result<Appended>>);
 
+/// The longest a batch waits for more records under load.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
 #[derive(Clone)]
 pub struct Appender {
     queue: mpsc::Sender<Waiting>,
@@ -24,10 +27,30 @@ impl Appender {
         let max_batch = max_batch.max(1);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(max_batch);
+            let mut busy = false;
             while receiver.recv_many(&mut batch, max_batch).await > 0 {
+                // Group commit: under load (the last batch was large), the callers just
+                // answered are sending their next records; wait up to LINGER for them rather
+                // than commit a handful. Alone, a record leaves at once.
+                if busy {
+                    let deadline = tokio::time::Instant::now() + LINGER;
+                    while batch.len() < max_batch {
+                        let room = max_batch - batch.len();
+                        match tokio::time::timeout_at(
+                            deadline,
+                            receiver.recv_many(&mut batch, room),
+                        )
+                        .await
+                        {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                    }
+                }
                 let (records, waiters): (Vec<_>, Vec<_>) =
                     std::mem::take(&mut batch).into_iter().unzip();
                 let size = records.len();
+                busy = size >= max_batch / 4;
                 match store.append(records).await {
                     Ok(appended) => {
                         metrics::histogram!("audit_append_batch_size").record(size as f64);

@@ -1,9 +1,11 @@
 //! One set of queries for both backends (sqlx `Any`, `$n` placeholders in order).
 //!
-//! An append locks the chain's head row first (a no-op UPDATE: a row lock on PostgreSQL,
-//! the write lock on SQLite), then reads it, stores the batch after it in one multi-row
-//! INSERT, and moves the head, in one transaction: appends are serialized across every
-//! writer and replica, and a batch costs a handful of round trips, not one per record.
+//! An append locks the chain's head row first (a no-op UPDATE that returns it: a row lock on
+//! PostgreSQL, the write lock on SQLite), stores the batch after it in one multi-row INSERT,
+//! and moves the head, in one transaction: appends are serialized across every writer and
+//! replica, and a batch costs four statements, not one per record. A batch in which an id
+//! turns out to be stored already is rolled back and done again with its ids looked up
+//! first (the stored record is the answer for those).
 
 use anyhow::Context as _;
 use platform_database::{Database, column};
@@ -110,24 +112,127 @@ fn conditions(filter: &Filter) -> (Vec<String>, Vec<Arg>) {
     (clauses, args)
 }
 
-#[async_trait::async_trait]
-impl AuditStore for SqlAuditStore {
-    async fn append(&self, records: Vec<ChainRecord>) -> Result<Vec<Appended>> {
+impl SqlAuditStore {
+    /// Locks the chain's head (a row lock on PostgreSQL, the write lock on SQLite) and reads
+    /// it, in one statement: everything after it in `tx` sees the chain as no one else can
+    /// change it.
+    async fn lock_head(tx: &mut sqlx::AnyConnection) -> anyhow::Result<(i64, String)> {
+        let head = sqlx::query(
+            "UPDATE audit_head SET sequence = sequence WHERE id = 1 RETURNING sequence, hash",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .context("locking the end of the audit chain")?;
+        Ok((column(&head, "sequence")?, column(&head, "hash")?))
+    }
+
+    /// Stores `fresh` (chained already) and moves the head; the ids stored, in order (an id
+    /// stored before is skipped, not stored).
+    async fn insert(tx: &mut sqlx::AnyConnection, fresh: &[ChainRecord]) -> anyhow::Result<usize> {
+        let mut inserted = 0;
+        // Up to 500 rows a statement: 7,000 placeholders, within both backends' limits
+        // (SQLite 32,766, PostgreSQL 65,535); a batch is one statement.
+        for chunk in fresh.chunks(500) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(1 + i * COLUMN_COUNT, COLUMN_COUNT)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit_records ({COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
+                rows.join(", ")
+            );
+            let mut args = Vec::with_capacity(chunk.len() * COLUMN_COUNT);
+            for r in chunk {
+                args.extend([
+                    Arg::Int(r.sequence),
+                    Arg::Text(r.id.clone()),
+                    Arg::Int(r.occurred_at_us),
+                    Arg::Text(r.actor.clone()),
+                    Arg::Text(r.action.clone()),
+                    Arg::Text(r.resource.clone()),
+                    Arg::Text(r.outcome.clone()),
+                    Arg::Text(r.reason.clone()),
+                    Arg::Text(r.client_ip.clone()),
+                    Arg::Text(r.user_agent.clone()),
+                    Arg::Text(r.request_id.clone()),
+                    Arg::Text(r.metadata.to_string()),
+                    Arg::Text(r.previous_hash.clone()),
+                    Arg::Text(r.hash.clone()),
+                ]);
+            }
+            // Not prepared: its shape changes with the batch's size, and a statement cache
+            // full of one-off shapes costs a round trip each.
+            inserted += bind_all(sqlx::query(&sql), args)
+                .execute(&mut *tx)
+                .await
+                .context("storing audit records")?
+                .rows_affected() as usize;
+        }
+        Ok(inserted)
+    }
+
+    async fn move_head(
+        tx: &mut sqlx::AnyConnection,
+        sequence: i64,
+        hash: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1")
+            .bind(sequence)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await
+            .context("moving the end of the audit chain")?;
+        Ok(())
+    }
+
+    /// The batch as all new (ids repeated within it aside): four statements. `None`, with
+    /// nothing stored, when an id turned out to be stored already.
+    async fn append_new(&self, records: &[ChainRecord]) -> Result<Option<Vec<Appended>>> {
+        let mut tx = self
+            .db
+            .pool
+            .begin()
+            .await
+            .context("appending audit records")?;
+        let (mut sequence, mut previous) = Self::lock_head(&mut tx).await?;
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let mut fresh: Vec<ChainRecord> = Vec::with_capacity(records.len());
+        let mut answers = Vec::with_capacity(records.len());
+        for record in records {
+            if let Some(at) = seen.get(record.id.as_str()) {
+                answers.push(Appended {
+                    record: fresh[*at].clone(),
+                    stored: false,
+                });
+                continue;
+            }
+            let mut record = record.clone();
+            sequence += 1;
+            record.sequence = sequence;
+            record.chain_after(&previous);
+            previous.clone_from(&record.hash);
+            seen.insert(records[answers.len()].id.as_str(), fresh.len());
+            answers.push(Appended {
+                record: record.clone(),
+                stored: true,
+            });
+            fresh.push(record);
+        }
+        if Self::insert(&mut tx, &fresh).await? != fresh.len() {
+            tx.rollback().await.context("appending audit records")?;
+            return Ok(None);
+        }
+        Self::move_head(&mut tx, sequence, &previous).await?;
+        tx.commit().await.context("appending audit records")?;
+        Ok(Some(answers))
+    }
+
+    /// The batch with its ids looked up first: those stored before are answered with the
+    /// stored record, the rest appended.
+    async fn append_checked(&self, records: Vec<ChainRecord>) -> Result<Vec<Appended>> {
         let count = records.len();
         let what = || format!("appending {count} audit records");
         let mut tx = self.db.pool.begin().await.with_context(what)?;
-        // The lock first: everything below sees the chain as no one else can change it.
-        sqlx::query("UPDATE audit_head SET sequence = sequence WHERE id = 1")
-            .execute(&mut *tx)
-            .await
-            .with_context(what)?;
-        let head = sqlx::query("SELECT sequence, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await
-            .with_context(what)?;
-        let (mut sequence, mut previous): (i64, String) =
-            (column(&head, "sequence")?, column(&head, "hash")?);
-        // Ids stored before.
+        let (mut sequence, mut previous) = Self::lock_head(&mut tx).await?;
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
         let mut stored = std::collections::HashMap::new();
         for chunk in ids.chunks(500) {
@@ -136,7 +241,7 @@ impl AuditStore for SqlAuditStore {
                 placeholders(1, chunk.len())
             );
             let args = chunk.iter().map(|id| Arg::Text(id.clone())).collect();
-            for row in bind_all(sqlx::query(&sql), args)
+            for row in bind_all(sqlx::query(&sql).persistent(false), args)
                 .fetch_all(&mut *tx)
                 .await
                 .with_context(what)?
@@ -166,51 +271,23 @@ impl AuditStore for SqlAuditStore {
             });
             fresh.push(record);
         }
-        if fresh.is_empty() {
-            tx.commit().await.with_context(what)?;
-            return Ok(answers);
+        if !fresh.is_empty() {
+            Self::insert(&mut tx, &fresh).await?;
+            Self::move_head(&mut tx, sequence, &previous).await?;
         }
-        // Up to 200 rows a statement: 2,800 placeholders, well within both backends' limits.
-        for chunk in fresh.chunks(200) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(1 + i * COLUMN_COUNT, COLUMN_COUNT)))
-                .collect();
-            let sql = format!(
-                "INSERT INTO audit_records ({COLUMNS}) VALUES {}",
-                rows.join(", ")
-            );
-            let mut args = Vec::with_capacity(chunk.len() * COLUMN_COUNT);
-            for r in chunk {
-                args.extend([
-                    Arg::Int(r.sequence),
-                    Arg::Text(r.id.clone()),
-                    Arg::Int(r.occurred_at_us),
-                    Arg::Text(r.actor.clone()),
-                    Arg::Text(r.action.clone()),
-                    Arg::Text(r.resource.clone()),
-                    Arg::Text(r.outcome.clone()),
-                    Arg::Text(r.reason.clone()),
-                    Arg::Text(r.client_ip.clone()),
-                    Arg::Text(r.user_agent.clone()),
-                    Arg::Text(r.request_id.clone()),
-                    Arg::Text(r.metadata.to_string()),
-                    Arg::Text(r.previous_hash.clone()),
-                    Arg::Text(r.hash.clone()),
-                ]);
-            }
-            bind_all(sqlx::query(&sql), args)
-                .execute(&mut *tx)
-                .await
-                .with_context(what)?;
-        }
-        sqlx::query("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1")
-            .bind(sequence)
-            .bind(&previous)
-            .execute(&mut *tx)
-            .await
-            .with_context(what)?;
         tx.commit().await.with_context(what)?;
         Ok(answers)
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditStore for SqlAuditStore {
+    async fn append(&self, records: Vec<ChainRecord>) -> Result<Vec<Appended>> {
+        // Most batches hold no id stored before: try without reading for them first.
+        if let Some(appended) = self.append_new(&records).await? {
+            return Ok(appended);
+        }
+        self.append_checked(records).await
     }
 
     async fn query(
