@@ -25,6 +25,8 @@ pub struct App {
     pub router: Router,
     pub service: Arc<AuditService>,
     pub database: Database,
+    /// The bus consumer, with Kafka configured (abort it to leave the group).
+    pub consumer: Option<tokio::task::JoinHandle<()>>,
 }
 
 async fn open_database(config: &Config) -> anyhow::Result<Database> {
@@ -57,6 +59,16 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         },
         &config.own.settings(),
     ));
+    let consumer = match &base.kafka.brokers {
+        Some(brokers) => Some(platform_events::kafka::spawn_consumer(
+            brokers,
+            &base.kafka.settings,
+            AuditConfig::SERVICE,
+            &crate::consumer::TOPICS,
+            Arc::new(crate::consumer::RecordEvents(service.clone())),
+        )?),
+        None => None,
+    };
     if config.own.checkpoints.enabled {
         let writer =
             CheckpointWriter::new(checkpoints::dir(config), checkpoints::signing_key(config)?)?;
@@ -83,6 +95,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         router,
         service,
         database,
+        consumer,
     })
 }
 

@@ -4,6 +4,7 @@ pub mod api;
 pub mod app;
 pub mod checkpoints;
 pub mod config;
+pub mod consumer;
 pub mod domain;
 pub mod error;
 pub mod peers;

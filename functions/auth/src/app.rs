@@ -19,7 +19,6 @@ use crate::identity_users::IdentityUsers;
 use crate::ports::{DenyList, LoginAttempts};
 use crate::service::{AuthService, Ports};
 use crate::store::{MIGRATIONS, RedisState, SharedState, SqlAuthStore};
-use platform_events::relay::{AuditSink, Relay, Wake};
 
 pub const SERVICE_NAME: &str = "platform.auth.v1.AuthService";
 
@@ -52,15 +51,9 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     };
     let clients = ClientFactory::new(registry, own.clients.clone())
         .with_credentials(Arc::new(Cached::new(own_token)));
-    // Events go to the audit service through the outbox (the embedded default: no broker).
-    let relay = Wake::default();
-    let store = Arc::new(SqlAuthStore::new(database.clone()).waking(relay.clone()));
-    Relay::new(
-        database.clone(),
-        Arc::new(AuditSink(clients.audit())),
-        relay,
-    )
-    .spawn();
+    // The outbox goes to Kafka, or (the embedded default) straight to the audit service.
+    let relay = platform_events::relay::start(&database, &base.kafka, clients.audit())?;
+    let store = Arc::new(SqlAuthStore::new(database.clone()).waking(relay));
     let clock: Arc<dyn crate::ports::Clock> = Arc::new(SystemClock);
     let (deny_list, attempts): (Arc<dyn DenyList>, Arc<dyn LoginAttempts>) = match &base.redis.url {
         Some(url) => {

@@ -13,7 +13,6 @@ use crate::config::{AuthzConfig, Config};
 use crate::domain::Catalogue;
 use crate::service::{AuthzService, Ports};
 use crate::store::{MIGRATIONS, RedisGrants, SqlAuthzStore};
-use platform_events::relay::{AuditSink, Relay, Wake};
 
 pub const SERVICE_NAME: &str = "platform.authz.v1.AuthzService";
 
@@ -46,14 +45,8 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         AuthzConfig::SERVICE,
         platform_clients::ClientsConfig::default(),
     )?;
-    // Events go to the audit service through the outbox (the embedded default: no broker).
-    let relay = Wake::default();
-    Relay::new(
-        database.clone(),
-        Arc::new(AuditSink(clients.audit())),
-        relay.clone(),
-    )
-    .spawn();
+    // The outbox goes to Kafka, or (the embedded default) straight to the audit service.
+    let relay = platform_events::relay::start(&database, &base.kafka, clients.audit())?;
     let service = Arc::new(
         AuthzService::new(
             Ports {

@@ -17,7 +17,6 @@ use crate::peers::{AuthSessions, AuthzPermissions};
 use crate::ports::Mailer;
 use crate::service::{IdentityService, Ports};
 use crate::store::{MIGRATIONS, SqlUserStore};
-use platform_events::relay::{AuditSink, Relay, Wake};
 
 pub const SERVICE_NAME: &str = "platform.identity.v1.IdentityService";
 
@@ -59,14 +58,8 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     )?;
     let hasher = PasswordHasher::new(own.password_hash)?;
     let (jobs, queued) = crate::jobs::JobQueue::new();
-    // The outbox goes to the audit service (the embedded default: no broker).
-    let relay = Wake::default();
-    Relay::new(
-        database.clone(),
-        Arc::new(AuditSink(clients.audit())),
-        relay.clone(),
-    )
-    .spawn();
+    // The outbox goes to Kafka, or (the embedded default) straight to the audit service.
+    let relay = platform_events::relay::start(&database, &base.kafka, clients.audit())?;
     let service = Arc::new(IdentityService::new(
         Ports {
             store: Arc::new(SqlUserStore::new(database.clone()).waking(relay.clone())),

@@ -10,6 +10,7 @@
 //!   id once). The embedded default's sink is the audit service's Record
 //!   ([`relay::AuditSink`]).
 
+pub mod kafka;
 pub mod outbox;
 pub mod relay;
 

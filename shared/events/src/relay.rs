@@ -23,6 +23,16 @@ use crate::Event;
 pub trait Sink: Send + Sync + 'static {
     /// Delivers one event; `Err` says why it should be tried again later.
     async fn deliver(&self, event: &Event) -> Result<(), String>;
+
+    /// Delivers `events` in order: how many (a prefix) were delivered, and why it stopped.
+    async fn deliver_all(&self, events: &[Event]) -> (usize, Option<String>) {
+        for (n, event) in events.iter().enumerate() {
+            if let Err(why) = self.deliver(event).await {
+                return (n, Some(why));
+            }
+        }
+        (events.len(), None)
+    }
 }
 
 /// Wakes the relay of this process (after a commit that wrote events).
@@ -59,8 +69,8 @@ impl Relay {
         }
     }
 
-    /// Relays for the life of the process.
-    pub fn spawn(self) {
+    /// Relays for the life of the process (or until the handle is aborted).
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut retry = FIRST_RETRY;
             loop {
@@ -83,7 +93,7 @@ impl Relay {
                     }
                 }
             }
-        });
+        })
     }
 
     /// Delivers one batch, oldest first, stopping at the first event the sink refuses.
@@ -129,22 +139,24 @@ impl Relay {
         rows: &[sqlx::any::AnyRow],
         pass: &mut Pass,
     ) -> anyhow::Result<Vec<String>> {
-        let mut sent = Vec::new();
+        let mut events = Vec::with_capacity(rows.len());
         for row in rows {
             let id: String = column(row, "id")?;
             let text: String = column(row, "event")?;
-            let event: Event =
-                serde_json::from_str(&text).with_context(|| format!("outbox row {id}"))?;
-            if let Err(why) = self.sink.deliver(&event).await {
-                tracing::warn!(event = %id, kind = %event.kind, %why, "event not delivered; retrying");
-                metrics::counter!("events_delivery_failures_total").increment(1);
-                pass.stuck = true;
-                break;
-            }
-            sent.push(id);
+            events.push(
+                serde_json::from_str::<Event>(&text).with_context(|| format!("outbox row {id}"))?,
+            );
         }
-        pass.sent = sent.len();
-        Ok(sent)
+        let (delivered, stopped) = self.sink.deliver_all(&events).await;
+        if let Some(why) = stopped {
+            if let Some(event) = events.get(delivered) {
+                tracing::warn!(event = %event.id, kind = %event.kind, %why, "event not delivered; retrying");
+            }
+            metrics::counter!("events_delivery_failures_total").increment(1);
+            pass.stuck = true;
+        }
+        pass.sent = delivered;
+        Ok(events.into_iter().take(delivered).map(|e| e.id).collect())
     }
 }
 
@@ -221,4 +233,23 @@ impl Sink for AuditSink {
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// Starts the relay of a service's outbox: to Kafka when `kafka.brokers` is set, otherwise
+/// straight to the audit service through `audit` (the embedded default). The returned
+/// [`Wake`] goes to the store that writes the outbox.
+pub fn start(
+    db: &Database,
+    kafka: &platform_kernel::config::KafkaConfig,
+    audit: Arc<dyn AuditServiceClient>,
+) -> anyhow::Result<Wake> {
+    let sink: Arc<dyn Sink> = match &kafka.brokers {
+        Some(brokers) => Arc::new(crate::kafka::KafkaSink::new(
+            crate::kafka::producer_config(brokers, &kafka.settings)?,
+        )?),
+        None => Arc::new(AuditSink(audit)),
+    };
+    let wake = Wake::default();
+    drop(Relay::new(db.clone(), sink, wake.clone()).spawn());
+    Ok(wake)
 }

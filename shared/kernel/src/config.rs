@@ -26,7 +26,7 @@ mod service;
 pub use service::{BaseConfig, OwnConfig, ServiceConfig, load_service, load_service_with};
 
 /// The conventional variables and the key each one sets.
-const CONVENTIONAL: [(&str, &str); 11] = [
+const CONVENTIONAL: [(&str, &str); 12] = [
     ("PORT", "server.port"),
     ("HOST", "server.host"),
     ("DATABASE_URL", "database.url"),
@@ -37,6 +37,7 @@ const CONVENTIONAL: [(&str, &str); 11] = [
     ("CONSUL_HTTP_ADDR", "discovery.consul.address"),
     ("CONSUL_HTTP_TOKEN", "discovery.consul.token"),
     ("REDIS_URL", "redis.url"),
+    ("KAFKA_BROKERS", "kafka.brokers"),
     ("PLATFORM_HTTP1_FAST_PATH", "server.http1_fast_path"),
 ];
 
@@ -301,6 +302,20 @@ impl Default for RedisConfig {
             key_prefix: "platform:".to_owned(),
         }
     }
+}
+
+/// The event bus. With `brokers` set (`KAFKA_BROKERS`, `host:port,…`) each service's outbox
+/// is relayed to Kafka (one topic per service, `platform.<service>.events`, keyed by subject)
+/// and consumers read it there; unset, the outbox is delivered straight to its consumers
+/// through their service clients.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    pub brokers: Option<String>,
+    /// Extra librdkafka settings for producers and consumers (`security.protocol`, …). Ones
+    /// that would undo the idempotent producer (`enable.idempotence`, `acks`,
+    /// `max.in.flight.requests.per.connection` over 5, `retries` 0) are refused at start-up.
+    pub settings: std::collections::BTreeMap<String, String>,
 }
 
 /// The platform's tokens as every service checks them, and this service's own key. Tokens

@@ -6,6 +6,7 @@ pub mod consul;
 pub mod database;
 pub mod http1;
 pub mod issuer;
+pub mod kafka;
 pub mod mail;
 pub mod postgres;
 pub mod server;

@@ -3,12 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use platform_testkit::kafka::TestBroker;
 use platform_teststack::TestStack;
 use serde_json::{Value, json};
 
 const QUERY: &str = "/platform.audit.v1.AuditService/Query";
 
-/// The audit records of `action` on `resource`, once at least `want` are there (or 10 s;
+/// The audit records of `action` on `resource`, once at least `want` are there (or 30 s;
 /// `want` 0: as they are now).
 async fn records(
     stack: &TestStack,
@@ -17,7 +18,8 @@ async fn records(
     resource: &str,
     want: usize,
 ) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // A consumer group's first join takes a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, body) = stack
             .call(
@@ -36,9 +38,49 @@ async fn records(
     }
 }
 
+/// The stack, its events through a real broker when `broker` is given (the topics made).
+async fn stack(broker: Option<&TestBroker>) -> TestStack {
+    let Some(broker) = broker else {
+        return TestStack::start().await;
+    };
+    for topic in audit::consumer::TOPICS {
+        broker.create_topic(topic, 3);
+    }
+    let brokers = broker.brokers();
+    TestStack::start_with(|configs| {
+        for kafka in [
+            &mut configs.identity.base.kafka,
+            &mut configs.auth.base.kafka,
+            &mut configs.authz.base.kafka,
+            &mut configs.audit.base.kafka,
+        ] {
+            kafka.brokers = Some(brokers.clone());
+        }
+    })
+    .await
+}
+
+/// Leaves the consumer group while the broker is still there.
+async fn stop(mut stack: TestStack) {
+    if let Some(consumer) = stack.audit_app.consumer.take() {
+        consumer.abort();
+        let _ = consumer.await;
+    }
+}
+
 #[tokio::test]
 async fn signing_up_gives_exactly_one_audit_record_with_actor_request_and_address() {
-    let stack = TestStack::start().await;
+    sign_up(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_real_broker_signing_up_gives_exactly_one_audit_record() {
+    let broker = TestBroker::start();
+    sign_up(Some(&broker)).await;
+}
+
+async fn sign_up(broker: Option<&TestBroker>) {
+    let stack = stack(broker).await;
     let admin = stack.admin("root@example.com").await;
     let (status, body) = stack
         .call_with(
@@ -80,11 +122,22 @@ async fn signing_up_gives_exactly_one_audit_record_with_actor_request_and_addres
     let disabled = records(&stack, &admin.bearer(), "user.disabled", &resource, 1).await;
     assert_eq!(disabled.len(), 1, "{disabled:?}");
     assert_eq!(disabled[0]["actorId"], admin.id.as_str());
+    stop(stack).await;
 }
 
 #[tokio::test]
 async fn a_login_a_failed_login_and_a_role_assignment_give_one_record_each() {
-    let stack = TestStack::start().await;
+    login_and_role(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_real_broker_a_login_a_failed_login_and_a_role_assignment_give_one_record_each() {
+    let broker = TestBroker::start();
+    login_and_role(Some(&broker)).await;
+}
+
+async fn login_and_role(broker: Option<&TestBroker>) {
+    let stack = stack(broker).await;
     let admin = stack.admin("root@example.com").await;
     let ada = stack.user("ada@example.com").await;
     let login = |password: &'static str, request: &'static str| {
@@ -175,4 +228,5 @@ async fn a_login_a_failed_login_and_a_role_assignment_give_one_record_each() {
         )
         .await;
     assert_eq!((status, &body["ok"]), (200, &json!(true)), "{body}");
+    stop(stack).await;
 }

@@ -1,5 +1,5 @@
 //! The configuration of a service binary: the base section every service has (`server`,
-//! `database`, `data_dir`, `telemetry`, `discovery`, `redis`) beside the service's own keys,
+//! `database`, `data_dir`, `telemetry`, `discovery`, `redis`, `kafka`) beside the service's own keys,
 //! loaded from the same layers as any configuration ([`super::load`]).
 //!
 //! Why not `#[serde(flatten)]`: serde buffers flattened values before deserializing them,
@@ -24,7 +24,7 @@ use super::{
 };
 
 /// The top-level keys of [`BaseConfig`]; a service's own type must not use them.
-const BASE_KEYS: [&str; 7] = [
+const BASE_KEYS: [&str; 8] = [
     "server",
     "security",
     "database",
@@ -32,6 +32,7 @@ const BASE_KEYS: [&str; 7] = [
     "telemetry",
     "discovery",
     "redis",
+    "kafka",
 ];
 
 /// What every service binary is configured with.
@@ -47,6 +48,8 @@ pub struct BaseConfig {
     pub discovery: DiscoveryConfig,
     /// `REDIS_URL`: state shared by a service's replicas.
     pub redis: RedisConfig,
+    /// `KAFKA_BROKERS`: the event bus (unset: events go straight to their consumers).
+    pub kafka: super::KafkaConfig,
     /// How this service proves who it is, and checks who calls it.
     pub security: SecurityConfig,
 }
@@ -60,6 +63,7 @@ impl Default for BaseConfig {
             telemetry: TelemetryConfig::default(),
             discovery: DiscoveryConfig::default(),
             redis: RedisConfig::default(),
+            kafka: super::KafkaConfig::default(),
             security: SecurityConfig::default(),
         }
     }
