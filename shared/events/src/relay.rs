@@ -2,8 +2,9 @@
 //! once the sink acknowledged it, and retries with backoff (100 ms doubling to 5 s) for as
 //! long as the sink fails. It wakes when this process commits an event ([`Wake`]) and polls
 //! every 50 ms for the rows of other replicas, so a row is picked up within 100 ms of its
-//! commit. On PostgreSQL the batch is claimed with `FOR UPDATE SKIP LOCKED`, so replicas
-//! never deliver one row at once; on SQLite (one process) it is read without a transaction.
+//! commit. On PostgreSQL the batch is claimed with `FOR UPDATE SKIP LOCKED` and a lock per
+//! subject, so replicas never deliver one row at once, nor one subject's rows out of order;
+//! on SQLite (one process) it is read without a transaction.
 //! Delivery is at least once (a crash between the sink's acknowledgement and the mark sends
 //! the row again): consumers dedupe by event id.
 
@@ -103,11 +104,18 @@ impl Relay {
         match self.db.backend {
             Backend::Postgres => {
                 let mut tx = self.db.pool.begin().await.context("claiming outbox rows")?;
-                let rows = sqlx::query(&format!("{claim} FOR UPDATE SKIP LOCKED"))
-                    .bind(i64::from(self.batch))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .context("claiming outbox rows")?;
+                // Rows another replica holds are skipped, and so is every row of a subject
+                // another replica is sending (a transaction-scoped advisory lock per subject):
+                // one subject's events leave in order whatever the number of replicas.
+                let rows = sqlx::query(
+                    "SELECT id, event FROM outbox WHERE sent_at IS NULL \
+                     AND pg_try_advisory_xact_lock(7310, hashtext(subject)) \
+                     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                )
+                .bind(i64::from(self.batch))
+                .fetch_all(&mut *tx)
+                .await
+                .context("claiming outbox rows")?;
                 let sent = self.deliver(&rows, &mut pass).await?;
                 mark_sent(&mut tx, &sent).await?;
                 tx.commit().await.context("marking outbox rows sent")?;

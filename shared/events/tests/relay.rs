@@ -27,6 +27,8 @@ struct Recording {
     /// Deliveries in progress (to catch two relays delivering at once).
     busy: Mutex<HashMap<String, usize>>,
     overlaps: AtomicUsize,
+    /// How long a delivery takes.
+    pace: Duration,
 }
 
 #[async_trait::async_trait]
@@ -44,7 +46,7 @@ impl Sink for Recording {
                 self.overlaps.fetch_add(1, Ordering::SeqCst);
             }
         }
-        tokio::task::yield_now().await;
+        tokio::time::sleep(self.pace).await;
         self.busy.lock().expect("lock").remove(&event.id);
         self.seen.lock().expect("lock").push(event.clone());
         Ok(())
@@ -155,8 +157,8 @@ async fn pickup(db: &Database) {
     assert!(took[10] < Duration::from_millis(100), "pickups {took:?}");
 }
 
-#[tokio::test]
-async fn postgres_replicas_never_deliver_one_row_at_once() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replicas_never_deliver_one_row_at_once_nor_a_subject_out_of_order() {
     let store = platform_testkit::database::TestStore::open(
         platform_testkit::database::Backend::Postgres,
         "events",
@@ -166,7 +168,11 @@ async fn postgres_replicas_never_deliver_one_row_at_once() {
     let db = store.db.clone();
     let events: Vec<Event> = (0..300).map(|n| event(&format!("s{}", n % 5), n)).collect();
     write(&db, &events).await;
-    let sink = Arc::new(Recording::default());
+    // Slow deliveries, so the replicas' batches are sent at the same time.
+    let sink = Arc::new(Recording {
+        pace: Duration::from_millis(2),
+        ..Recording::default()
+    });
     let relays: Vec<_> = (0..3)
         .map(|_| Relay::new(db.clone(), sink.clone(), Wake::default()))
         .collect();
@@ -181,7 +187,15 @@ async fn postgres_replicas_never_deliver_one_row_at_once() {
     }
     assert_eq!(pending(&db).await, 0);
     assert_eq!(sink.overlaps.load(Ordering::SeqCst), 0);
-    let seen = sink.seen.lock().expect("lock").len();
-    assert_eq!(seen, 300, "each row once");
+    let seen = sink.seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 300, "each row once");
+    // And each subject's rows in the order written, though three replicas sent them.
+    let mut last: HashMap<String, i64> = HashMap::new();
+    for e in &seen {
+        let n = e.payload["n"].as_i64().expect("n");
+        if let Some(before) = last.insert(e.subject.clone(), n) {
+            assert!(before < n, "{} out of order: {before} then {n}", e.subject);
+        }
+    }
     store.finish().await;
 }
