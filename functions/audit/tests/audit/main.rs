@@ -2,5 +2,6 @@
 //! writers, pagination, tampering), and the service through a real server.
 
 mod api;
+mod bus;
 mod events;
 mod store;
