@@ -20,7 +20,9 @@ use platform_kernel::clock::SystemClock;
 use platform_testkit::database::{Backend, TestStore};
 use platform_testkit::kafka::TestBroker;
 
-static OUTBOX_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./tests/audit/outbox");
+/// The outbox table as the events crate tests it (every emitting service has the same).
+static OUTBOX_MIGRATOR: sqlx::migrate::Migrator =
+    sqlx::migrate!("../../shared/events/tests/migrations");
 static OUTBOX: Migrations = Migrations {
     postgres: &OUTBOX_MIGRATOR,
     sqlite: &OUTBOX_MIGRATOR,
