@@ -70,29 +70,8 @@ async fn main() -> anyhow::Result<()> {
     });
     let wake = Wake::default();
     let relay = Relay::new(db.clone(), sink.clone(), wake.clone()).spawn();
-    // Warm up: the producer connects and learns the topic's partitions first.
-    let warm = Event::new(
-        "identity",
-        "user.updated",
-        "warm-up",
-        String::new(),
-        chrono::Utc::now(),
-    );
-    let mut tx = db.pool.begin().await?;
-    platform_events::outbox::write(&mut tx, std::slice::from_ref(&warm)).await?;
-    tx.commit().await?;
-    wake.wake();
-    while sink.took.lock().expect("lock").is_empty()
-        && sink.committed.lock().expect("lock").is_empty()
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
-            .fetch_one(&db.pool)
-            .await?;
-        if pending == 0 {
-            break;
-        }
-    }
+    // The sink connects the producer as it is made; let it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
     for n in 0..events {
         tick.tick().await;

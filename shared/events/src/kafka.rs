@@ -70,8 +70,18 @@ pub struct KafkaSink {
 }
 
 impl KafkaSink {
+    /// Makes the producer and, in the background when a runtime is there, connects it (so the
+    /// first events do not wait for the connection and the topic's metadata).
     pub fn new(config: ClientConfig) -> anyhow::Result<Self> {
-        let producer = config.create()?;
+        let producer: FutureProducer = config.create()?;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let warm = producer.clone();
+            drop(runtime.spawn_blocking(move || {
+                if let Err(e) = warm.client().fetch_metadata(None, Duration::from_secs(5)) {
+                    tracing::warn!(error = %e, "the Kafka brokers did not answer yet; the relay will retry");
+                }
+            }));
+        }
         Ok(Self {
             config,
             producer: Mutex::new(producer),
