@@ -19,10 +19,13 @@ use crate::Event;
 use crate::relay::Sink;
 
 /// Settings the idempotent producer relies on; `settings` may not undo them.
-const REQUIRED: [(&str, &str); 3] = [
+const REQUIRED: [(&str, &str); 4] = [
     ("enable.idempotence", "true"),
     ("acks", "all"),
     ("max.in.flight.requests.per.connection", "5"),
+    // A message that times out fails the producer (rebuilt) rather than let a later one of
+    // the same partition overtake it.
+    ("enable.gapless.guarantee", "true"),
 ];
 
 /// The producer's configuration: `brokers`, the required settings, and `settings` on top,

@@ -71,11 +71,11 @@ impl Event {
             actor,
             outcome: "success".to_owned(),
             reason: String::new(),
-            request_id: platform_kernel::observe::request_id().unwrap_or_default(),
+            request_id: bounded(platform_kernel::observe::request_id().unwrap_or_default()),
             client_ip: platform_kernel::peer::client_ip()
                 .map(|ip| ip.to_string())
                 .unwrap_or_default(),
-            user_agent: platform_kernel::observe::user_agent().unwrap_or_default(),
+            user_agent: bounded(platform_kernel::observe::user_agent().unwrap_or_default()),
             occurred_at_us: at.timestamp_micros(),
             payload: serde_json::json!({}),
         }
@@ -119,5 +119,32 @@ impl Event {
     /// The Kafka topic of its source: `platform.<source>.events`.
     pub fn topic(&self) -> String {
         format!("platform.{}.events", self.source)
+    }
+}
+
+/// What a caller sends (a User-Agent, a request id) kept to [`MAX_CALLER_TEXT`] bytes: an
+/// event is never refused for a field its caller chose.
+pub const MAX_CALLER_TEXT: usize = 256;
+
+fn bounded(mut text: String) -> String {
+    if text.len() > MAX_CALLER_TEXT {
+        let mut end = MAX_CALLER_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text.replace('\0', "\u{fffd}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn what_a_caller_chose_is_bounded_and_never_holds_nul() {
+        assert_eq!(super::bounded("curl/8".into()), "curl/8");
+        let long = "é".repeat(400);
+        let cut = super::bounded(long);
+        assert!(cut.len() <= super::MAX_CALLER_TEXT && cut.chars().all(|c| c == 'é'));
+        assert_eq!(super::bounded("a\0b".into()), "a\u{fffd}b");
     }
 }

@@ -48,7 +48,11 @@ fn outcome_to(text: &str) -> i32 {
 }
 
 fn micros(t: Option<Timestamp>) -> Option<i64> {
-    t.map(|t| t.seconds.saturating_mul(1_000_000) + i64::from(t.nanos / 1_000))
+    t.map(|t| {
+        t.seconds
+            .saturating_mul(1_000_000)
+            .saturating_add(i64::from(t.nanos / 1_000))
+    })
 }
 
 fn to_pb(r: ChainRecord) -> pb::AuditRecord {

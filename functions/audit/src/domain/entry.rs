@@ -55,6 +55,25 @@ pub const MAX_FIELD: usize = 1024;
 pub const MAX_METADATA: usize = 16 * 1024;
 
 impl Entry {
+    /// NUL replaced (PostgreSQL text cannot hold it; a record must not be refused for it, nor
+    /// stop the records behind it).
+    pub fn without_nul(mut self) -> Self {
+        for text in [
+            &mut self.actor,
+            &mut self.action,
+            &mut self.resource,
+            &mut self.reason,
+            &mut self.client_ip,
+            &mut self.user_agent,
+            &mut self.request_id,
+        ] {
+            if text.contains('\0') {
+                *text = text.replace('\0', "\u{fffd}");
+            }
+        }
+        self
+    }
+
     /// Bounded sizes, an action in `[a-z0-9._-]`, an id that is a UUID when given, and
     /// metadata that is an object.
     pub fn validate(&self) -> Result<()> {

@@ -37,12 +37,17 @@ impl AuditService {
             }
         }
         entry.validate()?;
+        let entry = entry.without_nul();
         let record = ChainRecord {
             sequence: 0,
             id: if entry.id.is_empty() {
                 uuid::Uuid::now_v7().to_string()
             } else {
-                entry.id.to_lowercase()
+                // One spelling per id (braces, urn: and simple forms parse too).
+                uuid::Uuid::parse_str(&entry.id)
+                    .map_err(|_| AuditError::invalid("id", "must be a UUID (or empty)"))?
+                    .hyphenated()
+                    .to_string()
             },
             occurred_at_us: self.clock.now().timestamp_micros(),
             actor: entry.actor,

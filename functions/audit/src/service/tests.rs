@@ -259,3 +259,27 @@ async fn bad_queries_are_refused_naming_the_field() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_id_in_another_spelling_is_the_same_record_and_nul_never_blocks_the_log() {
+    let h = Harness::new().await;
+    let id = uuid::Uuid::now_v7();
+    let mut e = entry("auth.login_failed", "");
+    e.id = id.to_string();
+    e.reason = "bad\0reason".into();
+    let first = h
+        .service
+        .record(&identity(), e.clone())
+        .await
+        .expect("stored");
+    assert_eq!(first.reason, "bad\u{fffd}reason");
+    e.id = format!("{{{}}}", id.hyphenated()).to_uppercase();
+    let again = h.service.record(&identity(), e).await.expect("same id");
+    assert_eq!(again, first, "one record per id, however it is spelled");
+    let check = h
+        .service
+        .verify_chain(&Caller::service("platformctl"), 0, 0)
+        .await
+        .expect("verify");
+    assert_eq!((check.checked, check.broken), (1, None));
+}

@@ -265,3 +265,17 @@ async fn logins_leave_an_event_each_naming_why_a_refusal_was_refused() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_email_with_control_characters_is_refused_before_anything_is_counted() {
+    let h = Harness::new().await;
+    for email in ["ada\0@example.com", "ada\n@example.com", &"a".repeat(400)] {
+        let err = h
+            .service
+            .login(email, Harness::PASSWORD, None)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, AuthError::InvalidArgument { .. }), "{err:?}");
+    }
+    assert!(h.memory.events().is_empty(), "nothing counted or recorded");
+}

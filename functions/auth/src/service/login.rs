@@ -31,6 +31,12 @@ impl AuthService {
         if email.is_empty() {
             return Err(AuthError::invalid("email", "is required"));
         }
+        if email.len() > 320 || email.chars().any(char::is_control) {
+            return Err(AuthError::invalid(
+                "email",
+                "is not an address (too long, or control characters)",
+            ));
+        }
         let check = async {
             // A disabled account answers a correct password exactly as a wrong one: whether
             // an account is disabled is not told to whoever knows (or guesses) its password.
