@@ -16,6 +16,29 @@ pub struct Page {
     pub total: Option<u64>,
 }
 
+/// The actions a service records besides `<service>.…`: the platform's own namespaces.
+const NAMESPACES: &[(&str, &str)] = &[("identity", "user."), ("authz", "role.")];
+
+/// The action prefixes `service` may record.
+fn own_prefixes(service: &str) -> Vec<String> {
+    std::iter::once(format!("{service}."))
+        .chain(
+            NAMESPACES
+                .iter()
+                .filter(|(owner, _)| *owner == service)
+                .map(|(_, prefix)| (*prefix).to_owned()),
+        )
+        .collect()
+}
+
+/// A service records only what it does: a compromised service cannot write another's
+/// history.
+fn may_record(service: &str, action: &str) -> bool {
+    own_prefixes(service)
+        .iter()
+        .any(|prefix| action.starts_with(prefix.as_str()))
+}
+
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 1000;
 
@@ -37,6 +60,16 @@ impl AuditService {
             }
         }
         entry.validate()?;
+        if let Caller::Service(s) = caller
+            && !may_record(&s.name, &entry.action)
+        {
+            return Err(AuditError::PermissionDenied(format!(
+                "service {} records only its own actions ({}), not {}",
+                s.name,
+                own_prefixes(&s.name).join(", "),
+                entry.action
+            )));
+        }
         let entry = entry.without_nul();
         let record = ChainRecord {
             sequence: 0,

@@ -158,7 +158,7 @@ async fn only_services_record_and_only_readers_read() {
 #[tokio::test]
 async fn the_same_id_twice_is_stored_once_and_the_service_sets_the_time() {
     let h = Harness::new().await;
-    let mut e = entry("auth.login", "a");
+    let mut e = entry("user.updated", "a");
     e.id = uuid::Uuid::now_v7().to_string();
     let first = h
         .service
@@ -264,7 +264,7 @@ async fn bad_queries_are_refused_naming_the_field() {
 async fn an_id_in_another_spelling_is_the_same_record_and_nul_never_blocks_the_log() {
     let h = Harness::new().await;
     let id = uuid::Uuid::now_v7();
-    let mut e = entry("auth.login_failed", "");
+    let mut e = entry("user.updated", "");
     e.id = id.to_string();
     e.reason = "bad\0reason".into();
     let first = h
@@ -282,4 +282,37 @@ async fn an_id_in_another_spelling_is_the_same_record_and_nul_never_blocks_the_l
         .await
         .expect("verify");
     assert_eq!((check.checked, check.broken), (1, None));
+}
+
+#[tokio::test]
+async fn a_service_records_only_its_own_actions() {
+    let h = Harness::new().await;
+    for (service, action) in [
+        ("identity", "user.created"),
+        ("identity", "identity.anything"),
+        ("auth", "auth.login_failed"),
+        ("authz", "role.assigned"),
+        ("billing", "billing.invoice_paid"),
+    ] {
+        h.service
+            .record(&Caller::service(service), entry(action, "a"))
+            .await
+            .unwrap_or_else(|e| panic!("{service} {action}: {e:?}"));
+    }
+    for (service, action) in [
+        ("identity", "role.assigned"),
+        ("auth", "user.deleted"),
+        ("authz", "auth.login_succeeded"),
+        ("billing", "user.created"),
+    ] {
+        let err = h
+            .service
+            .record(&Caller::service(service), entry(action, "a"))
+            .await
+            .expect_err("not its own");
+        assert!(
+            matches!(err, AuditError::PermissionDenied(_)),
+            "{service} {action}: {err:?}"
+        );
+    }
 }

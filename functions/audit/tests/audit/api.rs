@@ -18,7 +18,7 @@ async fn a_service_records_a_reader_queries_and_verifies_and_everyone_else_is_re
     let service = format!("Bearer {service_token}");
     let record = json!({"record": {
         "actorId": "01a20000-0000-7000-8000-000000000001",
-        "action": "test.recorded",
+        "action": "identity.test_recorded",
         "resource": "identity/users/01a20000-0000-7000-8000-000000000001",
         "outcome": "OUTCOME_SUCCESS",
         "clientIp": "203.0.113.50",
@@ -81,8 +81,7 @@ async fn a_service_records_a_reader_queries_and_verifies_and_everyone_else_is_re
     );
 
     // Query and VerifyChain: audit.logs.read (the admin holds every permission).
-    let query =
-        json!({"actionPrefix": "test.", "order": "ORDER_OLDEST_FIRST", "includeTotal": true});
+    let query = json!({"actionPrefix": "identity.test", "order": "ORDER_OLDEST_FIRST", "includeTotal": true});
     let (status, _) = stack
         .call(
             stack.audit,

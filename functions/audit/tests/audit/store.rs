@@ -105,7 +105,7 @@ async fn pages_while_writing(db: &Database) {
     // Before: 60 records, a third of them failures of logins.
     for i in 0..60 {
         let (action, outcome) = if i % 3 == 0 {
-            ("auth.login", Outcome::Failure)
+            ("identity.signin", Outcome::Failure)
         } else {
             ("user.created", Outcome::Success)
         };
@@ -115,7 +115,7 @@ async fn pages_while_writing(db: &Database) {
             .expect("recorded");
     }
     let failures = Filter {
-        action_prefix: Some("auth.".into()),
+        action_prefix: Some("identity.".into()),
         outcome: Some(Outcome::Failure),
         ..Filter::default()
     };
@@ -138,7 +138,7 @@ async fn pages_while_writing(db: &Database) {
                     audit
                         .record(
                             &writer(),
-                            entry("auth.login", &format!("w{w}-{i}"), outcome),
+                            entry("identity.signin", &format!("w{w}-{i}"), outcome),
                         )
                         .await
                         .expect("recorded");
@@ -160,7 +160,10 @@ async fn pages_while_writing(db: &Database) {
             };
             loop {
                 seen.extend(page.records.iter().map(|r| {
-                    assert_eq!((r.outcome.as_str(), &r.action[..5]), ("failure", "auth."));
+                    assert_eq!(
+                        (r.outcome.as_str(), &r.action[..9]),
+                        ("failure", "identity.")
+                    );
                     r.sequence
                 }));
                 if page.next_page_token.is_empty() {
@@ -208,7 +211,7 @@ async fn pages_while_writing(db: &Database) {
         .await
         .expect("query");
     assert_eq!((page.records.len(), page.total), (1, Some(1)));
-    assert_eq!(page.records[0].action, "auth.login");
+    assert_eq!(page.records[0].action, "identity.signin");
     let created = Filter {
         action: Some("user.created".into()),
         resource: Some("identity/users/a1".into()),
