@@ -1,5 +1,7 @@
 //! Who may call the RPCs the authorization work added (ChangePassword, CheckPermissions,
-//! ListRoleHolders, RevokeSessions, IssueServiceToken): everyone else is refused, at the
+//! ListRoleHolders, RevokeSessions, IssueServiceToken), the second factor's (EnrollTotp,
+//! ConfirmTotp, ResetMfa, VerifyMfa) and the audit log's (Record, Query, VerifyChain):
+//! everyone else is refused, at the
 //! gateway and at the service's own port, with no credential and with a forged identity
 //! header; and a signed-in user without the right gets permission_denied at the port.
 
@@ -30,6 +32,33 @@ fn added(victim: &str) -> Vec<(&'static str, &'static str, Value)> {
             "/platform.auth.v1.AuthService/RevokeSessions",
             json!({"userId": victim}),
         ),
+        // The second factor (#22): a signed-in user's own, or auth.mfa.reset.
+        (
+            "auth",
+            "/platform.auth.v1.AuthService/EnrollTotp",
+            json!({}),
+        ),
+        (
+            "auth",
+            "/platform.auth.v1.AuthService/ConfirmTotp",
+            json!({"code": "123456"}),
+        ),
+        (
+            "auth",
+            "/platform.auth.v1.AuthService/ResetMfa",
+            json!({"userId": victim, "code": "123456"}),
+        ),
+        // The audit log (#23): audit.logs.read.
+        (
+            "audit",
+            "/platform.audit.v1.AuditService/Query",
+            json!({"actorId": victim}),
+        ),
+        (
+            "audit",
+            "/platform.audit.v1.AuditService/VerifyChain",
+            json!({}),
+        ),
     ]
 }
 
@@ -42,6 +71,7 @@ async fn without_a_credential_or_with_a_forged_header_the_added_rpcs_refuse() {
         let port = match service {
             "identity" => services.identity,
             "auth" => services.auth,
+            "audit" => services.audit,
             _ => services.authz,
         };
         // At the gateway: no token, and a forged identity header instead of one.
@@ -77,6 +107,47 @@ async fn without_a_credential_or_with_a_forged_header_the_added_rpcs_refuse() {
     }
     // IssueServiceToken is internal: not at the gateway, and at auth's port only for a
     // valid assertion of a registered service.
+    // VerifyMfa is public: the login's challenge is the credential. An unknown one is
+    // refused, whatever identity header comes with it.
+    let verify = "/platform.auth.v1.AuthService/VerifyMfa";
+    let body = json!({"mfaChallenge": "not-a-challenge", "code": "123456"});
+    for headers in [
+        vec![("content-type", "application/json")],
+        vec![
+            ("content-type", "application/json"),
+            ("x-user-id", victim.id.as_str()),
+        ],
+    ] {
+        let (status, _, _) = stack.call("POST", verify, &headers, body.to_string()).await;
+        assert_eq!(status, 401, "VerifyMfa at the gateway with {headers:?}");
+        let (status, answer) = services
+            .call_with(services.auth, verify, &headers[1..], body.clone())
+            .await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (401, Some("unauthenticated")),
+            "VerifyMfa at its port with {headers:?}: {answer}"
+        );
+    }
+    // Record is for services only: not at the gateway; at audit's port, not without a
+    // service's credential.
+    let record = "/platform.audit.v1.AuditService/Record";
+    let body = json!({"record": {"action": "user.created"}});
+    let (status, _, _) = stack
+        .call(
+            "POST",
+            record,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await;
+    assert_eq!(status, 404, "never routed by the gateway");
+    for headers in [vec![], vec![("x-user-id", victim.id.as_str())]] {
+        let (status, _) = services
+            .call_with(services.audit, record, &headers, body.clone())
+            .await;
+        assert_eq!(status, 401, "Record at its port with {headers:?}");
+    }
     let issue = "/platform.auth.v1.AuthService/IssueServiceToken";
     let (status, _, _) = stack
         .call("POST", issue, &[("content-type", "application/json")], "{}")
@@ -126,6 +197,22 @@ async fn a_plain_user_is_refused_what_the_added_rpcs_keep_for_others() {
             services.identity,
             "/platform.identity.v1.IdentityService/ChangePassword",
             json!({"currentPassword": "victim's, guessed", "newPassword": "an entirely new one"}),
+        ),
+        // Someone else's second factor: auth.mfa.reset only.
+        (
+            services.auth,
+            "/platform.auth.v1.AuthService/ResetMfa",
+            json!({"userId": victim.id}),
+        ),
+        (
+            services.audit,
+            "/platform.audit.v1.AuditService/Query",
+            json!({"actorId": victim.id}),
+        ),
+        (
+            services.audit,
+            "/platform.audit.v1.AuditService/VerifyChain",
+            json!({}),
         ),
     ] {
         let (status, answer) = services.call(port, path, Some(&bearer), body).await;
