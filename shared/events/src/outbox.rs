@@ -36,3 +36,21 @@ pub async fn write(conn: &mut AnyConnection, events: &[Event]) -> anyhow::Result
     }
     Ok(())
 }
+
+/// Writes `events` in `tx`, commits it, and wakes the relay (when there were events): the
+/// end of every write that changes state.
+pub async fn commit(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    events: &[Event],
+    relay: &crate::relay::Wake,
+    what: &str,
+) -> anyhow::Result<()> {
+    write(&mut tx, events).await?;
+    tx.commit()
+        .await
+        .with_context(|| format!("committing {what}"))?;
+    if !events.is_empty() {
+        relay.wake();
+    }
+    Ok(())
+}

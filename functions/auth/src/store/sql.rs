@@ -140,13 +140,7 @@ impl SessionStore for SqlAuthStore {
             .execute(&mut *tx)
             .await
             .with_context(|| format!("storing the first refresh token of session {}", family.id))?;
-        platform_events::outbox::write(&mut tx, events).await?;
-        tx.commit()
-            .await
-            .with_context(|| format!("creating session {}", family.id))?;
-        if !events.is_empty() {
-            self.relay.wake();
-        }
+        platform_events::outbox::commit(tx, events, &self.relay, "a new session").await?;
         Ok(())
     }
 
@@ -401,10 +395,7 @@ impl crate::ports::EventLog for SqlAuthStore {
         if events.is_empty() {
             return Ok(());
         }
-        let mut tx = self.db.pool.begin().await.context("recording events")?;
-        platform_events::outbox::write(&mut tx, events).await?;
-        tx.commit().await.context("recording events")?;
-        self.relay.wake();
-        Ok(())
+        let tx = self.db.pool.begin().await.context("recording events")?;
+        Ok(platform_events::outbox::commit(tx, events, &self.relay, "events").await?)
     }
 }

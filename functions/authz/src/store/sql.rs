@@ -43,15 +43,11 @@ impl SqlAuthzStore {
     /// Stores `events` in `tx`, commits, and wakes the relay.
     async fn commit(
         &self,
-        mut tx: Transaction<'static, Any>,
+        tx: Transaction<'static, Any>,
         revision: Revision,
         events: &[Event],
     ) -> Result<Revision> {
-        platform_events::outbox::write(&mut tx, events).await?;
-        tx.commit().await.context("committing")?;
-        if !events.is_empty() {
-            self.relay.wake();
-        }
+        platform_events::outbox::commit(tx, events, &self.relay, "an authz change").await?;
         Ok(revision)
     }
 

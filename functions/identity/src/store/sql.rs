@@ -54,16 +54,11 @@ impl SqlUserStore {
     /// Commits `tx` after writing `events` to the outbox in it, and wakes the relay.
     async fn commit_with(
         &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        tx: sqlx::Transaction<'_, sqlx::Any>,
         events: &[Event],
         what: &str,
     ) -> Result<()> {
-        platform_events::outbox::write(&mut tx, events).await?;
-        tx.commit().await.with_context(|| what.to_owned())?;
-        if !events.is_empty() {
-            self.relay.wake();
-        }
-        Ok(())
+        Ok(platform_events::outbox::commit(tx, events, &self.relay, what).await?)
     }
 }
 
