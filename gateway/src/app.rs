@@ -38,6 +38,8 @@ use platform_clients::revocations::Revocations;
 pub struct Gateway<S> {
     pub service: S,
     pub jwks: Arc<JwksCache>,
+    /// Following auth's events on the bus, where Kafka is configured (abort it to leave).
+    pub follower: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The gateway on the system's clock.
@@ -77,6 +79,19 @@ pub async fn build_with_clock(
         clock.clone(),
     ));
     revocations.spawn_follower();
+    // Where Kafka is configured, auth's revoking events wake the follower at once: a logout
+    // is refused at the edge within milliseconds, the interval staying as the backstop.
+    let follower = match &config.base.kafka.brokers {
+        Some(brokers) => Some(platform_follow::spawn_follower(
+            brokers,
+            &config.base.kafka.settings,
+            "gateway-revocations",
+            &["platform.auth.events"],
+            platform_tokens::revocation::EVENTS,
+            revocations.waker(),
+        )?),
+        None => None,
+    };
     let jwks = Arc::new(JwksCache::new(
         auth,
         Duration::from_secs(config.own.auth.unknown_kid_refetch_secs),
@@ -117,7 +132,11 @@ pub async fn build_with_clock(
     let edge = crate::cors::CorsLayer::new(&config.own.cors.origins, Duration::from_secs(7200))
         .layer(Edge(state));
     let service = platform_kernel::rpc::observed_service(edge, &config.base.server.trusted_proxies);
-    Ok(Gateway { service, jwks })
+    Ok(Gateway {
+        service,
+        jwks,
+        follower,
+    })
 }
 
 /// `gateway_upstream_instances{service}`: the healthy instances routing can use right now.

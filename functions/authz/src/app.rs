@@ -21,6 +21,8 @@ pub struct App {
     pub router: Router,
     pub service: Arc<AuthzService>,
     pub database: Database,
+    /// Following authz's events on the bus, where Kafka is configured (abort it to leave).
+    pub follower: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The permissions every service declares (until the module manifests).
@@ -68,7 +70,22 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         .await
         .context("reading the authz revision")?,
     );
-    spawn_sync(&service);
+    // Where Kafka is configured, authz's own events on the bus wake every instance's sync
+    // at once (a change made elsewhere applies in milliseconds); the interval stays as the
+    // backstop, and is all there is on the embedded default.
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let follower = match &base.kafka.brokers {
+        Some(brokers) => Some(platform_follow::spawn_follower(
+            brokers,
+            &base.kafka.settings,
+            "authz-cache",
+            &["platform.authz.events"],
+            &CHANGE_EVENTS,
+            wake.clone(),
+        )?),
+        None => None,
+    };
+    spawn_sync(&service, wake);
     let (connect, grpc) = crate::api::rpc(service.clone());
     let router = rpc::router(
         ServiceRpc {
@@ -85,18 +102,32 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
         router,
         service,
         database,
+        follower,
     })
 }
 
-/// Reads the change log every sync interval for the life of the service.
-fn spawn_sync(service: &Arc<AuthzService>) {
+/// The events of authz's that follow a change to someone's grants.
+pub const CHANGE_EVENTS: [&str; 5] = [
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "role.assigned",
+    "role.revoked",
+];
+
+/// Reads the change log every sync interval, and whenever `wake` is notified, for the life
+/// of the service.
+fn spawn_sync(service: &Arc<AuthzService>, wake: Arc<tokio::sync::Notify>) {
     let weak = Arc::downgrade(service);
     let every = service.settings().sync_interval;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = wake.notified() => {}
+            }
             let Some(service) = weak.upgrade() else {
                 return;
             };

@@ -39,6 +39,8 @@ pub struct Revocations {
     /// When the request path last tried to read the feed.
     attempted: std::sync::Mutex<Option<Instant>>,
     reading: tokio::sync::Mutex<()>,
+    /// Notified to read the feed now (an event on the bus said it grew).
+    wake: Arc<tokio::sync::Notify>,
     interval: Duration,
     clock: Arc<dyn Clock>,
 }
@@ -53,6 +55,7 @@ impl Revocations {
             synced: std::sync::Mutex::new(None),
             attempted: std::sync::Mutex::new(None),
             reading: tokio::sync::Mutex::new(()),
+            wake: Arc::new(tokio::sync::Notify::new()),
             interval,
             clock,
         }
@@ -155,16 +158,26 @@ impl Revocations {
         .await
     }
 
-    /// Follows the feed every interval for the life of the process.
+    /// What to notify to have the follower read the feed at once (see
+    /// `platform_follow::spawn_follower` and [`platform_tokens::revocation::EVENTS`]).
+    pub fn waker(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
+    }
+
+    /// Follows the feed every interval, and whenever woken, for the life of the process.
     pub fn spawn_follower(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
         let every = self.interval;
+        let wake = self.wake.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut failures = 0u64;
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = wake.notified() => {}
+                }
                 let Some(revocations) = weak.upgrade() else {
                     return;
                 };

@@ -35,6 +35,20 @@ impl Configs {
     }
 }
 
+impl Configs {
+    /// Every service's events through the Kafka brokers at `brokers`.
+    pub fn kafka(&mut self, brokers: &str) {
+        for kafka in [
+            &mut self.identity.base.kafka,
+            &mut self.auth.base.kafka,
+            &mut self.authz.base.kafka,
+            &mut self.audit.base.kafka,
+        ] {
+            kafka.brokers = Some(brokers.to_owned());
+        }
+    }
+}
+
 /// A signed-in user.
 #[derive(Debug, Clone)]
 pub struct TestUser {
@@ -237,6 +251,21 @@ impl TestStack {
             email: email.to_owned(),
             access_token: body["accessToken"].as_str().expect("token").to_owned(),
             refresh_token: body["refreshToken"].as_str().expect("token").to_owned(),
+        }
+    }
+
+    /// Leaves the broker's consumer groups (audit's consumer, authz's follower) while the
+    /// broker is still there: a consumer dropped after its broker waits to leave.
+    pub async fn leave_bus(&mut self) {
+        for task in [
+            self.audit_app.consumer.take(),
+            self.authz_app.follower.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            task.abort();
+            let _ = task.await;
         }
     }
 

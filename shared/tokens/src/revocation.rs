@@ -21,6 +21,16 @@ pub struct RevocationPage {
     pub revocations: Vec<Revoked>,
 }
 
+/// The events of auth's that follow an addition to the feed (auth logs the revocation
+/// first): a verifier that follows the event bus reads the feed when one passes, rather
+/// than wait for its next interval.
+pub const EVENTS: &[&str] = &[
+    "auth.logout",
+    "auth.sessions_revoked",
+    "auth.refresh_reuse_detected",
+    "auth.mfa_enrolled",
+];
+
 /// The feed key of an access token.
 pub fn token_key(jti: &str) -> String {
     format!("token:{jti}")

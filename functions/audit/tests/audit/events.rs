@@ -47,25 +47,12 @@ async fn stack(broker: Option<&TestBroker>) -> TestStack {
         broker.create_topic(topic, 3);
     }
     let brokers = broker.brokers();
-    TestStack::start_with(|configs| {
-        for kafka in [
-            &mut configs.identity.base.kafka,
-            &mut configs.auth.base.kafka,
-            &mut configs.authz.base.kafka,
-            &mut configs.audit.base.kafka,
-        ] {
-            kafka.brokers = Some(brokers.clone());
-        }
-    })
-    .await
+    TestStack::start_with(|configs| configs.kafka(&brokers)).await
 }
 
 /// Leaves the consumer group while the broker is still there.
 async fn stop(mut stack: TestStack) {
-    if let Some(consumer) = stack.audit_app.consumer.take() {
-        consumer.abort();
-        let _ = consumer.await;
-    }
+    stack.leave_bus().await;
 }
 
 #[tokio::test]

@@ -116,16 +116,17 @@ impl AuthService {
             ));
         }
         tracing::info!(target: "security", %user, "TOTP turned on");
-        self.events
-            .record(&[self.event("auth.mfa_enrolled", user)])
-            .await?;
         // Sessions begun with the password alone end: a refresh token taken before stops.
+        // (Logged before the event, which wakes the verifiers that follow the bus.)
         let keep = caller_session(caller);
         let ended = self
             .sessions
             .revoke_user_families(user, keep, self.clock.now())
             .await?;
         self.announce_sessions_ended(&ended).await?;
+        self.events
+            .record(&[self.event("auth.mfa_enrolled", user)])
+            .await?;
         Ok(codes)
     }
 

@@ -2,6 +2,7 @@
 //! property test on SQLite and PostgreSQL, and the service through a real server.
 
 mod api;
+mod bus;
 mod lambda;
 mod oracle;
 mod store;

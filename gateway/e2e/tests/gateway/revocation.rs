@@ -144,3 +144,108 @@ async fn a_password_reset_and_a_disable_end_every_session_within_a_second() {
     // The administrator's own token still works.
     assert_eq!(through_gateway(&stack, &admin).await, 200);
 }
+
+/// With Kafka configured the gateway follows auth's events on the bus, and a logout wakes its
+/// read of the revocation feed at once. Its interval is set to a minute here, so only the
+/// bus can make the token refused within a second. Identity is an echo server behind this
+/// gateway: a 401 can only be the gateway's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_kafka_a_logout_reaches_the_gateway_over_the_bus() {
+    use platform_testkit::kafka::TestBroker;
+
+    let broker = TestBroker::start();
+    for topic in audit_topics() {
+        broker.create_topic(topic, 3);
+    }
+    let brokers = broker.brokers();
+    let mut services =
+        platform_teststack::TestStack::start_with(|configs| configs.kafka(&brokers)).await;
+    let (echo, _) = crate::support::echo(Duration::ZERO).await;
+    let mut config = crate::support::gateway_config();
+    let instances = &mut config.base.discovery.static_instances;
+    instances.insert("auth".into(), vec![format!("http://{}", services.auth)]);
+    for name in ["identity", "authz", "audit"] {
+        instances.insert(name.into(), vec![format!("http://{echo}")]);
+    }
+    config.base.kafka.brokers = Some(brokers.clone());
+    config.own.auth.revocation_poll_ms = 60_000;
+    let mut gw = gateway::build(&config).await.expect("gateway");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !gw.jwks.is_loaded() {
+        assert!(Instant::now() < deadline, "gateway never loaded the JWKS");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let follower = gw
+        .follower
+        .take()
+        .expect("Kafka configured: a follower runs");
+    let gateway = crate::support::serve(gw.service).await;
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let through_gateway = |token: String| {
+        let http = http.clone();
+        async move {
+            let request = http::Request::post(format!("http://{gateway}{GET_USER}"))
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {token}"))
+                .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+                .expect("request");
+            http.request(request)
+                .await
+                .expect("response")
+                .status()
+                .as_u16()
+        }
+    };
+    let user = services.user("leaving@example.com").await;
+    // One round: a new session, seen at the gateway, logged out at auth; how long until the
+    // gateway refuses it (None: not within a second).
+    let round = || async {
+        let session = services.login(&user.id, &user.email).await;
+        assert_eq!(through_gateway(session.access_token.clone()).await, 200);
+        let (status, body) = services
+            .call(
+                services.auth,
+                "/platform.auth.v1.AuthService/Logout",
+                Some(&session.bearer()),
+                json!({"refreshToken": session.refresh_token, "accessToken": session.access_token}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let since = Instant::now();
+        while since.elapsed() < WITHIN {
+            if through_gateway(session.access_token.clone()).await == 401 {
+                return Some(since.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        None
+    };
+    // The follower joins its consumer group in the background: rounds until one goes
+    // through, for up to 30 s; then every logout must.
+    let joined = Instant::now();
+    while round().await.is_none() {
+        assert!(
+            joined.elapsed() < Duration::from_secs(30),
+            "no logout reached the gateway over the bus"
+        );
+    }
+    for _ in 0..3 {
+        let took = round()
+            .await
+            .expect("refused within a second, over the bus");
+        eprintln!("logout reached the gateway over the bus in {took:?}");
+    }
+    follower.abort();
+    let _ = follower.await;
+    services.leave_bus().await;
+}
+
+/// Every topic the services publish to.
+fn audit_topics() -> [&'static str; 3] {
+    [
+        "platform.identity.events",
+        "platform.auth.events",
+        "platform.authz.events",
+    ]
+}
