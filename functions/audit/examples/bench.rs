@@ -105,6 +105,22 @@ async fn baseline(db: &Database, rows: usize) -> anyhow::Result<f64> {
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
+/// An empty log (a PostgreSQL schema outlives the run), as a fresh table is.
+async fn empty_log(db: &Database) -> anyhow::Result<()> {
+    let empty = match db.backend {
+        platform_database::Backend::Postgres => "TRUNCATE audit_records",
+        platform_database::Backend::Sqlite => "DELETE FROM audit_records",
+    };
+    for reset in [
+        empty,
+        "UPDATE audit_head SET sequence = 0, \
+         hash = '0000000000000000000000000000000000000000000000000000000000000000' WHERE id = 1",
+    ] {
+        sqlx::query(reset).execute(&db.pool).await?;
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -116,15 +132,10 @@ async fn main() -> anyhow::Result<()> {
         ..DatabaseConfig::default()
     };
     let db = Database::open(&config, dir.path(), "audit_bench", &MIGRATIONS).await?;
-    // A fresh log (a PostgreSQL schema outlives the run).
-    for reset in [
-        "DROP TABLE IF EXISTS bench_rows",
-        "DELETE FROM audit_records",
-        "UPDATE audit_head SET sequence = 0, \
-         hash = '0000000000000000000000000000000000000000000000000000000000000000' WHERE id = 1",
-    ] {
-        sqlx::query(reset).execute(&db.pool).await?;
-    }
+    sqlx::query("DROP TABLE IF EXISTS bench_rows")
+        .execute(&db.pool)
+        .await?;
+    empty_log(&db).await?;
     let backend = format!("{:?}", db.backend);
 
     let insert_rate = baseline(&db, records).await?;
@@ -160,6 +171,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let store_rate = stored as f64 / started.elapsed().as_secs_f64();
 
+    // Each phase starts from an empty log, as the baseline starts from an empty table.
+    empty_log(&db).await?;
     let service = Arc::new(AuditService::new(
         Ports {
             store: Arc::new(SqlAuditStore::new(db.clone())),

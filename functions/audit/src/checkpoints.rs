@@ -1,7 +1,10 @@
 //! Signed checkpoints of the chain, written outside the database: a file per checkpoint
 //! (`checkpoint-<sequence>.json`, written to a temporary name and renamed), and the public
 //! key beside them (`keys/<key id>.pub`). A checkpoint is written once `every_records` new
-//! records are in, or `every_secs` after the last one when any record came since.
+//! records are in, or `every_secs` after the last one when any record came since, and only
+//! once the chain from the previous checkpoint has been recomputed up to it: a rewrite made
+//! between two checkpoints is refused a signature (logged under `security`, counted in
+//! `audit_checkpoint_failures_total`), never covered by one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,6 +58,8 @@ pub fn signing_key(config: &Config) -> anyhow::Result<SigningKey> {
 pub struct CheckpointWriter {
     dir: PathBuf,
     key: SigningKey,
+    /// The newest checkpoint signed with this key (sequence, hash); (0, GENESIS) before any.
+    last: (i64, String),
 }
 
 impl CheckpointWriter {
@@ -68,16 +73,55 @@ impl CheckpointWriter {
             std::fs::write(&path, public.to_base64())
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        Ok(Self { dir, key })
+        // Only what this key signed counts as a starting point.
+        let last = platform_audit_chain::read_checkpoints(&dir)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.verify(&public).is_ok())
+            .max_by_key(|c| c.sequence)
+            .map_or_else(
+                || (0, platform_audit_chain::GENESIS.to_owned()),
+                |c| (c.sequence, c.hash),
+            );
+        Ok(Self { dir, key, last })
     }
 
-    /// The newest checkpoint's sequence in the directory (0 when none).
+    /// The newest checkpoint's sequence (0 when none).
     pub fn last(&self) -> i64 {
-        platform_audit_chain::read_checkpoints(&self.dir)
-            .map_or(0, |all| all.iter().map(|c| c.sequence).max().unwrap_or(0))
+        self.last.0
     }
 
-    pub fn write(&self, sequence: i64, hash: &str, time_us: i64) -> anyhow::Result<Checkpoint> {
+    /// Signs the chain's head, once the chain from the last checkpoint has been recomputed
+    /// up to it: a table rewritten since the last checkpoint is refused here (and named),
+    /// not signed. `None` when nothing came since the last one.
+    pub async fn checkpoint(
+        &mut self,
+        service: &AuditService,
+        time_us: i64,
+    ) -> anyhow::Result<Option<Checkpoint>> {
+        let (sequence, hash) = service.head().await?;
+        if sequence <= self.last.0 {
+            return Ok(None);
+        }
+        match service
+            .hash_through(self.last.0, &self.last.1, sequence)
+            .await?
+        {
+            Ok(recomputed) if recomputed == hash => {}
+            Ok(recomputed) => anyhow::bail!(
+                "the chain leads to {recomputed} at sequence {sequence}, but its head says {hash}: not signed"
+            ),
+            Err((broken, why)) => anyhow::bail!(
+                "the audit chain is broken at sequence {broken} ({why}), after the checkpoint at {}: not signed",
+                self.last.0
+            ),
+        }
+        let checkpoint = self.write(sequence, &hash, time_us)?;
+        self.last = (sequence, hash);
+        Ok(Some(checkpoint))
+    }
+
+    fn write(&self, sequence: i64, hash: &str, time_us: i64) -> anyhow::Result<Checkpoint> {
         let checkpoint = Checkpoint::sign(&self.key, sequence, hash, time_us);
         let path = self.dir.join(checkpoint.file_name());
         let temporary = self.dir.join(format!(".{}.tmp", checkpoint.file_name()));
@@ -96,33 +140,36 @@ pub fn spawn(
     every_records: i64,
     every: Duration,
 ) {
+    let mut writer = writer;
     tokio::spawn(async move {
-        let mut last = writer.last();
         let mut since = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_secs(1).min(every));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let (sequence, hash) = match service.head().await {
-                Ok(head) => head,
+            let sequence = match service.head().await {
+                Ok(head) => head.0,
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), "reading the audit chain's head for a checkpoint");
                     continue;
                 }
             };
+            let last = writer.last();
             let due =
                 sequence - last >= every_records || (sequence > last && since.elapsed() >= every);
             if !due {
                 continue;
             }
-            match writer.write(sequence, &hash, chrono::Utc::now().timestamp_micros()) {
+            match writer
+                .checkpoint(&service, chrono::Utc::now().timestamp_micros())
+                .await
+            {
                 Ok(_) => {
-                    last = sequence;
                     since = Instant::now();
                     metrics::counter!("audit_checkpoints_written_total").increment(1);
                 }
                 Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "writing an audit checkpoint failed");
+                    tracing::error!(target: "security", error = %format!("{e:#}"), "an audit checkpoint was not written");
                     metrics::counter!("audit_checkpoint_failures_total").increment(1);
                 }
             }

@@ -225,6 +225,19 @@ pub fn spawn_consumer(
                     continue;
                 }
             };
+            // An event is its source's to publish, on its source's topic only (where broker
+            // ACLs let each service write its own topic, a source cannot be claimed).
+            if message.topic() != event.topic() {
+                tracing::error!(
+                    topic = message.topic(),
+                    source = %event.source,
+                    event = %event.id,
+                    "an event claims a source whose topic it did not come on; skipped"
+                );
+                metrics::counter!("events_refused_total").increment(1);
+                let _ = consumer.commit_message(&message, CommitMode::Async);
+                continue;
+            }
             let mut wait = Duration::from_millis(100);
             while let Err(why) = handler.handle(&event).await {
                 tracing::warn!(event = %event.id, %why, "handling an event failed; retrying");

@@ -122,3 +122,67 @@ async fn a_thousand_changes_through_a_broker_paused_for_the_middle_third_and_a_r
     let _ = running.await;
     store.finish().await;
 }
+
+/// An event claiming another service as its source, published on a topic that is not that
+/// source's, is not handled: a service's topic carries its own events only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_on_a_topic_not_its_sources_is_not_handled() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let broker = TestBroker::start();
+    broker.create_topic("platform.auth.events", 1);
+    let handler = Arc::new(Deduping::default());
+    let consumer = spawn_consumer(
+        &broker.brokers(),
+        &BTreeMap::new(),
+        "test-audit",
+        &["platform.auth.events"],
+        handler.clone(),
+    )
+    .expect("consumer");
+    let producer: FutureProducer = producer_config(&broker.brokers(), &BTreeMap::new())
+        .expect("config")
+        .create()
+        .expect("producer");
+    let event = |source: &str, kind: &str| {
+        Event::new(
+            source,
+            kind,
+            "someone",
+            "identity/users/someone".into(),
+            chrono::Utc::now(),
+        )
+    };
+    let forged = event("identity", "user.deleted");
+    let genuine = event("auth", "auth.logout");
+    for e in [&forged, &genuine] {
+        let payload = serde_json::to_vec(e).expect("json");
+        producer
+            .send(
+                FutureRecord::to("platform.auth.events")
+                    .key(&e.subject)
+                    .payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("sent");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while handler.order.lock().expect("lock").is_empty() {
+        assert!(Instant::now() < deadline, "the genuine event never arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let handled: Vec<String> = handler
+        .order
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|e| e.id.clone())
+        .collect();
+    assert_eq!(
+        handled,
+        vec![genuine.id.clone()],
+        "the forged one was skipped"
+    );
+    consumer.abort();
+    let _ = consumer.await;
+}

@@ -95,11 +95,23 @@ impl AuditService {
             previous_hash: String::new(),
             hash: String::new(),
         };
+        let sent = record.clone();
         let appended = tokio::time::timeout(RECORD_TIMEOUT, self.appender.append(record))
             .await
             .map_err(|_| {
                 AuditError::Unavailable("storing the record took too long; retry".into())
             })??;
+        // A retry is answered with what was stored; an id reused for something else is not
+        // a retry, and the caller learns so rather than believe it recorded.
+        if !appended.stored && !same_entry(&appended.record, &sent) {
+            return Err(AuditError::invalid(
+                "id",
+                format!(
+                    "{} is already recorded with different content (sequence {})",
+                    appended.record.id, appended.record.sequence
+                ),
+            ));
+        }
         Ok(appended.record)
     }
 
@@ -169,4 +181,17 @@ impl AuditService {
             total,
         })
     }
+}
+
+/// Whether two records say the same thing (what the service set, time and chain, aside).
+fn same_entry(stored: &ChainRecord, sent: &ChainRecord) -> bool {
+    stored.actor == sent.actor
+        && stored.action == sent.action
+        && stored.resource == sent.resource
+        && stored.outcome == sent.outcome
+        && stored.reason == sent.reason
+        && stored.client_ip == sent.client_ip
+        && stored.user_agent == sent.user_agent
+        && stored.request_id == sent.request_id
+        && stored.metadata == sent.metadata
 }

@@ -166,8 +166,19 @@ async fn the_same_id_twice_is_stored_once_and_the_service_sets_the_time() {
         .await
         .expect("first");
     h.clock.advance(chrono::Duration::seconds(5));
-    let again = h.service.record(&identity(), e).await.expect("again");
+    let again = h
+        .service
+        .record(&identity(), e.clone())
+        .await
+        .expect("again");
     assert_eq!(first, again, "the stored record, unchanged");
+    // The id reused for something else is refused, naming the id; nothing is stored.
+    e.resource = "identity/users/someone-else".into();
+    let reused = h.service.record(&identity(), e).await;
+    assert!(
+        matches!(&reused, Err(AuditError::InvalidArgument { field, .. }) if *field == "id"),
+        "{reused:?}"
+    );
     use platform_kernel::clock::Clock as _;
     assert!(first.occurred_at_us <= h.clock.now().timestamp_micros());
     assert_eq!(h.store_head().await, 1);

@@ -92,6 +92,34 @@ impl AuditService {
 }
 
 impl AuditService {
+    /// The chain recomputed from just after `(from, from_hash)` through `to`: the hash at
+    /// `to`, or the first broken (or missing) sequence and why. What a checkpoint is signed
+    /// on: never a hash the chain does not lead to.
+    pub async fn hash_through(
+        &self,
+        from: i64,
+        from_hash: &str,
+        to: i64,
+    ) -> Result<std::result::Result<String, (i64, String)>> {
+        let mut next = from + 1;
+        let mut previous = from_hash.to_owned();
+        while next <= to {
+            let want = u32::try_from((to - next + 1).min(i64::from(READ))).unwrap_or(READ);
+            let records = self.store.range(next, want).await?;
+            if records.first().is_none_or(|r| r.sequence != next) {
+                return Ok(Err((next, "the record is missing".into())));
+            }
+            match verify_chain(records.iter(), next, &previous) {
+                Ok(verified) => {
+                    next = verified.next_sequence;
+                    previous = verified.last_hash;
+                }
+                Err(broken) => return Ok(Err((broken.sequence, broken.reason))),
+            }
+        }
+        Ok(Ok(previous))
+    }
+
     /// The records ran out before `next`: intact if the chain's head agrees.
     async fn at_the_end(&self, checked: u64, next: i64) -> Result<ChainCheck> {
         let (head, _) = self.store.head().await?;

@@ -1,4 +1,7 @@
-//! One set of queries for both backends (sqlx `Any`, `$n` placeholders in order).
+//! One set of queries for both backends (sqlx `Any`, `$n` placeholders in order), and on
+//! PostgreSQL an append in one statement from the head this store last left
+//! ([`APPEND_FROM_HEAD`]), falling back to the locking append below when another writer
+//! moved the head or an id was stored before.
 //!
 //! An append locks the chain's head row first (a no-op UPDATE that returns it: a row lock on
 //! PostgreSQL, the write lock on SQLite), stores the batch after it in one multi-row INSERT,
@@ -8,7 +11,9 @@
 //! first (the stored record is the answer for those).
 
 use anyhow::Context as _;
-use platform_database::{Database, column};
+use std::sync::{Arc, Mutex};
+
+use platform_database::{Backend, Database, column};
 use sqlx::any::AnyRow;
 
 use crate::domain::{ChainRecord, Filter, Order};
@@ -18,12 +23,93 @@ use crate::ports::{Appended, AuditStore};
 #[derive(Clone)]
 pub struct SqlAuditStore {
     db: Database,
+    /// The chain's head as this store last left it (PostgreSQL's one-statement append
+    /// starts from it, and finds out in the same statement if another writer moved it).
+    head: Arc<Mutex<Option<(i64, String)>>>,
 }
 
 impl SqlAuditStore {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            head: Arc::default(),
+        }
     }
+
+    fn remember_head(&self, head: Option<(i64, String)>) {
+        *self
+            .head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = head;
+    }
+}
+
+/// The batch chained after `(sequence, previous)`: each caller's answer (an id repeated
+/// within the batch is answered with its first record), the records to store, and the new
+/// head.
+fn chain(
+    records: &[ChainRecord],
+    mut sequence: i64,
+    mut previous: String,
+) -> (Vec<Appended>, Vec<ChainRecord>, i64, String) {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut fresh: Vec<ChainRecord> = Vec::with_capacity(records.len());
+    let mut answers = Vec::with_capacity(records.len());
+    for record in records {
+        if let Some(at) = seen.get(record.id.as_str()) {
+            answers.push(Appended {
+                record: fresh[*at].clone(),
+                stored: false,
+            });
+            continue;
+        }
+        let mut record = record.clone();
+        sequence += 1;
+        record.sequence = sequence;
+        record.chain_after(&previous);
+        previous.clone_from(&record.hash);
+        seen.insert(records[answers.len()].id.as_str(), fresh.len());
+        answers.push(Appended {
+            record: record.clone(),
+            stored: true,
+        });
+        fresh.push(record);
+    }
+    (answers, fresh, sequence, previous)
+}
+
+/// PostgreSQL's append in one statement, one round trip (prepared once: the batch is one
+/// JSON parameter): the head moves only from where this store left it, and the rows go in
+/// only if it did. Another writer having moved the head inserts nothing; an id stored
+/// before fails the statement, which undoes it whole.
+const APPEND_FROM_HEAD: &str = "WITH head AS (\
+     UPDATE audit_head SET sequence = $1, hash = $2 \
+     WHERE id = 1 AND sequence = $3 AND hash = $4 RETURNING 1) \
+     INSERT INTO audit_records (sequence, id, occurred_at, actor, action, resource, outcome, \
+     reason, client_ip, user_agent, request_id, metadata, previous_hash, hash) \
+     SELECT r.sequence, r.id, r.occurred_at, r.actor, r.action, r.resource, r.outcome, \
+     r.reason, r.client_ip, r.user_agent, r.request_id, r.metadata, r.previous_hash, r.hash \
+     FROM json_to_recordset($5::json) AS r(sequence bigint, id text, occurred_at bigint, \
+     actor text, action text, resource text, outcome text, reason text, client_ip text, \
+     user_agent text, request_id text, metadata text, previous_hash text, hash text), head";
+
+/// A record as a row of [`APPEND_FROM_HEAD`]'s recordset.
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    sequence: i64,
+    id: &'a str,
+    occurred_at: i64,
+    actor: &'a str,
+    action: &'a str,
+    resource: &'a str,
+    outcome: &'a str,
+    reason: &'a str,
+    client_ip: &'a str,
+    user_agent: &'a str,
+    request_id: &'a str,
+    metadata: String,
+    previous_hash: &'a str,
+    hash: &'a str,
 }
 
 const COLUMNS: &str = "sequence, id, occurred_at, actor, action, resource, outcome, reason, \
@@ -193,37 +279,76 @@ impl SqlAuditStore {
             .begin()
             .await
             .context("appending audit records")?;
-        let (mut sequence, mut previous) = Self::lock_head(&mut tx).await?;
-        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        let mut fresh: Vec<ChainRecord> = Vec::with_capacity(records.len());
-        let mut answers = Vec::with_capacity(records.len());
-        for record in records {
-            if let Some(at) = seen.get(record.id.as_str()) {
-                answers.push(Appended {
-                    record: fresh[*at].clone(),
-                    stored: false,
-                });
-                continue;
-            }
-            let mut record = record.clone();
-            sequence += 1;
-            record.sequence = sequence;
-            record.chain_after(&previous);
-            previous.clone_from(&record.hash);
-            seen.insert(records[answers.len()].id.as_str(), fresh.len());
-            answers.push(Appended {
-                record: record.clone(),
-                stored: true,
-            });
-            fresh.push(record);
-        }
+        let (sequence, previous) = Self::lock_head(&mut tx).await?;
+        let (answers, fresh, sequence, previous) = chain(records, sequence, previous);
         if Self::insert(&mut tx, &fresh).await? != fresh.len() {
             tx.rollback().await.context("appending audit records")?;
             return Ok(None);
         }
         Self::move_head(&mut tx, sequence, &previous).await?;
         tx.commit().await.context("appending audit records")?;
+        self.remember_head(Some((sequence, previous)));
         Ok(Some(answers))
+    }
+
+    /// [`APPEND_FROM_HEAD`]: `None`, with nothing stored, when this store does not know the
+    /// head, another writer moved it, or an id turned out to be stored already.
+    async fn append_from_head(&self, records: &[ChainRecord]) -> Result<Option<Vec<Appended>>> {
+        // The head moves here, before the statement: a batch sent meanwhile chains after
+        // this one (and waits for it on the head's row). If this one fails, the head is
+        // forgotten and that one, finding the head elsewhere, appends under the lock.
+        let (from, from_hash, answers, fresh, sequence, previous) = {
+            let mut head = self
+                .head
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some((from, from_hash)) = head.clone() else {
+                return Ok(None);
+            };
+            let (answers, fresh, sequence, previous) = chain(records, from, from_hash.clone());
+            *head = Some((sequence, previous.clone()));
+            (from, from_hash, answers, fresh, sequence, previous)
+        };
+        let rows: Vec<Row<'_>> = fresh
+            .iter()
+            .map(|r| Row {
+                sequence: r.sequence,
+                id: &r.id,
+                occurred_at: r.occurred_at_us,
+                actor: &r.actor,
+                action: &r.action,
+                resource: &r.resource,
+                outcome: &r.outcome,
+                reason: &r.reason,
+                client_ip: &r.client_ip,
+                user_agent: &r.user_agent,
+                request_id: &r.request_id,
+                metadata: r.metadata.to_string(),
+                previous_hash: &r.previous_hash,
+                hash: &r.hash,
+            })
+            .collect();
+        let rows = serde_json::to_string(&rows).context("encoding audit records")?;
+        let inserted = sqlx::query(APPEND_FROM_HEAD)
+            .bind(sequence)
+            .bind(&previous)
+            .bind(from)
+            .bind(&from_hash)
+            .bind(rows)
+            .execute(&self.db.pool)
+            .await;
+        match inserted {
+            Ok(done) if done.rows_affected() as usize == fresh.len() => Ok(Some(answers)),
+            Ok(_) => {
+                self.remember_head(None);
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "the one-statement append failed; appending under the head's lock");
+                self.remember_head(None);
+                Ok(None)
+            }
+        }
     }
 
     /// The batch with its ids looked up first: those stored before are answered with the
@@ -276,6 +401,7 @@ impl SqlAuditStore {
             Self::move_head(&mut tx, sequence, &previous).await?;
         }
         tx.commit().await.with_context(what)?;
+        self.remember_head(Some((sequence, previous)));
         Ok(answers)
     }
 }
@@ -283,6 +409,11 @@ impl SqlAuditStore {
 #[async_trait::async_trait]
 impl AuditStore for SqlAuditStore {
     async fn append(&self, records: Vec<ChainRecord>) -> Result<Vec<Appended>> {
+        if self.db.backend == Backend::Postgres
+            && let Some(appended) = self.append_from_head(&records).await?
+        {
+            return Ok(appended);
+        }
         // Most batches hold no id stored before: try without reading for them first.
         if let Some(appended) = self.append_new(&records).await? {
             return Ok(appended);

@@ -87,11 +87,34 @@ async fn two_replicas(db: &Database) {
     }
     let store = SqlAuditStore::new(db.clone());
     assert_eq!(store.head().await.expect("head").0, 300);
+    // One id through one replica, again through it (its head is current), then through the
+    // other (whose head may be behind): stored once, the same record each time.
+    let mut again = entry("user.updated", "repeated", Outcome::Success);
+    again.id = uuid::Uuid::now_v7().to_string();
+    let first = replicas[0]
+        .record(&writer(), again.clone())
+        .await
+        .expect("recorded");
+    for replica in [&replicas[0], &replicas[1], &replicas[0]] {
+        let answer = replica
+            .record(&writer(), again.clone())
+            .await
+            .expect("recorded again");
+        assert_eq!(answer, first);
+    }
+    // And the replicas go on appending after each other.
+    for replica in [&replicas[1], &replicas[0], &replicas[1]] {
+        replica
+            .record(&writer(), entry("user.updated", "after", Outcome::Success))
+            .await
+            .expect("recorded");
+    }
+    assert_eq!(store.head().await.expect("head").0, 304);
     let check = replicas[0]
         .verify_chain(&reader(), 0, 0)
         .await
         .expect("verify");
-    assert_eq!((check.checked, check.broken), (300, None));
+    assert_eq!((check.checked, check.broken), (304, None));
 }
 
 on_both_backends!(
@@ -283,23 +306,7 @@ async fn tampering(db: &Database) {
 
     // Re-hashed from there on, head included: the chain holds, the checkpoint does not.
     let mut records = everything().await;
-    let mut previous = records[15].hash.clone();
-    for record in &mut records[16..] {
-        record.chain_after(&previous);
-        previous.clone_from(&record.hash);
-        sqlx::query("UPDATE audit_records SET previous_hash = $1, hash = $2 WHERE sequence = $3")
-            .bind(&record.previous_hash)
-            .bind(&record.hash)
-            .bind(record.sequence)
-            .execute(&db.pool)
-            .await
-            .expect("re-hash");
-    }
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&previous)
-        .execute(&db.pool)
-        .await
-        .expect("head");
+    rewrite(db, &mut records, 16).await;
     let check = audit.verify_chain(&reader(), 0, 0).await.expect("verify");
     assert_eq!(
         check.broken, None,
@@ -326,4 +333,110 @@ async fn tampering(db: &Database) {
     let check = audit.verify_chain(&reader(), 0, 0).await.expect("verify");
     let (sequence, _, reason) = check.broken.expect("caught by the head");
     assert_eq!(sequence, 46, "{reason}");
+}
+
+on_both_backends!(
+    a_checkpoint_is_signed_only_on_a_chain_that_leads_to_it,
+    "audit",
+    MIGRATIONS,
+    checkpoint_refuses_a_broken_chain
+);
+async fn checkpoint_refuses_a_broken_chain(db: &Database) {
+    use audit::checkpoints::CheckpointWriter;
+    let audit = service(db);
+    let record = |n: usize| {
+        let audit = &audit;
+        async move {
+            for i in 0..n {
+                audit
+                    .record(
+                        &writer(),
+                        entry("user.created", &format!("u{i}"), Outcome::Success),
+                    )
+                    .await
+                    .expect("recorded");
+            }
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
+    let mut checkpoints = CheckpointWriter::new(dir.path().to_owned(), key.clone()).expect("dir");
+    record(10).await;
+    let first = checkpoints.checkpoint(&audit, 1).await.expect("signed");
+    assert_eq!(first.map(|c| c.sequence), Some(10));
+    assert!(
+        checkpoints
+            .checkpoint(&audit, 2)
+            .await
+            .expect("nothing new")
+            .is_none()
+    );
+    let signed = || {
+        platform_audit_chain::read_checkpoints(dir.path())
+            .expect("read")
+            .len()
+    };
+
+    // A row after the checkpoint altered: named, not signed.
+    record(5).await;
+    sqlx::query("UPDATE audit_records SET actor = 'mallory' WHERE sequence = 12")
+        .execute(&db.pool)
+        .await
+        .expect("tamper");
+    refused_at(&mut checkpoints, &audit, 12).await;
+    assert_eq!(signed(), 1);
+
+    // History before the checkpoint rewritten and re-hashed through the head (the chain
+    // alone holds): the first record after the checkpoint no longer follows it.
+    let store = SqlAuditStore::new(db.clone());
+    let mut records = store.range(1, 1000).await.expect("all");
+    records[4].actor = "mallory".into();
+    rewrite(db, &mut records, 4).await;
+    let whole = audit.verify_chain(&reader(), 0, 0).await.expect("verify");
+    assert_eq!(whole.broken, None, "the chain alone is fooled");
+    refused_at(&mut checkpoints, &audit, 11).await;
+    assert_eq!(signed(), 1);
+    // A writer started afresh on the same directory picks up from the signed checkpoint.
+    let mut again = CheckpointWriter::new(dir.path().to_owned(), key).expect("dir");
+    assert_eq!(again.last(), 10);
+    assert!(again.checkpoint(&audit, 5).await.is_err());
+}
+
+/// The next checkpoint is refused, naming `sequence`.
+async fn refused_at(
+    checkpoints: &mut audit::checkpoints::CheckpointWriter,
+    audit: &AuditService,
+    sequence: i64,
+) {
+    let refused = checkpoints.checkpoint(audit, 9).await.expect_err("refused");
+    assert!(
+        format!("{refused:#}").contains(&format!("sequence {sequence}")),
+        "{refused:#}"
+    );
+}
+
+/// Rewrites `records[from..]` as they are now (their actors included), re-hashed so the
+/// chain holds, and moves the head to the new last hash: what someone with write access to
+/// the table can do.
+async fn rewrite(db: &Database, records: &mut [audit::domain::ChainRecord], from: usize) {
+    let mut previous = records[from - 1].hash.clone();
+    for record in &mut records[from..] {
+        record.chain_after(&previous);
+        previous.clone_from(&record.hash);
+        sqlx::query(
+            "UPDATE audit_records SET actor = $1, previous_hash = $2, hash = $3 WHERE sequence = $4",
+        )
+        .bind(&record.actor)
+        .bind(&record.previous_hash)
+        .bind(&record.hash)
+        .bind(record.sequence)
+        .execute(&db.pool)
+        .await
+        .expect("re-hash");
+    }
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&previous)
+        .execute(&db.pool)
+        .await
+        .expect("head");
 }
