@@ -108,7 +108,7 @@ pub async fn build_with_clock(
     };
     let limits = RateLimits::with_shared(&config.own.rate_limit, shared);
     let state = Arc::new(Gate {
-        routes: RouteTable::new(config.own.auth.allow_self_signup),
+        routes: RouteTable::new(config.own.auth.allow_self_signup)?,
         max_body: config.base.server.max_request_bytes,
         limits,
         auth: Authenticator {

@@ -1,79 +1,67 @@
-//! Routing: which service owns a method path, who may call it, and whether it may be
-//! retried. The methods come from the service clients' descriptors (one list of the
-//! contracts). A path the table does not know, or an internal method, is answered
+//! Routing: which module owns a method path, who may call it (and with which permission),
+//! and whether it may be retried — all from the modules' manifests (`module.yaml`: the core
+//! modules' built in, feature modules' given at start-up). A path the table does not know, or an internal method, is answered
 //! `unimplemented` (404 for Connect callers) and goes nowhere.
 
 use std::collections::HashMap;
 
 use axum::response::Response;
-use platform_clients::method::{self, Method};
 use platform_kernel::ErrorCode;
+use platform_modules::Manifest;
 
 use crate::protocol::{Wire, error};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone (sign-in, sign-up, password reset…).
-    Public,
-    /// A valid access token is required.
-    Authenticated,
-    /// Service-to-service only: never reachable through the gateway (404).
-    Internal,
-}
+pub use platform_modules::Access;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
-    /// Discovery name of the owning service.
+    /// Discovery name of the owning module.
     pub service: &'static str,
     pub access: Access,
+    /// What a user caller must hold (somewhere) before the call goes on, per the manifest.
+    pub permission: Option<&'static str>,
     pub idempotent: bool,
 }
 
 pub struct RouteTable(HashMap<&'static str, Route, foldhash::fast::RandomState>);
 
 impl RouteTable {
-    pub fn new(allow_self_signup: bool) -> Self {
-        let public = |m: &Method| {
-            m == &method::auth::LOGIN
-                || m == &method::auth::VERIFY_MFA
-                || m == &method::auth::REFRESH_TOKEN
-                || (allow_self_signup && m == &method::identity::CREATE_USER)
-                || m == &method::identity::REQUEST_PASSWORD_RESET
-                || m == &method::identity::RESET_PASSWORD
-                || m == &method::identity::VERIFY_EMAIL
-        };
-        let internal = |m: &Method| {
-            m == &method::identity::VERIFY_PASSWORD
-                || m == &method::auth::ISSUE_SERVICE_TOKEN
-                || m == &method::audit::RECORD
-        };
-        let services: [(&'static str, &[Method]); 4] = [
-            ("identity", method::identity::ALL),
-            ("auth", method::auth::ALL),
-            ("authz", method::authz::ALL),
-            ("audit", method::audit::ALL),
-        ];
+    /// The core modules' routes, from their built-in manifests.
+    pub fn new(allow_self_signup: bool) -> anyhow::Result<Self> {
+        Self::with_modules(allow_self_signup, &[])
+    }
+
+    /// The core modules' routes and those of `modules` (feature modules' manifests). Each
+    /// method's access comes from its manifest; `signup` is public while self sign-up is open,
+    /// authenticated otherwise. The table is built once per process: its strings live as long.
+    pub fn with_modules(allow_self_signup: bool, modules: &[Manifest]) -> anyhow::Result<Self> {
+        let mut manifests = Vec::new();
+        for (file, text) in platform_clients::method::manifests::MANIFESTS {
+            manifests.push(Manifest::parse(file, text)?);
+        }
+        manifests.extend(modules.iter().cloned());
+        let intern = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         let mut table = HashMap::default();
-        for (service, methods) in services {
-            for m in methods {
-                let access = if internal(m) {
-                    Access::Internal
-                } else if public(m) {
-                    Access::Public
-                } else {
-                    Access::Authenticated
+        for manifest in &manifests {
+            for route in manifest.routes() {
+                let access = match route.access {
+                    Access::Signup if allow_self_signup => Access::Public,
+                    Access::Signup => Access::Authenticated,
+                    other => other,
                 };
-                table.insert(
-                    m.path,
-                    Route {
-                        service,
-                        access,
-                        idempotent: m.idempotent,
-                    },
-                );
+                let path = intern(route.path);
+                let entry = Route {
+                    service: intern(route.module),
+                    access,
+                    permission: route.permission.map(intern),
+                    idempotent: route.idempotent,
+                };
+                if table.insert(path, entry).is_some() {
+                    anyhow::bail!("two modules declare the method {path}");
+                }
             }
         }
-        Self(table)
+        Ok(Self(table))
     }
 
     /// The route of a method path; `None` (→ 404) for unknown and internal methods.
@@ -107,7 +95,7 @@ mod tests {
 
     #[test]
     fn public_authenticated_and_internal_methods() {
-        let table = RouteTable::new(true);
+        let table = RouteTable::new(true).expect("table");
         let login = table
             .route("/platform.auth.v1.AuthService/Login")
             .expect("login");
@@ -116,6 +104,11 @@ mod tests {
             .route("/platform.identity.v1.IdentityService/GetUser")
             .expect("get");
         assert_eq!((get.access, get.idempotent), (Access::Authenticated, true));
+        assert_eq!(get.permission, None, "a user reads themself: the service decides");
+        let delete = table
+            .route("/platform.identity.v1.IdentityService/DeleteUser")
+            .expect("delete");
+        assert_eq!(delete.permission, Some("identity.users.delete"));
         assert_eq!(
             table.route("/platform.identity.v1.IdentityService/VerifyPassword"),
             None
@@ -137,6 +130,7 @@ mod tests {
             None
         );
         let signup = RouteTable::new(false)
+            .expect("table")
             .route("/platform.identity.v1.IdentityService/CreateUser")
             .expect("create");
         assert_eq!(signup.access, Access::Authenticated);

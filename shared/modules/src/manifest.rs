@@ -1,0 +1,221 @@
+//! One manifest: parsed (unknown fields refused) and checked, every error naming the file,
+//! the field and what is wrong.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::Access;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The module's name: its discovery name, its schema, its permissions' first segment.
+    pub name: String,
+    /// Semantic version.
+    pub version: String,
+    pub description: String,
+    /// The proto service that holds its RPCs: `<package>.<Service>`.
+    pub service: String,
+    /// Other modules, with a version requirement each (`">=0.1"`).
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, String>,
+    #[serde(default)]
+    pub permissions: Vec<PermissionDecl>,
+    #[serde(default)]
+    pub rpcs: Vec<Rpc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionDecl {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rpc {
+    pub name: String,
+    pub access: Access,
+    /// Required of every user caller (only for `authenticated` methods).
+    #[serde(default)]
+    pub permission: Option<String>,
+    /// Safe to retry after it was sent (the proto's `IDEMPOTENT` or `NO_SIDE_EFFECTS`).
+    #[serde(default)]
+    pub idempotent: bool,
+}
+
+/// What is wrong with a manifest, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestError {
+    pub file: String,
+    /// The field (`rpcs[2].permission`), or empty when the file as a whole is at fault.
+    pub field: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.file, self.problem)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.field, self.problem)
+        }
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+fn lower_word(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn pascal(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl Manifest {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            file: file.clone(),
+            field: String::new(),
+            problem: format!("cannot be read: {e}"),
+        })?;
+        Self::parse(&file, &text)
+    }
+
+    /// Parses and checks `text`, as the file `file`.
+    pub fn parse(file: &str, text: &str) -> Result<Self, ManifestError> {
+        let manifest: Manifest = serde_yaml::from_str(text).map_err(|e| ManifestError {
+            file: file.to_owned(),
+            field: String::new(),
+            problem: e.to_string(),
+        })?;
+        manifest.check(file)?;
+        Ok(manifest)
+    }
+
+    /// Everything a single manifest can be checked for.
+    pub fn check(&self, file: &str) -> Result<(), ManifestError> {
+        let bad = |field: String, problem: String| {
+            Err(ManifestError {
+                file: file.to_owned(),
+                field,
+                problem,
+            })
+        };
+        if !lower_word(&self.name) {
+            return bad(
+                "name".into(),
+                format!(
+                    "`{}` must be lowercase letters, digits and '_', starting with a letter",
+                    self.name
+                ),
+            );
+        }
+        if let Err(e) = semver::Version::parse(&self.version) {
+            return bad(
+                "version".into(),
+                format!("`{}` is not a semantic version ({e})", self.version),
+            );
+        }
+        if self.description.trim().is_empty() {
+            return bad("description".into(), "is empty".into());
+        }
+        let parts: Vec<&str> = self.service.split('.').collect();
+        if parts.len() < 2
+            || !parts[..parts.len() - 1].iter().all(|p| lower_word(p))
+            || !pascal(parts[parts.len() - 1])
+        {
+            return bad(
+                "service".into(),
+                format!(
+                    "`{}` must be the proto service's full name, `<package>.<Service>` (e.g. platform.{}.v1.{}Service)",
+                    self.service, self.name, "Example"
+                ),
+            );
+        }
+        for (dependency, requirement) in &self.dependencies {
+            let field = format!("dependencies.{dependency}");
+            if !lower_word(dependency) {
+                return bad(field, "is not a module name".into());
+            }
+            if *dependency == self.name {
+                return bad(field, "a module cannot depend on itself".into());
+            }
+            if let Err(e) = semver::VersionReq::parse(requirement) {
+                return bad(
+                    field,
+                    format!("`{requirement}` is not a version requirement ({e})"),
+                );
+            }
+        }
+        let mut declared = HashSet::new();
+        for (i, permission) in self.permissions.iter().enumerate() {
+            let field = format!("permissions[{i}].name");
+            let segments: Vec<&str> = permission.name.split('.').collect();
+            if segments.len() != 3
+                || segments[0] != self.name
+                || !segments.iter().all(|s| lower_word(s))
+            {
+                return bad(
+                    field,
+                    format!(
+                        "`{}` must be `{}.<resource>.<action>` (lowercase letters, digits, '_')",
+                        permission.name, self.name
+                    ),
+                );
+            }
+            if !declared.insert(permission.name.as_str()) {
+                return bad(field, format!("`{}` is declared twice", permission.name));
+            }
+            if permission.description.trim().is_empty() {
+                return bad(format!("permissions[{i}].description"), "is empty".into());
+            }
+        }
+        let mut rpcs = HashSet::new();
+        for (i, rpc) in self.rpcs.iter().enumerate() {
+            if !pascal(&rpc.name) {
+                return bad(
+                    format!("rpcs[{i}].name"),
+                    format!(
+                        "`{}` must be the RPC's name as in the proto (PascalCase)",
+                        rpc.name
+                    ),
+                );
+            }
+            if !rpcs.insert(rpc.name.as_str()) {
+                return bad(
+                    format!("rpcs[{i}].name"),
+                    format!("`{}` is listed twice", rpc.name),
+                );
+            }
+            if let Some(permission) = &rpc.permission {
+                let field = format!("rpcs[{i}].permission");
+                if rpc.access != Access::Authenticated {
+                    return bad(
+                        field,
+                        format!(
+                            "only an authenticated method requires a permission ({} is {:?})",
+                            rpc.name, rpc.access
+                        ),
+                    );
+                }
+                if !declared.contains(permission.as_str()) {
+                    return bad(
+                        field,
+                        format!("`{permission}` is not among this module's permissions"),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
