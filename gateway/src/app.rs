@@ -122,6 +122,12 @@ pub async fn build_with_clock(
             },
             clock,
         },
+        permits: crate::permits::Permits::new(
+            balancers
+                .get("authz")
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("no authz balancer"))?,
+        ),
         upstreams: Upstreams::new(
             balancers,
             config.own.upstream.clone(),

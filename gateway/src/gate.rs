@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use crate::authentication::{self, Authenticator, Verified};
 use crate::body_limit;
 use crate::header_scan::HeaderScan;
+use crate::permits;
 use crate::rate_limit::{self, RateLimits};
 use crate::routing::{self, Route, RouteTable};
 use crate::upstream::Upstreams;
@@ -26,6 +27,8 @@ pub struct Gate {
     pub max_body: usize,
     pub limits: RateLimits,
     pub auth: Authenticator,
+    /// The coarse check of each method's declared permission.
+    pub permits: crate::permits::Permits,
     pub upstreams: Upstreams,
 }
 
@@ -56,6 +59,7 @@ pub async fn gate(gate: &Gate, mut req: Request<Body>) -> Response {
         rate_limit::admit_client(&gate.limits, &mut call, path).await?;
         authentication::verify(&gate.auth, &mut call).await?;
         rate_limit::admit_user(&gate.limits, &mut call).await?;
+        permits::permit(&gate.permits, &call).await?;
         Ok::<_, Response>(call)
     };
     match admitted.await {

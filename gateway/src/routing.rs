@@ -104,7 +104,10 @@ mod tests {
             .route("/platform.identity.v1.IdentityService/GetUser")
             .expect("get");
         assert_eq!((get.access, get.idempotent), (Access::Authenticated, true));
-        assert_eq!(get.permission, None, "a user reads themself: the service decides");
+        assert_eq!(
+            get.permission, None,
+            "a user reads themself: the service decides"
+        );
         let delete = table
             .route("/platform.identity.v1.IdentityService/DeleteUser")
             .expect("delete");

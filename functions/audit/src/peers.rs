@@ -18,6 +18,7 @@ impl Permissions for AuthzPermissions {
             permission: permission.to_owned(),
             resource: String::new(),
             at_least_as_fresh: String::new(),
+            anywhere: false,
         };
         match self.0.has_permission(request).await {
             Ok(answer) => Ok(answer.allowed),

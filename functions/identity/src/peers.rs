@@ -31,6 +31,7 @@ impl Permissions for AuthzPermissions {
             permission: permission.to_owned(),
             resource: resource.unwrap_or_default().to_owned(),
             at_least_as_fresh: String::new(),
+            anywhere: false,
         };
         match self.0.has_permission(request).await {
             Ok(answer) => Ok(answer.allowed),

@@ -46,3 +46,47 @@ pub async fn get_json<T: DeserializeOwned>(
         }
     }
 }
+
+/// `POST <instance><path>` of a JSON body with the caller's `authorization`, the answer as
+/// JSON, within `timeout` (a Connect unary call made by hand, for a proxy that holds a
+/// user's token rather than credentials of its own).
+pub async fn post_json<T: DeserializeOwned>(
+    balancer: &Balancer,
+    http: &Client<HttpConnector, http_body_util::Full<Bytes>>,
+    path: &str,
+    authorization: &[u8],
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> anyhow::Result<T> {
+    let pick = balancer.pick(&[], Instant::now() + timeout).await?;
+    let url = format!("{}{path}", pick.instance().base_url);
+    let posted = async {
+        let request = http::Request::post(&url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::AUTHORIZATION, authorization)
+            .body(http_body_util::Full::new(Bytes::from(body.to_string())))?;
+        let response = http.request(request).await?;
+        let status = response.status();
+        let answer = response.into_body().collect().await?.to_bytes();
+        anyhow::ensure!(
+            status.is_success(),
+            "answered {status}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        Ok::<T, anyhow::Error>(serde_json::from_slice(&answer)?)
+    };
+    match tokio::time::timeout(timeout, posted).await {
+        Ok(Ok(answer)) => {
+            pick.finish(Outcome::Success);
+            Ok(answer)
+        }
+        Ok(Err(e)) => {
+            pick.finish(Outcome::InstanceFailure);
+            Err(e.context(format!("calling {url}")))
+        }
+        Err(_) => {
+            pick.finish(Outcome::InstanceFailure);
+            anyhow::bail!("calling {url}: timed out")
+        }
+    }
+}

@@ -6,7 +6,7 @@ pub mod config;
 pub mod credentials;
 mod error;
 mod factory;
-mod fetch;
+pub mod fetch;
 pub mod jwks;
 pub mod method;
 pub mod permissions;

@@ -56,15 +56,26 @@ async fn has_permission(
     s: &AuthzService,
     r: pb::HasPermissionRequest,
 ) -> Result<pb::HasPermissionResponse> {
-    let allowed = s
-        .has_permission(
-            &caller::current(),
+    let caller = caller::current();
+    let allowed = if r.anywhere {
+        if !r.resource.is_empty() {
+            return Err(AuthzError::invalid(
+                "resource",
+                "give a resource or anywhere, not both",
+            ));
+        }
+        s.holds_anywhere(&caller, &r.user_id, &r.permission, &r.at_least_as_fresh)
+            .await?
+    } else {
+        s.has_permission(
+            &caller,
             &r.user_id,
             &r.permission,
             &r.resource,
             &r.at_least_as_fresh,
         )
-        .await?;
+        .await?
+    };
     Ok(pb::HasPermissionResponse { allowed })
 }
 

@@ -106,6 +106,13 @@ impl Grant {
     }
 }
 
+/// Whether any unexpired grant, global or on whatever resource, gives `permission`.
+pub fn held_anywhere(grants: &[Grant], permission: &str, now: DateTime<Utc>) -> bool {
+    grants
+        .iter()
+        .any(|g| g.expires_at.is_none_or(|t| t > now) && g.pattern.matches(permission))
+}
+
 /// The answer for `permission` on `resource` from a user's grants. Default deny.
 pub fn allowed(
     grants: &[Grant],

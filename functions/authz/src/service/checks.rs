@@ -8,7 +8,7 @@ use platform_kernel::caller::Caller;
 
 use super::AuthzService;
 use super::cache::Cached;
-use crate::domain::assignment::allowed;
+use crate::domain::assignment::{allowed, held_anywhere};
 use crate::domain::{Grant, Resource, Revision, UserId};
 use crate::error::{AuthzError, Result};
 use crate::ports::Held;
@@ -170,6 +170,27 @@ impl AuthzService {
         self.may_read_user(caller, &user).await?;
         let grants = self.grants(&user, self.fresh(fresh)?).await?;
         self.decide(&grants, permission, resource)
+    }
+
+    /// Whether `user` holds `permission` globally or on any resource: a coarse answer (the
+    /// gateway's, before a method that requires the permission), never a decision about a
+    /// resource.
+    pub async fn holds_anywhere(
+        &self,
+        caller: &Caller,
+        user: &str,
+        permission: &str,
+        fresh: &str,
+    ) -> Result<bool> {
+        let user = UserId::parse("user_id", user)?;
+        self.may_read_user(caller, &user).await?;
+        let permission = self.catalogue.known("permission", permission)?;
+        let grants = self.grants(&user, self.fresh(fresh)?).await?;
+        Ok(held_anywhere(
+            &grants,
+            permission.as_str(),
+            self.clock.now(),
+        ))
     }
 
     /// `Ok` when allowed; `PermissionDenied` naming the permission otherwise.

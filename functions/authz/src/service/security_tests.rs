@@ -501,3 +501,78 @@ async fn a_shared_entry_older_than_a_known_change_is_not_believed() {
         "the stale shared entry was believed"
     );
 }
+
+/// The gateway's coarse question: a permission held on one resource counts "anywhere", a
+/// global check of it does not; an expired grant counts nowhere; the user may ask about
+/// themself only.
+#[tokio::test]
+async fn held_anywhere_is_the_coarse_answer_a_resource_grant_gives() {
+    let h = Harness::new().await;
+    let admin = h.admin("root").await;
+    h.service
+        .create_role(&admin, "deleter", "", &["identity.users.delete".into()])
+        .await
+        .expect("role");
+    h.service
+        .assign_role(&admin, "ann", "deleter", "identity/users/bob", None)
+        .await
+        .expect("assigned on bob");
+    let ann = Caller::user("ann");
+    let perm = "identity.users.delete";
+    assert!(
+        h.service
+            .holds_anywhere(&ann, "ann", perm, "")
+            .await
+            .expect("anywhere")
+    );
+    assert!(
+        !h.service
+            .has_permission(&ann, "ann", perm, "", "")
+            .await
+            .expect("global")
+    );
+    assert!(
+        !h.service
+            .holds_anywhere(&ann, "ann", "identity.users.list", "")
+            .await
+            .expect("other")
+    );
+    let refused = h.service.holds_anywhere(&ann, "root", perm, "").await;
+    assert!(
+        matches!(refused, Err(AuthzError::PermissionDenied(_))),
+        "{refused:?}"
+    );
+    let unknown = h
+        .service
+        .holds_anywhere(&ann, "ann", "identity.users.fly", "")
+        .await;
+    assert!(
+        matches!(unknown, Err(AuthzError::InvalidArgument { .. })),
+        "{unknown:?}"
+    );
+    // Expired: held nowhere.
+    h.service
+        .assign_role(
+            &admin,
+            "cy",
+            "deleter",
+            "",
+            Some(h.clock.now() + chrono::Duration::seconds(10)),
+        )
+        .await
+        .expect("assigned for 10 s");
+    let cy = Caller::user("cy");
+    assert!(
+        h.service
+            .holds_anywhere(&cy, "cy", perm, "")
+            .await
+            .expect("held")
+    );
+    h.clock.advance(chrono::Duration::seconds(11));
+    assert!(
+        !h.service
+            .holds_anywhere(&cy, "cy", perm, "")
+            .await
+            .expect("expired")
+    );
+}

@@ -85,7 +85,7 @@ fn b64(v: &Value) -> String {
 async fn every_forged_or_stale_token_gets_401_and_a_good_one_passes() {
     let forger = Forger::new();
     let jwks_server = jwks_server(&forger).await;
-    let stack = Stack::start(|c| {
+    let stack = Stack::start_echoing_authz(|c| {
         c.base
             .discovery
             .static_instances
@@ -149,7 +149,7 @@ async fn a_cached_token_still_expires() {
     let forger = Forger::new();
     let jwks_server = jwks_server(&forger).await;
     let clock = std::sync::Arc::new(platform_testkit::clock::ManualClock::starting_now());
-    let stack = Stack::start_with_clock(
+    let stack = Stack::start_echoing_authz_with_clock(
         |c| {
             c.own.auth.leeway_secs = 0;
             c.base

@@ -146,7 +146,8 @@ async fn the_deadline_shrinks_on_the_way_and_ends_the_call_on_time() {
             .insert("audit".into(), vec![format!("http://{slow}")]);
     })
     .await;
-    let token = stack.user_token("ada@example.com").await;
+    // A reader of the log (Query requires audit.logs.read, checked at the gateway first).
+    let token = stack.services.admin("ada@example.com").await.access_token;
     let started = Instant::now();
     let (status, _, body) = stack
         .call(

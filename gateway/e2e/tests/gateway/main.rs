@@ -6,6 +6,7 @@ mod edge;
 mod membership;
 mod mfa;
 mod new_rpcs;
+mod permits;
 mod proxying;
 mod redis_outage;
 mod retries;

@@ -66,7 +66,7 @@ async fn internal_and_unknown_methods_are_not_there() {
 
 #[tokio::test]
 async fn identity_headers_from_the_caller_are_replaced_by_the_verified_ones() {
-    let stack = Stack::start(|_| {}).await;
+    let stack = Stack::start_echoing_authz(|_| {}).await;
     let token = stack.user_token("ada@example.com").await;
     let (status, _, _) = stack
         .call(

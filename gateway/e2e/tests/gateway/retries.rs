@@ -35,19 +35,21 @@ async fn counting(status: u16) -> (SocketAddr, Arc<AtomicUsize>) {
 async fn an_unavailable_instance_is_left_for_another_only_when_the_call_may_be_repeated() {
     let (sick, sick_hits) = counting(503).await;
     let (well, well_hits) = counting(200).await;
+    // Identity's instances (methods that need no permission: the gateway asks authz
+    // nothing on the way).
     let stack = Stack::start(|c| {
         c.base.discovery.static_instances.insert(
-            "authz".into(),
+            "identity".into(),
             vec![format!("http://{sick}"), format!("http://{well}")],
         );
     })
     .await;
-    let token = stack.user_token("ada@example.com").await;
+    let token = stack.services.user("ada@example.com").await.access_token;
 
     // Idempotent: every call is answered by the instance that can serve.
-    let has_permission = "/platform.authz.v1.AuthzService/HasPermission";
+    let get_user = "/platform.identity.v1.IdentityService/GetUser";
     for _ in 0..20 {
-        let (status, body) = stack.connect(has_permission, Some(&token), json!({})).await;
+        let (status, body) = stack.connect(get_user, Some(&token), json!({})).await;
         assert_eq!(status, 200, "{body}");
     }
     assert_eq!(well_hits.load(Ordering::SeqCst), 20);
@@ -56,16 +58,16 @@ async fn an_unavailable_instance_is_left_for_another_only_when_the_call_may_be_r
         "the sick instance was tried, and its calls went on to the other"
     );
 
-    // Not idempotent (CreateRole): a call the sick instance received is not sent again; its
+    // Not idempotent (UpdateUser): a call the sick instance received is not sent again; its
     // 503 is the answer. Each call reaches exactly one instance.
-    let create_role = "/platform.authz.v1.AuthzService/CreateRole";
+    let update_user = "/platform.identity.v1.IdentityService/UpdateUser";
     let (before_sick, before_well) = (
         sick_hits.load(Ordering::SeqCst),
         well_hits.load(Ordering::SeqCst),
     );
     let mut refused = 0;
     for _ in 0..12 {
-        let (status, _) = stack.connect(create_role, Some(&token), json!({})).await;
+        let (status, _) = stack.connect(update_user, Some(&token), json!({})).await;
         match status {
             200 => {}
             503 => refused += 1,

@@ -105,8 +105,8 @@ pub async fn start_gateway_with_clock(
 }
 
 impl Stack {
-    /// identity + auth for real (with the authz they use); the gateway's authz and audit
-    /// upstreams are echo servers (`seen`).
+    /// identity, auth and authz for real (the gateway asks authz its coarse permission
+    /// checks); the gateway's audit upstream is an echo server (`seen`).
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
         Self::start_with_clock(tweak, Arc::new(platform_kernel::clock::SystemClock)).await
     }
@@ -119,11 +119,35 @@ impl Stack {
         Self::start_full(|_| {}, tweak, clock).await
     }
 
+    /// Like [`Stack::start`], the gateway's authz upstream an echo server as well (to see
+    /// what a method that needs no permission sends upstream).
+    pub async fn start_echoing_authz(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_echoing_authz_with_clock(tweak, Arc::new(platform_kernel::clock::SystemClock))
+            .await
+    }
+
+    /// Both: an echoing authz upstream and the gateway on `clock`.
+    pub async fn start_echoing_authz_with_clock(
+        tweak: impl FnOnce(&mut Config),
+        clock: Arc<dyn platform_kernel::clock::Clock>,
+    ) -> Self {
+        Self::start_inner(|_| {}, tweak, clock, true).await
+    }
+
     /// With the services configured by `services_tweak` as well.
     pub async fn start_full(
         services_tweak: impl FnOnce(&mut platform_teststack::Configs),
         tweak: impl FnOnce(&mut Config),
         clock: Arc<dyn platform_kernel::clock::Clock>,
+    ) -> Self {
+        Self::start_inner(services_tweak, tweak, clock, false).await
+    }
+
+    async fn start_inner(
+        services_tweak: impl FnOnce(&mut platform_teststack::Configs),
+        tweak: impl FnOnce(&mut Config),
+        clock: Arc<dyn platform_kernel::clock::Clock>,
+        authz_echo: bool,
     ) -> Self {
         platform_kernel::telemetry::init_for_tests();
         let services = platform_teststack::TestStack::start_with(services_tweak).await;
@@ -133,7 +157,8 @@ impl Stack {
         let instances = &mut config.base.discovery.static_instances;
         instances.insert("identity".into(), vec![format!("http://{identity}")]);
         instances.insert("auth".into(), vec![format!("http://{auth}")]);
-        instances.insert("authz".into(), vec![format!("http://{echo}")]);
+        let authz = if authz_echo { echo } else { services.authz };
+        instances.insert("authz".into(), vec![format!("http://{authz}")]);
         instances.insert("audit".into(), vec![format!("http://{echo}")]);
         tweak(&mut config);
         let gateway = start_gateway_with_clock(&config, clock).await;
