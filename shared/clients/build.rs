@@ -3,7 +3,13 @@
 //! bad manifest, an unknown dependency or a cycle stops the build, naming it.
 
 fn main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // Read when the script runs, not when it was compiled: two checkouts sharing one target
+    // dir share this script's binary, and each must read its own manifests.
+    let Ok(dir) = std::env::var("CARGO_MANIFEST_DIR") else {
+        eprintln!("error: CARGO_MANIFEST_DIR is not set");
+        std::process::exit(1);
+    };
+    let root = std::path::Path::new(&dir).join("../..");
     let manifests: Vec<std::path::PathBuf> = ["identity", "auth", "authz", "audit"]
         .iter()
         .map(|m| root.join("functions").join(m).join("module.yaml"))
