@@ -56,7 +56,21 @@ pub async fn build_with_clock(
 ) -> anyhow::Result<Gateway<impl platform_kernel::server::HttpService + Sync>> {
     let registry = platform_discovery::from_config(&config.base.discovery)?;
     let breaker = platform_clients::ClientsConfig::default().defaults.breaker;
-    let balancers: HashMap<&'static str, Arc<Balancer>> = ["identity", "auth", "authz", "audit"]
+    // Feature modules join through their manifests (`PLATFORM_MODULES`).
+    let features = platform_modules::load_features(
+        &config.base.modules.0,
+        platform_clients::method::manifests::MANIFESTS,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let names: Vec<&'static str> = ["identity", "auth", "authz", "audit"]
+        .into_iter()
+        .chain(
+            features
+                .iter()
+                .map(|m| &*Box::leak(m.name.clone().into_boxed_str())),
+        )
+        .collect();
+    let balancers: HashMap<&'static str, Arc<Balancer>> = names
         .into_iter()
         .map(|s| {
             (
@@ -108,7 +122,7 @@ pub async fn build_with_clock(
     };
     let limits = RateLimits::with_shared(&config.own.rate_limit, shared);
     let state = Arc::new(Gate {
-        routes: RouteTable::new(config.own.auth.allow_self_signup)?,
+        routes: RouteTable::with_modules(config.own.auth.allow_self_signup, &features)?,
         max_body: config.base.server.max_request_bytes,
         limits,
         auth: Authenticator {

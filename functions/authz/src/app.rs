@@ -25,15 +25,29 @@ pub struct App {
     pub follower: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// The permissions every service declares (until the module manifests).
-pub fn catalogue() -> Catalogue {
-    Catalogue::new(platform_clients::permissions::catalogue().map(|p| (p.name, p.description)))
+/// The permissions every module declares: the core's (built in) and `features'`.
+pub fn catalogue(features: &[platform_modules::Manifest]) -> Catalogue {
+    Catalogue::new(
+        platform_clients::permissions::catalogue()
+            .map(|p| (p.name, p.description))
+            .chain(features.iter().flat_map(|m| {
+                m.permissions
+                    .iter()
+                    .map(|p| (p.name.as_str(), p.description.as_str()))
+            })),
+    )
 }
 
 /// Opens the database (running migrations), composes the router, and starts the sync that
 /// keeps the cache in step with the other instances.
 pub async fn build(config: &Config) -> anyhow::Result<App> {
     let base = &config.base;
+    // Feature modules' permissions join the catalogue (`PLATFORM_MODULES`).
+    let features = platform_modules::load_features(
+        &base.modules.0,
+        platform_clients::method::manifests::MANIFESTS,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let database = Database::open(
         &base.database,
         &base.data_dir,
@@ -64,7 +78,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
                     None => None,
                 },
             },
-            catalogue(),
+            catalogue(&features),
             config.own.settings(),
         )
         .await

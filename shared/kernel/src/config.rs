@@ -23,10 +23,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 mod service;
-pub use service::{BaseConfig, OwnConfig, ServiceConfig, load_service, load_service_with};
+pub use service::{
+    BaseConfig, ModuleManifests, OwnConfig, ServiceConfig, load_service, load_service_with,
+};
 
 /// The conventional variables and the key each one sets.
-const CONVENTIONAL: [(&str, &str); 12] = [
+const CONVENTIONAL: [(&str, &str); 13] = [
     ("PORT", "server.port"),
     ("HOST", "server.host"),
     ("DATABASE_URL", "database.url"),
@@ -38,6 +40,7 @@ const CONVENTIONAL: [(&str, &str); 12] = [
     ("CONSUL_HTTP_TOKEN", "discovery.consul.token"),
     ("REDIS_URL", "redis.url"),
     ("KAFKA_BROKERS", "kafka.brokers"),
+    ("PLATFORM_MODULES", "modules"),
     ("PLATFORM_HTTP1_FAST_PATH", "server.http1_fast_path"),
 ];
 

@@ -76,3 +76,32 @@ impl Manifest {
             .collect()
     }
 }
+
+/// Feature modules' manifests (`paths`), each checked, and checked together with the built-in
+/// `core` ones (file, text): every dependency known and met, no cycle. What a process that
+/// serves or routes feature modules (the gateway, authz) loads at start-up; an error names
+/// the file and the problem, and stops the start-up.
+pub fn load_features(
+    paths: &[std::path::PathBuf],
+    core: &[(&str, &str)],
+) -> Result<Vec<Manifest>, String> {
+    let mut all = Vec::new();
+    for (file, text) in core {
+        all.push(Manifest::parse(file, text).map_err(|e| e.to_string())?);
+    }
+    let mut features = Vec::new();
+    for path in paths {
+        let manifest = Manifest::load(path).map_err(|e| e.to_string())?;
+        if all.iter().any(|m| m.name == manifest.name) {
+            return Err(format!(
+                "{}: module `{}` is built in; a feature module needs a name of its own",
+                path.display(),
+                manifest.name
+            ));
+        }
+        all.push(manifest.clone());
+        features.push(manifest);
+    }
+    graph::start_order(&all).map_err(|e| format!("the modules: {e}"))?;
+    Ok(features)
+}

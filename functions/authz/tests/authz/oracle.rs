@@ -197,7 +197,7 @@ async fn run_case(
                 clock: clock.clone(),
                 shared: shared.clone(),
             },
-            authz::app::catalogue(),
+            authz::app::catalogue(&[]),
             Settings::default(),
         )
     };

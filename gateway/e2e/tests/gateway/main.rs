@@ -3,6 +3,7 @@
 mod attacks;
 mod client_ip;
 mod edge;
+mod feature_module;
 mod membership;
 mod mfa;
 mod new_rpcs;

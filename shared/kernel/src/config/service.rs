@@ -24,7 +24,8 @@ use super::{
 };
 
 /// The top-level keys of [`BaseConfig`]; a service's own type must not use them.
-const BASE_KEYS: [&str; 8] = [
+const BASE_KEYS: [&str; 9] = [
+    "modules",
     "server",
     "security",
     "database",
@@ -52,6 +53,35 @@ pub struct BaseConfig {
     pub kafka: super::KafkaConfig,
     /// How this service proves who it is, and checks who calls it.
     pub security: SecurityConfig,
+    /// Feature modules' manifests (`PLATFORM_MODULES`: paths, comma-separated, or a list in
+    /// the file): the gateway routes their methods and enforces their permissions, authz
+    /// knows their permissions. The core modules' are built in.
+    pub modules: ModuleManifests,
+}
+
+/// Paths of `module.yaml` files: a list, or one comma-separated string (an environment
+/// variable).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModuleManifests(pub Vec<PathBuf>);
+
+impl<'de> Deserialize<'de> for ModuleManifests {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            One(String),
+            Many(Vec<PathBuf>),
+        }
+        Ok(Self(match Given::deserialize(d)? {
+            Given::One(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+            Given::Many(paths) => paths,
+        }))
+    }
 }
 
 impl Default for BaseConfig {
@@ -65,6 +95,7 @@ impl Default for BaseConfig {
             redis: RedisConfig::default(),
             kafka: super::KafkaConfig::default(),
             security: SecurityConfig::default(),
+            modules: ModuleManifests::default(),
         }
     }
 }
@@ -248,6 +279,30 @@ mod tests {
             assert_eq!(loaded.base.server.port, 8099);
             assert_eq!(default.base.server.port, 8099);
             assert_eq!(format!("{loaded:?}"), format!("{default:?}"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn feature_manifests_come_as_a_list_or_one_comma_separated_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "PLATFORM_MODULES",
+                "functions/a/module.yaml, functions/b/module.yaml,",
+            );
+            let c = load_service::<Greeter>().map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.base.modules.0,
+                [
+                    PathBuf::from("functions/a/module.yaml"),
+                    PathBuf::from("functions/b/module.yaml")
+                ]
+            );
+            jail.clear_env();
+            jail.create_file("platform.yaml", "greeter:\n  modules: [x/module.yaml]\n")?;
+            jail.set_env("PLATFORM_CONFIG", "platform.yaml");
+            let c = load_service::<Greeter>().map_err(|e| e.to_string())?;
+            assert_eq!(c.base.modules.0, [PathBuf::from("x/module.yaml")]);
             Ok(())
         });
     }
