@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod audit;
+mod new;
 mod roles;
 mod stack;
 mod up;
@@ -18,6 +19,7 @@ commands:
         --port-offset N  add N to every default port (run a second stack beside the first)
 {roles}
 {audit}
+{new}
   help  show this text
 
 Every variable in the environment is passed on to the services (DATABASE_URL,
@@ -27,6 +29,7 @@ fn usage() -> String {
     USAGE_HEAD
         .replace("{roles}", roles::USAGE)
         .replace("{audit}", audit::USAGE)
+        .replace("{new}", new::USAGE)
 }
 
 #[tokio::main]
@@ -38,6 +41,7 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Some("roles") => roles::run(&args[1..]).await,
+        Some("new") => new::run(&args[1..]),
         Some("audit") => match audit::run(&args[1..]) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

@@ -74,6 +74,13 @@ fn lower_word(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// A module's name: lowercase letters and digits, starting with a letter.
+pub fn module_name(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 fn pascal(s: &str) -> bool {
     s.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
         && s.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -111,11 +118,11 @@ impl Manifest {
                 problem,
             })
         };
-        if !lower_word(&self.name) {
+        if !module_name(&self.name) {
             return bad(
                 "name".into(),
                 format!(
-                    "`{}` must be lowercase letters, digits and '_', starting with a letter",
+                    "`{}` must be lowercase letters and digits, starting with a letter (it is a service, crate, schema and permission name at once)",
                     self.name
                 ),
             );
@@ -144,7 +151,7 @@ impl Manifest {
         }
         for (dependency, requirement) in &self.dependencies {
             let field = format!("dependencies.{dependency}");
-            if !lower_word(dependency) {
+            if !module_name(dependency) {
                 return bad(field, "is not a module name".into());
             }
             if *dependency == self.name {
