@@ -3,6 +3,7 @@
 mod audit;
 mod new;
 mod roles;
+mod services;
 mod stack;
 mod up;
 
@@ -17,9 +18,11 @@ commands:
         --no-build       do not rebuild the service binaries first (only applies when
                          run through `cargo run`, which is how the README starts it)
         --port-offset N  add N to every default port (run a second stack beside the first)
+{services}
 {roles}
 {audit}
 {new}
+  down  stop the stack `up` started (its pid file in the data dir)
   help  show this text
 
 Every variable in the environment is passed on to the services (DATABASE_URL,
@@ -30,6 +33,7 @@ fn usage() -> String {
         .replace("{roles}", roles::USAGE)
         .replace("{audit}", audit::USAGE)
         .replace("{new}", new::USAGE)
+        .replace("{services}", services::USAGE)
 }
 
 #[tokio::main]
@@ -42,6 +46,8 @@ async fn main() -> ExitCode {
         },
         Some("roles") => roles::run(&args[1..]).await,
         Some("new") => new::run(&args[1..]),
+        Some("services") => services::run(&args[1..]).await,
+        Some("down") => up::down().await,
         Some("audit") => match audit::run(&args[1..]) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,

@@ -113,13 +113,7 @@ pub fn scaffold(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
 fn next_port(functions: &Path) -> anyhow::Result<u16> {
     let mut taken = Vec::new();
     for entry in std::fs::read_dir(functions)? {
-        let config = entry?.path().join("src").join("config.rs");
-        if let Ok(text) = std::fs::read_to_string(&config)
-            && let Some(port) = text
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("const DEFAULT_PORT: u16 = "))
-                .and_then(|rest| rest.trim_end_matches(';').parse::<u16>().ok())
-        {
+        if let Some(port) = crate::stack::feature_port(&entry?.path()) {
             taken.push(port);
         }
     }

@@ -173,7 +173,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// `http://host:port` with `offset` added to the port.
-fn offset(url: &str, offset: u16) -> anyhow::Result<String> {
+pub fn offset(url: &str, offset: u16) -> anyhow::Result<String> {
     let (base, port) = url
         .rsplit_once(':')
         .with_context(|| format!("no port in {url}"))?;

@@ -27,6 +27,7 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         "auth-service",
         "authz-service",
         "audit-service",
+        "catalog-service",
         "gateway",
     ] {
         let service = platformctl.with_file_name(binary);
@@ -230,14 +231,102 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         "{text}"
     );
 
-    let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
+    // The feature module in the repository (the catalog) is up too, and the gateway routes it
+    // from its manifest: without a token 401 (never 404), and the administrator lists.
+    let catalog_port = 8090 + offset;
+    assert!(
+        text.contains(&format!("catalog    http://127.0.0.1:{catalog_port}")),
+        "{text}"
+    );
+    let anonymous = http(
+        gateway_port,
+        "POST /platform.catalog.v1.CatalogService/ListItems HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+            .to_owned(),
+    )
+    .await;
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
+    let listed = call(
+        gateway_port,
+        &token,
+        "platform.catalog.v1.CatalogService/ListItems",
+        "{}",
+    )
+    .await;
+    assert!(listed.starts_with("HTTP/1.1 200"), "{listed}");
+    // Each service's log is kept in the data dir.
+    for name in ["identity", "auth", "authz", "audit", "catalog", "gateway"] {
+        assert!(
+            data.path()
+                .join("logs")
+                .join(format!("{name}.log"))
+                .is_file(),
+            "{name}.log"
+        );
+    }
+
+    // `services list --json`: every service, ready, with its module's version.
+    let listed = Command::new(&platformctl)
+        .args([
+            "services",
+            "list",
+            "--json",
+            "--port-offset",
+            &offset.to_string(),
+        ])
+        .env("PLATFORM_DATA_DIR", data.path())
+        .output()
+        .await
+        .expect("platformctl services list");
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    for name in ["authz", "audit", "catalog", "identity", "auth", "gateway"] {
+        let row = rows
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["service"] == name))
+            .unwrap_or_else(|| panic!("{name} missing: {rows}"));
+        assert_eq!(row["health"], "ready", "{row}");
+    }
+    let catalog = rows
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["service"] == "catalog"))
+        .expect("catalog");
+    assert_eq!(catalog["version"], "0.1.0");
+    assert_eq!(
+        catalog["address"],
+        format!("http://127.0.0.1:{catalog_port}")
+    );
+
+    // `platformctl down` stops it all.
+    let down = Command::new(&platformctl)
+        .arg("down")
+        .env("PLATFORM_DATA_DIR", data.path())
+        .output()
+        .await
+        .expect("platformctl down");
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
     let status = tokio::time::timeout(Duration::from_secs(40), child.wait())
         .await
         .expect("stops in time")
         .expect("status");
     assert!(status.success(), "{status}");
-    for p in [port, auth_port, authz_port, audit_port, gateway_port] {
+    assert!(!data.path().join("platformctl.pid").exists());
+    for p in [
+        port,
+        auth_port,
+        authz_port,
+        audit_port,
+        catalog_port,
+        gateway_port,
+    ] {
         assert!(
             TcpStream::connect(("127.0.0.1", p)).await.is_err(),
             "service on {p} is gone too"
