@@ -135,7 +135,17 @@ impl Upstreams {
             }
             let pick = match balancer.pick_at(&tried, deadline.at, now).await {
                 Ok(p) => p,
-                Err(e) => return error(wire, e.code, &e.message),
+                Err(e) => {
+                    let mut response = error(wire, e.code, &e.message);
+                    if e.code == ErrorCode::Unavailable {
+                        // No instance yet (a module still starting, say): a retry hint.
+                        response.headers_mut().insert(
+                            http::header::RETRY_AFTER,
+                            http::HeaderValue::from_static("1"),
+                        );
+                    }
+                    return response;
+                }
             };
             let base_url = &pick.instance().base_url;
             let sent = match &payload {

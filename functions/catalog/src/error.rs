@@ -42,6 +42,11 @@ impl ServiceError for CatalogError {
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
+
+    /// A dependency not answering yet: try again in a second.
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        matches!(self, Self::Unavailable(_)).then_some(std::time::Duration::from_secs(1))
+    }
 }
 
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;

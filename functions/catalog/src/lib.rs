@@ -30,6 +30,6 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/platform.catalog.v1.rs"));
 }
 
-pub use app::{App, build};
+pub use app::{Catalog, build};
 pub use config::{CatalogConfig, Config};
 pub use error::CatalogError;

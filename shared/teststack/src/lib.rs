@@ -189,6 +189,18 @@ impl TestStack {
         headers: &[(&str, &str)],
         body: Value,
     ) -> (u16, Value) {
+        let (status, _, value) = self.call_full(addr, path, headers, body).await;
+        (status, value)
+    }
+
+    /// The same, with the response's headers too.
+    pub async fn call_full(
+        &self,
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> (u16, http::HeaderMap, Value) {
         let mut request = http::Request::post(format!("http://{addr}{path}"))
             .header("content-type", "application/json");
         for (name, value) in headers {
@@ -199,6 +211,7 @@ impl TestStack {
             .expect("request");
         let response = self.http.request(request).await.expect("response");
         let status = response.status().as_u16();
+        let response_headers = response.headers().clone();
         let bytes = response
             .into_body()
             .collect()
@@ -207,7 +220,7 @@ impl TestStack {
             .to_bytes();
         let value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, value)
+        (status, response_headers, value)
     }
 
     /// `IdentityService/<method>`.

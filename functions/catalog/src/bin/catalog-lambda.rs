@@ -1,13 +1,8 @@
-//! The catalog as an AWS Lambda function (API Gateway / function URL events). Configuration
-//! comes from the environment only; set `DATABASE_URL` (a Lambda's SQLite file would be its
-//! own, not shared).
-
-use catalog::CatalogConfig;
-use platform_kernel::{runner, server};
+//! The catalog as an AWS Lambda function (API Gateway / function URL events), under the
+//! loader. Configuration comes from the environment only; set `DATABASE_URL` (a Lambda's
+//! SQLite file would be its own, not shared).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let (config, _telemetry) = runner::start::<CatalogConfig>()?;
-    let app = catalog::build(&config).await?;
-    server::run_lambda(app.router).await
+    platform_loader::run_lambda::<catalog::Catalog>().await
 }

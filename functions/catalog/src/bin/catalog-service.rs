@@ -1,12 +1,8 @@
-//! The catalog as a long-running server: registers with Consul when `CONSUL_HTTP_ADDR` is
-//! set, and on SIGTERM deregisters, then drains.
-
-use catalog::CatalogConfig;
-use platform_kernel::runner;
+//! The catalog as a long-running server, under the loader: registers with Consul when
+//! `CONSUL_HTTP_ADDR` is set, is ready once authz answers, and on SIGTERM deregisters, then
+//! drains.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (config, _telemetry) = runner::start::<CatalogConfig>()?;
-    let app = catalog::build(&config).await?;
-    runner::serve(&config, app.router).await
+    platform_loader::run::<catalog::Catalog>().await
 }

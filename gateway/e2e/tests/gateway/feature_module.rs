@@ -179,11 +179,11 @@ async fn before_the_module_has_an_instance_its_methods_are_unavailable_not_404()
     .await;
     let gateway = gateway_before(&services, None).await;
     let admin = services.admin("root@example.com").await;
-    let (status, body) = services
-        .call(
+    let (status, headers, body) = services
+        .call_full(
             gateway,
             &format!("{CATALOG}/ListItems"),
-            Some(&admin.bearer()),
+            &[("authorization", &admin.bearer())],
             json!({}),
         )
         .await;
@@ -191,6 +191,11 @@ async fn before_the_module_has_an_instance_its_methods_are_unavailable_not_404()
         (status, body["code"].as_str()),
         (503, Some("unavailable")),
         "{body}"
+    );
+    assert_eq!(
+        headers.get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("1"),
+        "a retry hint"
     );
 }
 
