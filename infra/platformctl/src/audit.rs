@@ -22,7 +22,7 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
     let mut rest = args.iter();
     match rest.next().map(String::as_str) {
         Some("verify") => {}
-        other => bail!("unknown audit command {other:?} (the one command: verify)"),
+        other => bail!("unknown audit command {other:?} (verify, query)"),
     }
     while let Some(arg) = rest.next() {
         let mut value = || rest.next().with_context(|| format!("{arg} needs a value"));

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod admin;
 mod audit;
 mod new;
 mod roles;
@@ -21,6 +22,7 @@ commands:
 {services}
 {roles}
 {audit}
+{admin}
 {new}
   down  stop the stack `up` started (its pid file in the data dir)
   help  show this text
@@ -34,6 +36,7 @@ fn usage() -> String {
         .replace("{audit}", audit::USAGE)
         .replace("{new}", new::USAGE)
         .replace("{services}", services::USAGE)
+        .replace("{admin}", admin::USAGE)
 }
 
 #[tokio::main]
@@ -44,7 +47,15 @@ async fn main() -> ExitCode {
             Ok(options) => up::run(options).await,
             Err(e) => Err(e),
         },
-        Some("roles") => roles::run(&args[1..]).await,
+        Some("roles") if matches!(args.get(1).map(String::as_str), Some("assign" | "revoke")) => {
+            roles::run(&args[1..]).await
+        }
+        Some("roles") => admin::roles(&args[1..]).await,
+        Some("users") => admin::users(&args[1..]).await,
+        Some("token") => admin::token(&args[1..]).await,
+        Some("audit") if args.get(1).map(String::as_str) == Some("query") => {
+            admin::audit_query(&args[2..]).await
+        }
         Some("new") => new::run(&args[1..]),
         Some("services") => services::run(&args[1..]).await,
         Some("down") => up::down().await,

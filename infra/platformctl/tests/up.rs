@@ -198,6 +198,99 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
     let after = roles_of("via-gateway@example.com").await;
     assert!(after.contains(r#""role":"admin""#), "{after}");
 
+    // The administrator's commands, through the gateway with the service clients.
+    let ctl = |args: Vec<String>| {
+        let platformctl = platformctl.clone();
+        let data = data.path().to_owned();
+        async move {
+            let mut all = args;
+            all.extend(["--port-offset".to_owned(), offset.to_string()]);
+            let out = Command::new(&platformctl)
+                .args(&all)
+                .env("PLATFORM_DATA_DIR", &data)
+                .env_remove("PLATFORM_TOKEN")
+                .output()
+                .await
+                .expect("platformctl");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    let args = |list: &[&str]| list.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+    let (ok, _, err) = ctl(args(&["users", "list"])).await;
+    assert!(!ok && err.contains("not signed in"), "{err}");
+    let (ok, out, err) = ctl(args(&[
+        "token",
+        "login",
+        "--email",
+        "via-gateway@example.com",
+        "--password",
+        "correct horse battery",
+    ]))
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim().split('.').count(), 3, "a JWT: {out}");
+    let (ok, out, err) = ctl(args(&["token", "decode"])).await;
+    assert!(ok && out.contains("\"sub\""), "{out}{err}");
+    let (ok, out, err) = ctl(args(&[
+        "users",
+        "create",
+        "hired@example.com",
+        "--password",
+        "another good passphrase",
+        "--json",
+    ]))
+    .await;
+    assert!(ok && out.contains("hired@example.com"), "{out}{err}");
+    let (ok, out, err) = ctl(args(&["users", "disable", "hired@example.com"])).await;
+    assert!(
+        ok && out.contains("disabled hired@example.com"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = ctl(args(&["users", "list", "--json"])).await;
+    assert!(ok, "{err}");
+    let users: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let hired = users
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["email"] == "hired@example.com"))
+        .expect("listed");
+    assert_eq!(hired["disabled"], true);
+    let (ok, out, err) = ctl(args(&[
+        "roles",
+        "create",
+        "auditor",
+        "--permission",
+        "audit.logs.read",
+    ]))
+    .await;
+    assert!(ok && out.contains("created role auditor"), "{out}{err}");
+    let (ok, out, err) = ctl(args(&["roles", "list", "--json"])).await;
+    assert!(ok && out.contains("\"auditor\""), "{out}{err}");
+    let (ok, out, err) = ctl(args(&["roles", "create", "nothing"])).await;
+    assert!(!ok && err.contains("--permission"), "{out}{err}");
+    // The audit log has the user's creation, by the administrator.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (ok, out, err) = ctl(args(&[
+            "audit",
+            "query",
+            "--action",
+            "user.created",
+            "--json",
+        ]))
+        .await;
+        assert!(ok, "{err}");
+        let page: serde_json::Value = serde_json::from_str(&out).expect("json");
+        if page["records"].as_array().is_some_and(|r| r.len() >= 3) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // Authz is up, with its own database.
     let authz_port = 8083 + offset;
     assert!(

@@ -83,7 +83,7 @@ async fn the_stack_with_a_feature_module_starts_in_order_registers_and_lists_thr
     // the gateway last.
     let listed: Vec<&str> = banner
         .iter()
-        .filter_map(|l| l.trim_start().split_whitespace().next())
+        .filter_map(|l| l.split_whitespace().next())
         .filter(|word| MODULES.contains(word))
         .collect();
     assert_eq!(listed, MODULES, "{banner:#?}");
