@@ -136,6 +136,7 @@ async fn start_all(
             .port
             .checked_add(options.port_offset)
             .context("--port-offset pushes a port past 65535")?;
+        println!("platformctl: starting {} on port {port}…", service.name);
         let binary = bin_dir.join(&service.binary);
         if !binary.is_file() {
             bail!(

@@ -1,14 +1,17 @@
 //! The whole stack under `platformctl up` against the Consul API test server: the core
-//! modules and a feature module (the catalog, what `platformctl new service` copies) start
-//! in the order their manifests' dependencies give, run their migrations, register, find
-//! each other through Consul, and `platformctl services list --json` shows each with its
-//! health; `platformctl down` stops them and they leave Consul's catalog.
+//! modules and every feature module in the repository (the catalog, what `platformctl new
+//! service` copies; and in `.ci/run` a freshly made scaffold too) start in the order their
+//! manifests' dependencies give, run their migrations, register, find each other through
+//! Consul; `platformctl services list --json` shows each with its health; the gateway routes
+//! each feature module and refuses its methods without the manifest's permission;
+//! `platformctl down` stops them and they leave Consul's catalog.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use platform_testkit::consul::ConsulTestServer;
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
@@ -28,20 +31,37 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-const MODULES: [&str; 6] = ["authz", "audit", "catalog", "identity", "auth", "gateway"];
+const CORE: [&str; 4] = ["identity", "auth", "authz", "audit"];
+
+/// The feature modules of the repository: every functions/<name>/module.yaml not the core's.
+fn features() -> Vec<String> {
+    let functions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions");
+    let mut found: Vec<String> = std::fs::read_dir(functions)
+        .expect("functions/")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("module.yaml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !CORE.contains(&name.as_str()))
+        .collect();
+    found.sort();
+    found
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_stack_with_a_feature_module_starts_in_order_registers_and_lists_through_consul() {
+async fn the_stack_with_feature_modules_starts_in_order_registers_is_routed_and_listed() {
     let consul = ConsulTestServer::start().await;
     let platformctl = binary("platformctl");
-    for module in MODULES {
-        let name = if module == "gateway" {
-            module.to_owned()
-        } else {
-            format!("{module}-service")
-        };
-        binary(&name);
+    let features = features();
+    assert!(features.iter().any(|f| f == "catalog"), "{features:?}");
+    let modules: Vec<String> = CORE
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(features.clone())
+        .collect();
+    for module in &modules {
+        binary(&format!("{module}-service"));
     }
+    binary("gateway");
     let data = tempfile::tempdir().expect("tempdir");
     let offset = 25_000 + (std::process::id() % 5_000) as u16;
     let mut command = Command::new(&platformctl);
@@ -51,9 +71,10 @@ async fn the_stack_with_a_feature_module_starts_in_order_registers_and_lists_thr
         .env("CONSUL_HTTP_ADDR", consul.address())
         .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for module in MODULES {
-        // Consul's checks every second, so a registration passes promptly.
+    for module in modules.iter().map(String::as_str).chain(["gateway"]) {
+        // Consul checks every second, so a registration passes promptly.
         command.env(
             format!(
                 "{}__DISCOVERY__CONSUL__CHECK_INTERVAL_SECS",
@@ -63,6 +84,19 @@ async fn the_stack_with_a_feature_module_starts_in_order_registers_and_lists_thr
         );
     }
     let mut child = command.spawn().expect("platformctl starts");
+    // The last lines of its error output, to say why should it stop.
+    let errors = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let kept = errors.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            let mut kept = kept.lock().expect("lock");
+            kept.push_back(line);
+            if kept.len() > 20 {
+                kept.pop_front();
+            }
+        }
+    });
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut banner = Vec::new();
     let up = tokio::time::timeout(Duration::from_secs(90), async {
@@ -73,36 +107,50 @@ async fn the_stack_with_a_feature_module_starts_in_order_registers_and_lists_thr
                 return;
             }
         }
-        panic!("platformctl ended before it was up: {banner:#?}");
+        panic!(
+            "platformctl ended before it was up: {banner:#?}\nits last errors: {:#?}",
+            errors.lock().expect("lock")
+        );
     })
     .await;
     assert!(up.is_ok(), "not up in time: {banner:#?}");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
-    // Started in dependency order: authz first (everyone needs it), auth after identity,
-    // the gateway last.
+    // Started in dependency order: authz first (everyone needs it), identity before auth,
+    // every module, the gateway last.
     let listed: Vec<&str> = banner
         .iter()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|word| MODULES.contains(word))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next()?;
+            let known = name == "gateway" || modules.iter().any(|m| m == name);
+            (known && words.next()?.starts_with("http://")).then_some(name)
+        })
         .collect();
-    assert_eq!(listed, MODULES, "{banner:#?}");
-    // Migrations ran: each module's own SQLite file, the feature module's included.
-    for module in ["identity", "auth", "authz", "audit", "catalog"] {
+    let at = |m: &str| {
+        listed
+            .iter()
+            .position(|l| *l == m)
+            .unwrap_or_else(|| panic!("{m} not started: {banner:#?}"))
+    };
+    assert_eq!(listed.first(), Some(&"authz"), "{banner:#?}");
+    assert_eq!(listed.last(), Some(&"gateway"), "{banner:#?}");
+    assert!(at("identity") < at("auth"), "{banner:#?}");
+    for module in &modules {
+        at(module);
+        // Its migrations ran: its own SQLite file.
         assert!(
             data.path().join(format!("{module}.db")).is_file(),
             "{module}.db"
         );
-    }
-    // Registered with Consul, and listed from it with their health (the gateway is the
-    // entry point: it finds the others, no one looks it up).
-    let registered = &MODULES[..5];
-    for module in registered {
+        // Registered with Consul (the gateway is the entry point: no one looks it up).
         assert!(
             !consul.registered(module).is_empty(),
             "{module} not registered"
         );
     }
+
+    // Listed from Consul with their health.
     let listed = Command::new(&platformctl)
         .args(["services", "list", "--json"])
         .env("PLATFORM_DATA_DIR", data.path())
@@ -116,10 +164,10 @@ async fn the_stack_with_a_feature_module_starts_in_order_registers_and_lists_thr
         String::from_utf8_lossy(&listed.stderr)
     );
     let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
-    for module in registered {
+    for module in &modules {
         let row = rows
             .as_array()
-            .and_then(|rows| rows.iter().find(|r| r["service"] == *module))
+            .and_then(|rows| rows.iter().find(|r| r["service"] == module.as_str()))
             .unwrap_or_else(|| panic!("{module} not listed: {rows}"));
         assert_eq!(row["health"], "ready", "{row}");
         assert!(
@@ -127,6 +175,76 @@ async fn the_stack_with_a_feature_module_starts_in_order_registers_and_lists_thr
                 .as_str()
                 .is_some_and(|a| a.starts_with("http://")),
             "{row}"
+        );
+    }
+
+    // Each feature module is routed by the gateway (found through Consul), and a signed-in
+    // user without its manifest's permission is refused, the permission named.
+    let gateway = format!("127.0.0.1:{}", 8080 + offset);
+    let post = |path: String, token: Option<String>, body: serde_json::Value| {
+        let gateway = gateway.clone();
+        async move {
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http::<http_body_util::Full<bytes::Bytes>>();
+            let mut request = http::Request::post(format!("http://{gateway}{path}"))
+                .header("content-type", "application/json");
+            if let Some(token) = token {
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
+            let response = client
+                .request(
+                    request
+                        .body(http_body_util::Full::new(body.to_string().into()))
+                        .expect("request"),
+                )
+                .await
+                .expect("response");
+            let status = response.status().as_u16();
+            use http_body_util::BodyExt as _;
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
+            )
+        }
+    };
+    let account = json!({"email": "plain@example.com", "password": "correct horse battery"});
+    let (status, body) = post(
+        "/platform.identity.v1.IdentityService/CreateUser".into(),
+        None,
+        account.clone(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post("/platform.auth.v1.AuthService/Login".into(), None, account).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["accessToken"].as_str().expect("token").to_owned();
+    for feature in &features {
+        let mut chars = feature.chars();
+        let pascal: String = chars
+            .next()
+            .map(|c| c.to_ascii_uppercase())
+            .into_iter()
+            .chain(chars)
+            .collect();
+        let path = format!("/platform.{feature}.v1.{pascal}Service/ListItems");
+        let (status, body) = post(path.clone(), Some(token.clone()), json!({})).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("permission_denied")),
+            "{path}: {body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("{feature}.items.read"))),
+            "{path}: {body}"
         );
     }
 
@@ -146,7 +264,7 @@ async fn the_stack_with_a_feature_module_starts_in_order_registers_and_lists_thr
         .expect("stops in time")
         .expect("status");
     assert!(status.success(), "{status}");
-    for module in registered {
+    for module in &modules {
         assert!(
             consul.registered(module).is_empty(),
             "{module} still registered after down"
