@@ -8,10 +8,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Read when the script runs, not when it was compiled (checkouts may share a target dir).
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let own = dir.join("module.yaml");
+    let mine = own.canonicalize()?;
     let mut others: Vec<PathBuf> = std::fs::read_dir(dir.join(".."))?
         .filter_map(Result::ok)
         .map(|entry| entry.path().join("module.yaml"))
-        .filter(|path| path.is_file() && *path != own)
+        .filter(|path| path.is_file() && path.canonicalize().ok().as_ref() != Some(&mine))
         .collect();
     others.sort();
     let others: Vec<&Path> = others.iter().map(PathBuf::as_path).collect();

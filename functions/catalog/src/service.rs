@@ -11,6 +11,11 @@ use crate::error::{CatalogError, Result};
 use crate::permissions::{Permission, catalog as perm};
 use crate::ports::{Clock, ItemStore, Permissions};
 
+/// The platform's services that may call it with their own service token (they act for no
+/// user): none until one needs to. Any process with a key auth accepts is a service, so
+/// list only those you mean.
+pub const SERVICE_CALLERS: &[&str] = &[];
+
 pub struct Ports {
     pub store: Arc<dyn ItemStore>,
     pub permissions: Arc<dyn Permissions>,
@@ -32,7 +37,9 @@ impl CatalogService {
         }
     }
 
-    /// Who is acting, once they may: a user holding `permission`, or a service.
+    /// Who is acting, once they may: a user holding `permission` (checked here, whatever the
+    /// gateway did: its check passes a user who holds it on any resource), or one of
+    /// [`SERVICE_CALLERS`].
     async fn may(&self, caller: &Caller, permission: &Permission) -> Result<String> {
         match caller {
             Caller::User(u) => {
@@ -45,7 +52,11 @@ impl CatalogService {
                     )))
                 }
             }
-            Caller::Service(s) => Ok(s.name.clone()),
+            Caller::Service(s) if SERVICE_CALLERS.contains(&s.name.as_str()) => Ok(s.name.clone()),
+            Caller::Service(s) => Err(CatalogError::PermissionDenied(format!(
+                "service {} may not call the catalog",
+                s.name
+            ))),
             Caller::Anonymous | Caller::Rejected(_) => Err(CatalogError::Unauthenticated(
                 caller.unverified().unwrap_or_default(),
             )),

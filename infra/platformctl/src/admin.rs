@@ -184,7 +184,13 @@ pub async fn token(args: &[String]) -> anyhow::Result<()> {
                     "{email} has a second factor: sign in with a client that can answer it (VerifyMfa)"
                 );
             }
-            platform_clients::credentials::write_private(&token_file(), &answer.access_token)?;
+            // Replaces the one kept before (written aside, owner-only, then renamed).
+            let kept = token_file();
+            let aside = kept.with_extension("token.new");
+            let _ = std::fs::remove_file(&aside);
+            platform_clients::credentials::write_private(&aside, &answer.access_token)?;
+            std::fs::rename(&aside, &kept)
+                .with_context(|| format!("keeping the token in {}", kept.display()))?;
             common.print(
                 &serde_json::json!({"access_token": answer.access_token, "expires_in": answer.expires_in}),
                 || println!("{}", answer.access_token),

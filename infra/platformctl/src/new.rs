@@ -79,6 +79,9 @@ pub fn scaffold(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
             "`{name}` is not a module name: lowercase letters and digits, starting with a letter (it names the service, crate, schema and permissions)"
         );
     }
+    if let Some(why) = platform_modules::reserved_name(name) {
+        bail!("`{name}` is reserved: {why}");
+    }
     if CORE.contains(&name) || name == TEMPLATE {
         bail!("`{name}` is taken: the core modules and the template keep their names");
     }

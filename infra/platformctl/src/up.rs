@@ -167,7 +167,10 @@ async fn start_all(
                 service.name.to_ascii_uppercase(),
                 other.name.to_ascii_uppercase()
             );
-            let url = format!("[http://127.0.0.1:{}]", other.port + options.port_offset);
+            let url = format!(
+                "[http://127.0.0.1:{}]",
+                other.port.saturating_add(options.port_offset)
+            );
             command.env(var, url);
         }
         let mut child = command
@@ -384,8 +387,17 @@ pub async fn down() -> anyhow::Result<()> {
         .trim()
         .parse()
         .with_context(|| format!("{} does not hold a process id", pid_file.display()))?;
+    // Only a process that is this platformctl: never a group or every process (0, -1), nor
+    // whatever reused the pid of an `up` that crashed.
+    let ours = pid > 1
+        && std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|cmdline| {
+                let text = String::from_utf8_lossy(&cmdline);
+                text.contains("platformctl") && text.split('\0').any(|a| a == "up")
+            })
+            .unwrap_or(false);
     let pid = Pid::from_raw(pid);
-    if kill(pid, None).is_err() {
+    if !ours || kill(pid, None).is_err() {
         let _ = std::fs::remove_file(&pid_file);
         bail!(
             "the `platformctl up` of {} is gone (a stale pid file, removed)",

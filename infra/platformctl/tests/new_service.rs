@@ -101,6 +101,8 @@ fn a_new_service_is_the_catalog_renamed_with_a_port_and_manifest_of_its_own() {
         ("inventory", "already exists"),
         ("auth", "is taken"),
         ("catalog", "is taken"),
+        ("gateway", "is reserved"),
+        ("type", "is reserved"),
         ("Shop", "is not a module name"),
         ("order_book", "is not a module name"),
         ("9lives", "is not a module name"),

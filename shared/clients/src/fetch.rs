@@ -64,23 +64,41 @@ pub async fn post_json<T: DeserializeOwned>(
         let request = http::Request::post(&url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::AUTHORIZATION, authorization)
-            .body(http_body_util::Full::new(Bytes::from(body.to_string())))?;
-        let response = http.request(request).await?;
+            .body(http_body_util::Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| Posted::Failed(e.into()))?;
+        let response = http
+            .request(request)
+            .await
+            .map_err(|e| Posted::Failed(e.into()))?;
         let status = response.status();
-        let answer = response.into_body().collect().await?.to_bytes();
-        anyhow::ensure!(
-            status.is_success(),
-            "answered {status}: {}",
-            String::from_utf8_lossy(&answer)
-        );
-        Ok::<T, anyhow::Error>(serde_json::from_slice(&answer)?)
+        let answer = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Posted::Failed(e.into()))?
+            .to_bytes();
+        if !status.is_success() {
+            let said = format!("answered {status}: {}", String::from_utf8_lossy(&answer));
+            // A refusal (4xx) is an answer about the call, not a sign the instance is sick:
+            // it must not count towards its circuit breaker.
+            return Err(if status.is_client_error() {
+                Posted::Refused(said)
+            } else {
+                Posted::Failed(anyhow::anyhow!(said))
+            });
+        }
+        serde_json::from_slice::<T>(&answer).map_err(|e| Posted::Failed(e.into()))
     };
     match tokio::time::timeout(timeout, posted).await {
         Ok(Ok(answer)) => {
             pick.finish(Outcome::Success);
             Ok(answer)
         }
-        Ok(Err(e)) => {
+        Ok(Err(Posted::Refused(said))) => {
+            pick.finish(Outcome::Answered);
+            Err(anyhow::anyhow!("calling {url}: {said}"))
+        }
+        Ok(Err(Posted::Failed(e))) => {
             pick.finish(Outcome::InstanceFailure);
             Err(e.context(format!("calling {url}")))
         }
@@ -89,4 +107,12 @@ pub async fn post_json<T: DeserializeOwned>(
             anyhow::bail!("calling {url}: timed out")
         }
     }
+}
+
+/// How a [`post_json`] call went wrong.
+enum Posted {
+    /// The instance answered with a refusal (4xx).
+    Refused(String),
+    /// It did not answer, or not properly.
+    Failed(anyhow::Error),
 }

@@ -10,7 +10,7 @@
 //! - A failure at any step stops the start with the module's name and the reason (nothing
 //!   is skipped silently); `start` runs once it is built, `stop` on SIGTERM before draining.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -89,7 +89,7 @@ pub async fn load<M: Module>(config: &ServiceConfig<M::Config>) -> anyhow::Resul
         database: database.clone(),
         dependencies: manifest.dependencies.keys().cloned().collect(),
         registry,
-        last: Mutex::new(None),
+        last: tokio::sync::Mutex::new(None),
     });
     let module = M::build(config, database, ready)
         .await
@@ -122,27 +122,34 @@ pub async fn run_lambda<M: Module>() -> Result<(), lambda_http::Error> {
     platform_kernel::server::run_lambda(loaded.module.router()).await
 }
 
-/// Ready once the database and every dependency answer; a dependency's answer is kept a
-/// second.
+/// Ready once the database and every dependency answer. The dependencies' answer, either
+/// way, is kept a second, and only one probe runs at a time (`/readyz` is unauthenticated:
+/// it must not make this service probe its dependencies once per request).
 struct Ready {
     database: Database,
     dependencies: Vec<String>,
     registry: Arc<dyn platform_discovery::ServiceRegistry>,
-    last: Mutex<Option<Instant>>,
+    last: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
 #[async_trait::async_trait]
 impl Readiness for Ready {
     async fn check(&self) -> Result<(), String> {
         self.database.check().await?;
-        let fresh = self
-            .last
-            .lock()
-            .map(|last| last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)))
-            .unwrap_or(false);
-        if fresh {
-            return Ok(());
+        let mut last = self.last.lock().await;
+        if let Some((at, answer)) = &*last
+            && at.elapsed() < Duration::from_secs(1)
+        {
+            return answer.clone();
         }
+        let answer = self.probe().await;
+        *last = Some((Instant::now(), answer.clone()));
+        answer
+    }
+}
+
+impl Ready {
+    async fn probe(&self) -> Result<(), String> {
         for dependency in &self.dependencies {
             let mut instances = self.registry.watch(dependency);
             let set =
@@ -164,9 +171,6 @@ impl Readiness for Ready {
                     "its dependency `{dependency}` is not reachable yet"
                 ));
             }
-        }
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some(Instant::now());
         }
         Ok(())
     }

@@ -151,9 +151,14 @@ fn try_build(own: &[&Path], others: &[&Path]) -> Result<(), String> {
     for path in others {
         println!("cargo::rerun-if-changed={}", path.display());
         let other = Manifest::load(&absolute(path)?).map_err(|e| e.to_string())?;
-        if !everyone.iter().any(|m| m.name == other.name) {
-            everyone.push(other);
+        if everyone.iter().any(|m| m.name == other.name) {
+            return Err(format!(
+                "{}: module `{}` is named by another manifest too",
+                path.display(),
+                other.name
+            ));
         }
+        everyone.push(other);
     }
     graph::start_order(&everyone).map_err(|e| {
         format!(

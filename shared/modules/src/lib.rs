@@ -16,7 +16,7 @@ pub mod codegen;
 pub mod graph;
 mod manifest;
 
-pub use manifest::{Manifest, ManifestError, PermissionDecl, Rpc, module_name};
+pub use manifest::{Manifest, ManifestError, PermissionDecl, Rpc, module_name, reserved_name};
 
 /// Who may call a method through the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]

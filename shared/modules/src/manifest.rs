@@ -81,6 +81,28 @@ pub fn module_name(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
+/// Names no module may take, and why: the platform's own principals and packages (a module
+/// named `platformctl` would sign in as the operator; one named `gateway` would be routed to
+/// the gateway itself), and what a Rust module or crate cannot be named.
+pub fn reserved_name(name: &str) -> Option<&'static str> {
+    const PRINCIPALS: [&str; 3] = ["gateway", "platformctl", "platform"];
+    const RUST: [&str; 56] = [
+        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+        "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+        "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true",
+        "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final",
+        "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen", "std",
+        "core", "alloc", "test", "proc",
+    ];
+    if PRINCIPALS.contains(&name) {
+        Some("it is the platform's own (a service or tool of that name exists)")
+    } else if RUST.contains(&name) {
+        Some("it is a Rust keyword or a standard crate's name")
+    } else {
+        None
+    }
+}
+
 fn pascal(s: &str) -> bool {
     s.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
         && s.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -126,6 +148,9 @@ impl Manifest {
                     self.name
                 ),
             );
+        }
+        if let Some(why) = reserved_name(&self.name) {
+            return bad("name".into(), format!("`{}` is reserved: {why}", self.name));
         }
         if let Err(e) = semver::Version::parse(&self.version) {
             return bad(
@@ -187,6 +212,21 @@ impl Manifest {
                 return bad(format!("permissions[{i}].description"), "is empty".into());
             }
         }
+        // The generated constants must be distinct (and `ALL` is the list of them).
+        let mut constants = HashSet::from(["ALL".to_owned()]);
+        for (i, permission) in self.permissions.iter().enumerate() {
+            let rest = permission.name.split_once('.').map_or("", |(_, r)| r);
+            let constant = crate::codegen::constant_name(&rest.replace('.', "_"));
+            if !constants.insert(constant.clone()) {
+                return bad(
+                    format!("permissions[{i}].name"),
+                    format!(
+                        "`{}` makes the constant {constant}, as another name does",
+                        permission.name
+                    ),
+                );
+            }
+        }
         let mut rpcs = HashSet::new();
         for (i, rpc) in self.rpcs.iter().enumerate() {
             if !pascal(&rpc.name) {
@@ -221,6 +261,19 @@ impl Manifest {
                         format!("`{permission}` is not among this module's permissions"),
                     );
                 }
+            }
+        }
+        let mut constants = HashSet::from(["ALL".to_owned()]);
+        for (i, rpc) in self.rpcs.iter().enumerate() {
+            let constant = crate::codegen::constant_name(&rpc.name);
+            if !constants.insert(constant.clone()) {
+                return bad(
+                    format!("rpcs[{i}].name"),
+                    format!(
+                        "`{}` makes the constant {constant}, as another name does",
+                        rpc.name
+                    ),
+                );
             }
         }
         Ok(())

@@ -105,6 +105,26 @@ fn each_mistake_is_named_with_the_file_and_the_field() {
             "unknown variant `everyone`",
         ),
         (
+            "name: billing",
+            "name: gateway",
+            "name: `gateway` is reserved: it is the platform's own",
+        ),
+        (
+            "name: billing",
+            "name: platformctl",
+            "name: `platformctl` is reserved",
+        ),
+        (
+            "name: billing",
+            "name: type",
+            "name: `type` is reserved: it is a Rust keyword",
+        ),
+        (
+            "{name: Health, access: public}",
+            "{name: All, access: public}",
+            "rpcs[1].name: `All` makes the constant ALL, as another name does",
+        ),
+        (
             "{name: Health, access: public}",
             "{name: Health, acess: public}",
             "unknown field `acess`",

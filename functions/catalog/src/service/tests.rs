@@ -59,15 +59,22 @@ fn service(held: &'static [&'static str]) -> CatalogService {
 
 #[tokio::test]
 async fn who_may_call_what() {
-    let s = service(&["catalog.items.read"]);
+    let s = service(&["catalog.items.read", "catalog.items.write"]);
     let ann = Caller::user("ann");
-    let created = s
-        .create_item(&Caller::service("identity"), "a lamp")
-        .await
-        .expect("a service may");
-    assert_eq!(created.owner_id, "identity");
-    // Ann reads, but may not write; Bob may do neither; nobody unverified may do anything.
+    let created = s.create_item(&ann, "a lamp").await.expect("ann may write");
+    assert_eq!(created.owner_id, "ann");
+    let s = CatalogService {
+        permissions: Arc::new(Held("ann", &["catalog.items.read"])),
+        ..s
+    };
+    // Ann reads, but may no longer write; Bob may do neither; a service not listed in
+    // SERVICE_CALLERS may do nothing; nobody unverified may do anything.
     assert_eq!(s.get_item(&ann, &created.id).await.expect("read"), created);
+    let identity = s.list_items(&Caller::service("identity"), 0, "").await;
+    assert!(
+        matches!(identity, Err(CatalogError::PermissionDenied(ref m)) if m.contains("service identity")),
+        "{identity:?}"
+    );
     for refused in [
         s.create_item(&ann, "a chair").await.map(|_| ()),
         s.get_item(&Caller::user("bob"), &created.id)

@@ -248,6 +248,45 @@ async fn the_stack_with_feature_modules_starts_in_order_registers_is_routed_and_
         );
     }
 
+    // Made an administrator by the operator, the same user reaches every feature module's
+    // methods through the gateway.
+    let assigned = Command::new(&platformctl)
+        .args(["roles", "assign", "plain@example.com", "admin"])
+        .env("PLATFORM_DATA_DIR", data.path())
+        .env("CONSUL_HTTP_ADDR", consul.address())
+        .output()
+        .await
+        .expect("platformctl roles assign");
+    assert!(
+        assigned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&assigned.stderr)
+    );
+    for feature in &features {
+        let mut chars = feature.chars();
+        let pascal: String = chars
+            .next()
+            .map(|c| c.to_ascii_uppercase())
+            .into_iter()
+            .chain(chars)
+            .collect();
+        let path = format!("/platform.{feature}.v1.{pascal}Service/ListItems");
+        // The gateway keeps a "not held" answer up to a second.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let (status, body) = post(path.clone(), Some(token.clone()), json!({})).await;
+            if status == 200 {
+                assert!(body.is_object(), "{path}: {body}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path}: still {status} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     let down = Command::new(&platformctl)
         .arg("down")
         .env("PLATFORM_DATA_DIR", data.path())
