@@ -33,6 +33,18 @@ fn binary(name: &str) -> PathBuf {
 
 const CORE: [&str; 4] = ["identity", "auth", "authz", "audit"];
 
+/// A scaffolded module's ListItems: `/platform.<name>.v1.<Name>Service/ListItems`.
+fn list_items(feature: &str) -> String {
+    let mut chars = feature.chars();
+    let pascal: String = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .into_iter()
+        .chain(chars)
+        .collect();
+    format!("/platform.{feature}.v1.{pascal}Service/ListItems")
+}
+
 /// The feature modules of the repository: every functions/<name>/module.yaml not the core's.
 fn features() -> Vec<String> {
     let functions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions");
@@ -226,14 +238,7 @@ async fn the_stack_with_feature_modules_starts_in_order_registers_is_routed_and_
     assert_eq!(status, 200, "{body}");
     let token = body["accessToken"].as_str().expect("token").to_owned();
     for feature in &features {
-        let mut chars = feature.chars();
-        let pascal: String = chars
-            .next()
-            .map(|c| c.to_ascii_uppercase())
-            .into_iter()
-            .chain(chars)
-            .collect();
-        let path = format!("/platform.{feature}.v1.{pascal}Service/ListItems");
+        let path = list_items(feature);
         let (status, body) = post(path.clone(), Some(token.clone()), json!({})).await;
         assert_eq!(
             (status, body["code"].as_str()),
@@ -263,14 +268,7 @@ async fn the_stack_with_feature_modules_starts_in_order_registers_is_routed_and_
         String::from_utf8_lossy(&assigned.stderr)
     );
     for feature in &features {
-        let mut chars = feature.chars();
-        let pascal: String = chars
-            .next()
-            .map(|c| c.to_ascii_uppercase())
-            .into_iter()
-            .chain(chars)
-            .collect();
-        let path = format!("/platform.{feature}.v1.{pascal}Service/ListItems");
+        let path = list_items(feature);
         // The gateway keeps a "not held" answer up to a second.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
