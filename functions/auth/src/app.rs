@@ -99,7 +99,12 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
                 .merge(crate::api::revocation_routes(service.clone())),
             verifier: Arc::new(OwnKeys(service.clone())),
         },
-        Arc::new(database.clone()),
+        // Ready once its database and the modules its manifest depends on answer.
+        platform_loader::readiness(
+            database.clone(),
+            &platform_loader::core_manifest("auth")?,
+            &base.discovery,
+        )?,
         &base.server,
     );
     Ok(App {

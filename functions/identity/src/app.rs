@@ -83,7 +83,12 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             extra: Router::new(),
             verifier: Arc::new(verifier),
         },
-        Arc::new(database.clone()),
+        // Ready once its database and the modules its manifest depends on answer.
+        platform_loader::readiness(
+            database.clone(),
+            &platform_loader::core_manifest("identity")?,
+            &base.discovery,
+        )?,
         &base.server,
     );
     Ok(App {

@@ -83,14 +83,8 @@ pub async fn load<M: Module>(config: &ServiceConfig<M::Config>) -> anyhow::Resul
             failed("opening its database and running its migrations")
         )
     })?;
-    let registry = platform_discovery::from_config(&config.base.discovery)
+    let ready = readiness(database.clone(), &manifest, &config.base.discovery)
         .map_err(|e| anyhow::anyhow!("{}: {e:#}", failed("discovery")))?;
-    let ready = Arc::new(Ready {
-        database: database.clone(),
-        dependencies: manifest.dependencies.keys().cloned().collect(),
-        registry,
-        last: tokio::sync::Mutex::new(None),
-    });
     let module = M::build(config, database, ready)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e:#}", failed("building it")))?;
@@ -100,6 +94,40 @@ pub async fn load<M: Module>(config: &ServiceConfig<M::Config>) -> anyhow::Resul
         .map_err(|e| anyhow::anyhow!("{}: {e:#}", failed("its start hook")))?;
     tracing::info!(module = %name, version = %manifest.version, "module loaded");
     Ok(Loaded { module, manifest })
+}
+
+/// What a module's `/readyz` answers: ready once `database` and every dependency
+/// `manifest` names answer (the core services use it too, with their built-in manifests).
+pub fn readiness(
+    database: Database,
+    manifest: &Manifest,
+    discovery: &platform_discovery::DiscoveryConfig,
+) -> anyhow::Result<Arc<dyn Readiness>> {
+    Ok(Arc::new(Ready {
+        database,
+        dependencies: manifest.dependencies.keys().cloned().collect(),
+        registry: platform_discovery::from_config(discovery)?,
+        last: tokio::sync::Mutex::new(None),
+    }))
+}
+
+/// A core module's built-in manifest (`platform_clients::method::manifests`), by name.
+pub fn core_manifest(name: &str) -> anyhow::Result<Manifest> {
+    let (file, text) = platform_clients_manifest(name)?;
+    Ok(Manifest::parse(file, text)?)
+}
+
+fn platform_clients_manifest(name: &str) -> anyhow::Result<(&'static str, &'static str)> {
+    platform_clients::method::manifests::MANIFESTS
+        .iter()
+        .copied()
+        .find(|(file, _)| {
+            std::path::Path::new(file)
+                .parent()
+                .and_then(|dir| dir.file_name())
+                .is_some_and(|dir| dir == name)
+        })
+        .ok_or_else(|| anyhow::anyhow!("no built-in manifest for module `{name}`"))
 }
 
 /// The standalone binary's life: configuration and telemetry, [`load`], then serve (and

@@ -393,6 +393,39 @@ async fn readiness_fails_when_the_database_is_gone() {
 }
 
 #[tokio::test]
+async fn not_ready_while_a_module_it_depends_on_does_not_answer() {
+    // Identity's manifest depends on authz: with authz out of reach, /readyz says so.
+    let app = TestApp::spawn().await;
+    let mut config = app.config.clone();
+    config
+        .base
+        .discovery
+        .static_instances
+        .insert("authz".into(), vec!["http://127.0.0.1:9".into()]);
+    let built = identity::build(&config)
+        .await
+        .expect("builds without authz");
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let res = built
+        .router
+        .oneshot(
+            http::Request::get("/readyz")
+                .body(axum::body::Body::empty())
+                .expect("req"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(res.status(), 503);
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("its dependency `authz` is not reachable yet"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn every_response_carries_a_request_id_and_keeps_the_callers() {
     let app = TestApp::spawn().await;
     let (_, headers, _) = app.request("GET", "/healthz", &[], "").await;
