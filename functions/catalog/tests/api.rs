@@ -10,7 +10,9 @@ const SERVICE: &str = "/platform.catalog.v1.CatalogService";
 
 #[tokio::test]
 async fn who_may_call_the_catalog_at_its_port() {
-    let manifest = std::path::PathBuf::from(catalog::method::MANIFESTS[0].0);
+    let manifest =
+        std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
+            .join("module.yaml");
     let stack = platform_teststack::TestStack::start_with(|configs| {
         configs.authz.base.modules = ModuleManifests(vec![manifest]);
     })

@@ -43,7 +43,8 @@ fn platformctl(root: &Path, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn a_new_service_is_the_catalog_renamed_with_a_port_and_manifest_of_its_own() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let repo =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../..");
     let root = tempfile::tempdir().expect("tempdir");
     copy_tree(
         &repo.join("functions/catalog"),

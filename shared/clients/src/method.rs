@@ -18,7 +18,9 @@ mod tests {
     /// contract.
     #[test]
     fn the_manifests_match_the_protos() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+        let root =
+            std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
+                .join("../../proto");
         for (file, text) in super::manifests::MANIFESTS {
             let manifest = platform_modules::Manifest::parse(file, text).expect("manifest");
             let (package, service) = manifest.service.rsplit_once('.').expect("service");

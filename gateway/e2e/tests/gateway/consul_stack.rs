@@ -6,7 +6,7 @@
 //! each feature module and refuses its methods without the manifest's permission;
 //! `platformctl down` stops them and they leave Consul's catalog.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -47,7 +47,8 @@ fn list_items(feature: &str) -> String {
 
 /// The feature modules of the repository: every functions/<name>/module.yaml not the core's.
 fn features() -> Vec<String> {
-    let functions = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions");
+    let functions = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"))
+        .join("../../functions");
     let mut found: Vec<String> = std::fs::read_dir(functions)
         .expect("functions/")
         .filter_map(Result::ok)
