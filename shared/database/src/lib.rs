@@ -58,10 +58,20 @@ impl Database {
             let mut conn = sqlx::AnyConnection::connect(&url)
                 .await
                 .context("connecting to PostgreSQL (DATABASE_URL)")?;
-            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .execute(&mut conn)
+            // A schema made beforehand (infra/postgres/init.sql: owned by the service's own
+            // role, which may not create schemas) is used as it is.
+            let exists = sqlx::query("SELECT 1 AS one FROM pg_namespace WHERE nspname = $1")
+                .bind(schema)
+                .fetch_optional(&mut conn)
                 .await
-                .with_context(|| format!("creating schema {schema}"))?;
+                .with_context(|| format!("looking for schema {schema}"))?
+                .is_some();
+            if !exists {
+                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .with_context(|| format!("creating schema {schema}"))?;
+            }
             conn.close().await.ok();
         }
         let pool = AnyPoolOptions::new()
