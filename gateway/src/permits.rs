@@ -25,7 +25,8 @@ use crate::protocol::error;
 
 const HELD_FOR: Duration = Duration::from_secs(10);
 const NOT_HELD_FOR: Duration = Duration::from_secs(1);
-/// Answers kept at most; past it the cache starts over.
+/// Answers kept at most; past it the expired ones are dropped, and if that is not enough the
+/// cache starts over.
 const KEPT: usize = 100_000;
 const PATH: &str = "/platform.authz.v1.AuthzService/HasPermission";
 
@@ -73,7 +74,12 @@ impl Permits {
         )
         .await?;
         if self.answers.len() >= KEPT {
-            self.answers.clear();
+            // Expired answers go first; only a cache full of live ones starts over.
+            self.answers
+                .retain(|_, (held, at)| at.elapsed() < if *held { HELD_FOR } else { NOT_HELD_FOR });
+            if self.answers.len() >= KEPT {
+                self.answers.clear();
+            }
         }
         self.answers.insert(key, (answer.allowed, Instant::now()));
         Ok(answer.allowed)
