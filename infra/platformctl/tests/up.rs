@@ -39,7 +39,9 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         );
     }
     let data = tempfile::tempdir().expect("tempdir");
-    let offset = 20_000 + (std::process::id() % 5_000) as u16;
+    // Ports (and their metrics ports, +1000) below Linux's ephemeral range (32768…), where a
+    // parallel test's outgoing connection could hold one; apart from consul_stack's.
+    let offset = 2_000 + (std::process::id() % 5_000) as u16;
     let mut child = Command::new(&platformctl)
         .args(["up", "--no-build", "--port-offset", &offset.to_string()])
         .env("PLATFORM_DATA_DIR", data.path())
