@@ -37,6 +37,21 @@ async fn who_may_call_the_catalog_at_its_port() {
         (401, Some("unauthenticated")),
         "{body}"
     );
+    // A forged identity header (an administrator's id) without a token: still nobody.
+    let admin = stack.admin("root@example.com").await;
+    let (status, body) = stack
+        .call_with(
+            served.addr,
+            &path("CreateItem"),
+            &[("x-user-id", admin.id.as_str())],
+            json!({"name": "forged"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthenticated")),
+        "{body}"
+    );
     let plain = stack.user("plain@example.com").await;
     let (status, body) = stack
         .call(
@@ -52,7 +67,6 @@ async fn who_may_call_the_catalog_at_its_port() {
         "{body}"
     );
 
-    let admin = stack.admin("root@example.com").await;
     let (status, body) = stack
         .call(
             served.addr,

@@ -108,6 +108,19 @@ async fn the_catalog_is_routed_with_its_manifests_permissions_enforced() {
     );
     let (status, _) = call(gateway, "ListItems", None, json!({})).await;
     assert_eq!(status, 401);
+    // A forged identity header without a token: 401 at the gateway and at the catalog's port.
+    let admin_id = services.admin("forged-target@example.com").await.id;
+    for addr in [gateway, catalog_at.addr] {
+        let (status, body) = services
+            .call_with(
+                addr,
+                &format!("{CATALOG}/CreateItem"),
+                &[("x-user-id", admin_id.as_str())],
+                json!({"name": "forged"}),
+            )
+            .await;
+        assert_eq!(status, 401, "{addr}: {body}");
+    }
 
     // An administrator creates, reads and lists through the gateway.
     let admin = services.admin("root@example.com").await;
