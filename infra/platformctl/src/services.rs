@@ -105,7 +105,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 /// `ready` when `GET /readyz` answers 200, `not ready` for another answer, `unreachable`.
-async fn health(base_url: &str) -> &'static str {
+pub async fn health(base_url: &str) -> &'static str {
     let Some(host) = base_url.strip_prefix("http://") else {
         return "unreachable";
     };

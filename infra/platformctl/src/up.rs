@@ -5,8 +5,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::stack::Service;
@@ -258,20 +257,7 @@ async fn wait_ready(running: &mut Running) -> anyhow::Result<()> {
 
 /// `GET /readyz` answers 200.
 async fn ready(port: u16) -> bool {
-    let probe = async {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-        stream
-            .write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .await
-            .ok()?;
-        let mut head = [0u8; 12];
-        stream.read_exact(&mut head).await.ok()?;
-        Some(head.ends_with(b" 200"))
-    };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(2), probe).await,
-        Ok(Some(true))
-    )
+    crate::services::health(&format!("http://127.0.0.1:{port}")).await == "ready"
 }
 
 /// `PLATFORM_DATA_DIR`, default `./.platform`, made absolute.
