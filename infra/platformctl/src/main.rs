@@ -2,6 +2,7 @@
 
 mod admin;
 mod audit;
+mod keys;
 mod new;
 mod roles;
 mod services;
@@ -24,6 +25,7 @@ commands:
 {audit}
 {admin}
 {new}
+{keys}
   down  stop the stack `up` started (its pid file in the data dir)
   help  show this text
 
@@ -37,6 +39,7 @@ fn usage() -> String {
         .replace("{new}", new::USAGE)
         .replace("{services}", services::USAGE)
         .replace("{admin}", admin::USAGE)
+        .replace("{keys}", keys::USAGE)
 }
 
 #[tokio::main]
@@ -57,6 +60,7 @@ async fn main() -> ExitCode {
             admin::audit_query(&args[2..]).await
         }
         Some("new") => new::run(&args[1..]),
+        Some("keys") => keys::run(&args[1..]),
         Some("services") => services::run(&args[1..]).await,
         Some("down") => up::down().await,
         Some("audit") => match audit::run(&args[1..]) {

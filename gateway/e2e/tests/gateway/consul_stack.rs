@@ -197,37 +197,7 @@ async fn the_stack_with_feature_modules_starts_in_order_registers_is_routed_and_
     // user without its manifest's permission is refused, the permission named.
     let gateway = format!("127.0.0.1:{}", 8080 + offset);
     let post = |path: String, token: Option<String>, body: serde_json::Value| {
-        let gateway = gateway.clone();
-        async move {
-            let client =
-                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .build_http::<http_body_util::Full<bytes::Bytes>>();
-            let mut request = http::Request::post(format!("http://{gateway}{path}"))
-                .header("content-type", "application/json");
-            if let Some(token) = token {
-                request = request.header("authorization", format!("Bearer {token}"));
-            }
-            let response = client
-                .request(
-                    request
-                        .body(http_body_util::Full::new(body.to_string().into()))
-                        .expect("request"),
-                )
-                .await
-                .expect("response");
-            let status = response.status().as_u16();
-            use http_body_util::BodyExt as _;
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
-            (
-                status,
-                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
-            )
-        }
+        crate::support::post_json(gateway.clone(), path, token, body)
     };
     let account = json!({"email": "plain@example.com", "password": "correct horse battery"});
     let (status, body) = post(

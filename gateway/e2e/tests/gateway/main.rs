@@ -2,6 +2,7 @@
 
 mod attacks;
 mod client_ip;
+mod compose;
 mod consul_stack;
 mod edge;
 mod feature_module;

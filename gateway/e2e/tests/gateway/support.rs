@@ -329,3 +329,35 @@ impl Drop for PrivateRedis {
         self.stop();
     }
 }
+
+/// A Connect JSON call to `addr` (`host:port`), with an optional bearer token, on a client of
+/// its own: status and JSON answer (null when the body is not JSON).
+pub async fn post_json(
+    addr: String,
+    path: String,
+    token: Option<String>,
+    body: Value,
+) -> (u16, Value) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut request = http::Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = client
+        .request(
+            request
+                .body(Full::new(body.to_string().into()))
+                .expect("request"),
+        )
+        .await
+        .expect("an answer");
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
