@@ -59,7 +59,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
     let (clients, verifier) = platform_clients::credentials::for_service(
         base,
         AuthzConfig::SERVICE,
-        platform_clients::ClientsConfig::default(),
+        config.own.clients.clone(),
     )?;
     // The outbox goes to Kafka, or (the embedded default) straight to the audit service.
     let relay = platform_events::relay::start(&database, &base.kafka, clients.audit())?;

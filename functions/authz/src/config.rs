@@ -16,6 +16,8 @@ pub type Config = ServiceConfig<AuthzConfig>;
 #[serde(default, deny_unknown_fields)]
 pub struct AuthzConfig {
     pub cache: CacheConfig,
+    /// How authz calls auth (its service token) and audit (the embedded relay).
+    pub clients: platform_clients::ClientsConfig,
 }
 
 impl OwnConfig for AuthzConfig {

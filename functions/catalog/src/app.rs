@@ -38,7 +38,7 @@ impl Module for Catalog {
         let (clients, verifier) = platform_clients::credentials::for_service(
             &config.base,
             CatalogConfig::SERVICE,
-            platform_clients::ClientsConfig::default(),
+            config.own.clients.clone(),
         )?;
         let service = Arc::new(CatalogService::new(Ports {
             store: Arc::new(crate::store::SqlItemStore(database.clone())),

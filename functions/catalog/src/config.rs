@@ -6,10 +6,13 @@ use serde::Deserialize;
 
 pub type Config = ServiceConfig<CatalogConfig>;
 
-/// The catalog's own keys (none yet).
+/// The catalog's own keys.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct CatalogConfig {}
+pub struct CatalogConfig {
+    /// How the catalog calls the others (authz for its checks, auth for its service token).
+    pub clients: platform_clients::ClientsConfig,
+}
 
 impl OwnConfig for CatalogConfig {
     const SERVICE: &'static str = "catalog";

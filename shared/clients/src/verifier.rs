@@ -49,7 +49,9 @@ impl JwksVerifier {
     }
 
     /// For a service: the JWKS and revocations of the `auth` instances `registry` knows,
-    /// kept fresh.
+    /// kept fresh: by background refreshers in a long-running process; on a Lambda function,
+    /// on the request path only (an unknown key refetches the JWKS; a feed last read more
+    /// than two intervals ago is read before the token is accepted).
     pub fn for_service(
         registry: &Arc<dyn platform_discovery::ServiceRegistry>,
         expect: platform_tokens::Expectations,
@@ -57,14 +59,19 @@ impl JwksVerifier {
         let breaker = crate::ClientsConfig::default().defaults.breaker;
         let balancer = Arc::new(Balancer::new("auth", registry.watch("auth"), breaker));
         let jwks = Arc::new(JwksCache::new(balancer.clone(), Duration::from_secs(5)));
-        jwks.spawn_refresher(Duration::from_secs(300));
+        let background = !platform_kernel::runner::on_lambda();
+        if background {
+            jwks.spawn_refresher(Duration::from_secs(300));
+        }
         let clock: Arc<dyn Clock> = Arc::new(platform_kernel::clock::SystemClock);
         let revocations = Arc::new(Revocations::new(
             balancer,
             Duration::from_millis(250),
             clock.clone(),
         ));
-        revocations.spawn_follower();
+        if background {
+            revocations.spawn_follower();
+        }
         Self::new(jwks, revocations, expect, clock)
     }
 

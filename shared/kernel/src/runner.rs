@@ -14,9 +14,27 @@ use crate::telemetry::{self, TelemetryGuard};
 
 /// Loads the service's configuration and starts its telemetry (keep the guard alive).
 pub fn start<T: OwnConfig>() -> anyhow::Result<(ServiceConfig<T>, TelemetryGuard)> {
+    STARTED.get_or_init(|| (std::time::Instant::now(), T::SERVICE));
     let config = config::load_service::<T>()?;
     let telemetry = telemetry::init(T::SERVICE, &config.base.telemetry)?;
     Ok((config, telemetry))
+}
+
+/// Whether this process is a Lambda function instance: the Lambda runtime (and `cargo lambda
+/// watch`) gives it `AWS_LAMBDA_RUNTIME_API`. Such an instance runs only during invocations
+/// (frozen in between), so it keeps no background loops calling other services: what they
+/// keep fresh is refreshed on the request path instead.
+pub fn on_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+static STARTED: std::sync::OnceLock<(std::time::Instant, &'static str)> =
+    std::sync::OnceLock::new();
+
+/// The service [`start`]ed, and how long ago: a Lambda function's initialisation, logged as
+/// `init_ms` when it turns to its first invocation.
+pub fn since_start() -> Option<(&'static str, std::time::Duration)> {
+    STARTED.get().map(|(at, service)| (*service, at.elapsed()))
 }
 
 /// Serves `router` until SIGTERM or Ctrl-C; see [`serve_until`].

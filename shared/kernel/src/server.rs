@@ -287,6 +287,13 @@ pub fn lambda_service(
 
 /// Runs the router under the Lambda runtime.
 pub async fn run_lambda(router: axum::Router) -> Result<(), lambda_http::Error> {
+    if let Some((service, init)) = crate::runner::since_start() {
+        tracing::info!(
+            service,
+            init_ms = init.as_millis() as u64,
+            "initialised: waiting for invocations"
+        );
+    }
     lambda_http::run(lambda_service(router)).await
 }
 
