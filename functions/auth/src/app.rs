@@ -126,7 +126,10 @@ pub async fn rotate_keys(config: &Config) -> anyhow::Result<String> {
     } else {
         existing_key_encryption_key(config)?
     };
-    Ok(crate::service::keys::rotate(&store, &kek, SystemClock.now()).await?)
+    Ok(
+        crate::service::keys::rotate(&store, &kek, SystemClock.now(), config.own.keys.algorithm)
+            .await?,
+    )
 }
 
 async fn open_database(config: &Config) -> anyhow::Result<Database> {

@@ -71,6 +71,7 @@ impl AuthConfig {
             mfa_issuer: self.mfa.issuer_name.clone(),
             mfa_challenge_ttl: s(self.mfa.challenge_ttl_secs),
             rotation_interval: s(self.keys.rotation_interval_secs),
+            signing_algorithm: self.keys.algorithm,
         }
     }
 }
@@ -108,6 +109,9 @@ pub struct KeysConfig {
     /// `<data_dir>/auth.kek` (embedded default only; set this in production).
     pub encryption_key: Option<SecretString>,
     pub rotation_interval_secs: u64,
+    /// `EdDSA` (default) or `RS256` (for API Gateway's JWT authorizer, which verifies only
+    /// RSA): what new signing keys are; changing it rotates to a key of the new kind.
+    pub algorithm: crate::domain::SigningAlgorithm,
     /// How often the keyring reloads (picks up rotations by other replicas or the command).
     pub reload_secs: u64,
 }
@@ -117,6 +121,7 @@ impl Default for KeysConfig {
         Self {
             encryption_key: None,
             rotation_interval_secs: 30 * 24 * 3600,
+            algorithm: crate::domain::SigningAlgorithm::default(),
             reload_secs: 30,
         }
     }

@@ -7,6 +7,6 @@ pub mod session;
 pub mod totp;
 
 pub use claims::AccessClaims;
-pub use keys::{KeyEncryptionKey, Keyring, SigningKeyRecord};
+pub use keys::{KeyEncryptionKey, Keyring, SigningAlgorithm, SigningKeyRecord};
 pub use lockout::LockoutPolicy;
 pub use session::{Family, RefreshSecret};

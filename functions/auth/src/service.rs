@@ -62,6 +62,9 @@ pub struct Settings {
     pub mfa_challenge_ttl: Duration,
     /// A signing key older than this is replaced (checked on every keyring refresh).
     pub rotation_interval: Duration,
+    /// What new signing keys are (a current key of another kind is replaced at the next
+    /// keyring refresh).
+    pub signing_algorithm: crate::domain::SigningAlgorithm,
 }
 
 pub struct Ports {

@@ -2,6 +2,7 @@
 
 mod admin;
 mod audit;
+mod aws;
 mod keys;
 mod new;
 mod roles;
@@ -26,6 +27,7 @@ commands:
 {admin}
 {new}
 {keys}
+{aws}
   down  stop the stack `up` started (its pid file in the data dir)
   help  show this text
 
@@ -40,6 +42,7 @@ fn usage() -> String {
         .replace("{services}", services::USAGE)
         .replace("{admin}", admin::USAGE)
         .replace("{keys}", keys::USAGE)
+        .replace("{aws}", aws::USAGE)
 }
 
 #[tokio::main]
@@ -61,6 +64,7 @@ async fn main() -> ExitCode {
         }
         Some("new") => new::run(&args[1..]),
         Some("keys") => keys::run(&args[1..]),
+        Some("aws") => aws::run(&args[1..]),
         Some("services") => services::run(&args[1..]).await,
         Some("down") => up::down().await,
         Some("audit") => match audit::run(&args[1..]) {

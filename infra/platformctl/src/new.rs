@@ -64,7 +64,7 @@ fn find_root() -> anyhow::Result<PathBuf> {
 }
 
 /// `inventory` → `Inventory`.
-fn pascal(name: &str) -> String {
+pub(crate) fn pascal(name: &str) -> String {
     let mut chars = name.chars();
     chars
         .next()

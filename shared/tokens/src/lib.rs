@@ -106,12 +106,18 @@ fn verify_signed(
     now: i64,
 ) -> Result<AccessClaims, TokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-    if header.alg != Algorithm::EdDSA {
+    // Auth signs with Ed25519, or RSA where API Gateway must verify too. The key named by
+    // `kid` must be of the header's family (jsonwebtoken refuses an RSA header on an Ed25519
+    // key and the reverse), so the header cannot choose how a key is used.
+    if !matches!(header.alg, Algorithm::EdDSA | Algorithm::RS256) {
         return Err(TokenError::UnsupportedAlgorithm);
     }
     let kid = header.kid.ok_or(TokenError::NoKeyId)?;
     let key = key_for(&kid).ok_or(TokenError::UnknownKey(kid))?;
-    let mut validation = Validation::new(Algorithm::EdDSA);
+    if key.family() != header.alg.family() {
+        return Err(TokenError::UnsupportedAlgorithm);
+    }
+    let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[&expect.issuer]);
     validation.set_audience(&[&expect.audience]);
     validation.required_spec_claims =
@@ -139,12 +145,19 @@ fn verify_signed(
     Ok(claims)
 }
 
-/// A public key in JWKS form (RFC 8037: OKP / Ed25519).
+/// A public key in JWKS form: OKP / Ed25519 (RFC 8037), or RSA (RFC 7518 §6.3.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {
     pub kty: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub crv: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub x: String,
+    /// RSA modulus and exponent, base64url.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub n: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub e: String,
     pub kid: String,
     #[serde(rename = "use")]
     pub use_: String,
@@ -157,9 +170,24 @@ impl Jwk {
             kty: "OKP".to_owned(),
             crv: "Ed25519".to_owned(),
             x: x.to_owned(),
+            n: String::new(),
+            e: String::new(),
             kid: kid.to_owned(),
             use_: "sig".to_owned(),
             alg: "EdDSA".to_owned(),
+        }
+    }
+
+    pub fn rsa(kid: &str, n: &str, e: &str) -> Self {
+        Self {
+            kty: "RSA".to_owned(),
+            crv: String::new(),
+            x: String::new(),
+            n: n.to_owned(),
+            e: e.to_owned(),
+            kid: kid.to_owned(),
+            use_: "sig".to_owned(),
+            alg: "RS256".to_owned(),
         }
     }
 }
@@ -171,12 +199,19 @@ pub struct Jwks {
 }
 
 impl Jwks {
-    /// The verification keys by kid (Ed25519 signing keys only; others are skipped).
+    /// The verification keys by kid (Ed25519 and RS256 signing keys; others are skipped).
     pub fn decoding_keys(&self) -> BTreeMap<String, DecodingKey> {
         self.keys
             .iter()
-            .filter(|k| k.kty == "OKP" && k.crv == "Ed25519" && k.use_ == "sig")
-            .filter_map(|k| Some((k.kid.clone(), DecodingKey::from_ed_components(&k.x).ok()?)))
+            .filter(|k| k.use_ == "sig")
+            .filter_map(|k| {
+                let key = match (k.kty.as_str(), k.crv.as_str(), k.alg.as_str()) {
+                    ("OKP", "Ed25519", _) => DecodingKey::from_ed_components(&k.x).ok()?,
+                    ("RSA", _, "RS256") => DecodingKey::from_rsa_components(&k.n, &k.e).ok()?,
+                    _ => return None,
+                };
+                Some((k.kid.clone(), key))
+            })
             .collect()
     }
 }

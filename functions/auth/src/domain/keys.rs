@@ -1,4 +1,5 @@
-//! Signing keys: Ed25519, identified by `kid`. The private half is stored only sealed with
+//! Signing keys: Ed25519 (`EdDSA`, the default) or RSA 2048 (`RS256`, what API Gateway's JWT
+//! authorizers verify: `keys.algorithm`), identified by `kid`. The private half is stored only sealed with
 //! the key-encryption key (XChaCha20-Poly1305, the kid as associated data, so a sealed key
 //! cannot be swapped onto another kid). The keyring holds the current signer and every key
 //! that may still have unexpired tokens out there.
@@ -118,13 +119,27 @@ impl KeyEncryptionKey {
     }
 }
 
+/// How auth signs its tokens (`keys.algorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum SigningAlgorithm {
+    /// Ed25519: small and fast; the default.
+    #[default]
+    EdDSA,
+    /// RSA 2048 with SHA-256: for verifiers that know no EdDSA (API Gateway's JWT authorizer).
+    RS256,
+}
+
+/// The stored public key of an RSA key starts with this (then `n.e`, base64url).
+const RSA_PREFIX: &str = "rsa:";
+
 /// A signing key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub kid: String,
-    /// The raw 32-byte Ed25519 public key, base64url (the JWK `x`).
+    /// Ed25519: the raw 32-byte public key, base64url (the JWK `x`). RSA: `rsa:<n>.<e>`, each
+    /// base64url (the JWK `n` and `e`).
     pub public_key: String,
-    /// The 32-byte seed, sealed.
+    /// Ed25519: the 32-byte seed; RSA: the PKCS#1 DER private key; sealed.
     pub sealed_private_key: String,
     pub created_at: DateTime<Utc>,
     /// When a newer key took over signing.
@@ -132,21 +147,89 @@ pub struct SigningKeyRecord {
 }
 
 impl SigningKeyRecord {
-    pub fn generate(kek: &KeyEncryptionKey, now: DateTime<Utc>) -> anyhow::Result<Self> {
-        let seed = random::<32>();
-        let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+    pub fn generate(
+        kek: &KeyEncryptionKey,
+        now: DateTime<Utc>,
+        algorithm: SigningAlgorithm,
+    ) -> anyhow::Result<Self> {
         let kid = format!(
             "{}-{}",
             now.format("%Y%m%d"),
             &uuid::Uuid::now_v7().simple().to_string()[20..]
         );
+        let (public_key, private) = match algorithm {
+            SigningAlgorithm::EdDSA => {
+                let seed = random::<32>();
+                let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+                let public = URL_SAFE_NO_PAD.encode(signing.verifying_key().to_bytes());
+                (public, seed.to_vec())
+            }
+            SigningAlgorithm::RS256 => {
+                use rsa::pkcs1::EncodeRsaPrivateKey as _;
+                use rsa::traits::PublicKeyParts as _;
+                let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+                    .context("generating an RSA key")?;
+                let public = format!(
+                    "{RSA_PREFIX}{}.{}",
+                    URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
+                    URL_SAFE_NO_PAD.encode(key.e().to_bytes_be())
+                );
+                let der = key.to_pkcs1_der().context("encoding an RSA key")?;
+                (public, der.as_bytes().to_vec())
+            }
+        };
         Ok(Self {
-            public_key: URL_SAFE_NO_PAD.encode(signing.verifying_key().to_bytes()),
-            sealed_private_key: kek.seal(&kid, &seed)?,
+            public_key,
+            sealed_private_key: kek.seal(&kid, &private)?,
             kid,
             created_at: now,
             retired_at: None,
         })
+    }
+
+    /// What the key signs with (told by its public key's form).
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        if self.public_key.starts_with(RSA_PREFIX) {
+            SigningAlgorithm::RS256
+        } else {
+            SigningAlgorithm::EdDSA
+        }
+    }
+
+    fn encoding_key(&self, private: &[u8]) -> anyhow::Result<EncodingKey> {
+        match self.algorithm() {
+            SigningAlgorithm::EdDSA => {
+                let seed: [u8; 32] = private
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("key {} has a malformed seed", self.kid))?;
+                let der = ed25519_dalek::SigningKey::from_bytes(&seed)
+                    .to_pkcs8_der()
+                    .map_err(|e| anyhow::anyhow!("encoding key {}: {e}", self.kid))?;
+                Ok(EncodingKey::from_ed_der(der.as_bytes()))
+            }
+            SigningAlgorithm::RS256 => Ok(EncodingKey::from_rsa_der(private)),
+        }
+    }
+
+    /// The verification key and its JWK.
+    fn public(&self) -> anyhow::Result<(DecodingKey, Jwk)> {
+        match self.public_key.strip_prefix(RSA_PREFIX) {
+            None => Ok((
+                DecodingKey::from_ed_components(&self.public_key)
+                    .with_context(|| format!("public key of {}", self.kid))?,
+                Jwk::ed25519(&self.kid, &self.public_key),
+            )),
+            Some(components) => {
+                let (n, e) = components
+                    .split_once('.')
+                    .with_context(|| format!("public key of {}: not n.e", self.kid))?;
+                Ok((
+                    DecodingKey::from_rsa_components(n, e)
+                        .with_context(|| format!("public key of {}", self.kid))?,
+                    Jwk::rsa(&self.kid, n, e),
+                ))
+            }
+        }
     }
 }
 
@@ -155,6 +238,7 @@ pub use platform_tokens::Jwk;
 pub struct Signer {
     pub kid: String,
     pub key: EncodingKey,
+    pub algorithm: SigningAlgorithm,
 }
 
 /// The keys in memory: one signer, and the verifiers for every key still in its overlap.
@@ -180,39 +264,50 @@ impl Keyring {
             .filter(|r| r.retired_at.is_none())
             .max_by_key(|r| (r.created_at, r.kid.clone()));
         if let Some(record) = current {
-            let seed = kek.open(&record.kid, &record.sealed_private_key)?;
-            let seed: [u8; 32] = seed
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("key {} has a malformed seed", record.kid))?;
-            let der = ed25519_dalek::SigningKey::from_bytes(&seed)
-                .to_pkcs8_der()
-                .map_err(|e| anyhow::anyhow!("encoding key {}: {e}", record.kid))?;
+            let private = kek.open(&record.kid, &record.sealed_private_key)?;
             ring.signer = Some(Signer {
                 kid: record.kid.clone(),
-                key: EncodingKey::from_ed_der(der.as_bytes()),
+                key: record.encoding_key(&private)?,
+                algorithm: record.algorithm(),
             });
         }
-        let mut by_age: Vec<&SigningKeyRecord> = records.iter().collect();
-        by_age.sort_by(|a, b| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then_with(|| b.kid.cmp(&a.kid))
-        });
-        for record in by_age {
-            let live = record
-                .retired_at
-                .is_none_or(|retired| now < retired + overlap);
-            if !live {
-                continue;
-            }
-            let key = DecodingKey::from_ed_components(&record.public_key)
-                .with_context(|| format!("public key of {}", record.kid))?;
+        for record in live(records, now, overlap) {
+            let (key, jwk) = record.public()?;
             ring.verifiers.insert(record.kid.clone(), key);
-            ring.jwks
-                .push(Jwk::ed25519(&record.kid, &record.public_key));
+            ring.jwks.push(jwk);
         }
         Ok(ring)
     }
+
+    /// The public keys of the stored keys still verifying, newest first: what every replica
+    /// publishes alike, whichever keys it has loaded itself.
+    pub fn published(
+        records: &[SigningKeyRecord],
+        now: DateTime<Utc>,
+        overlap: chrono::Duration,
+    ) -> anyhow::Result<Vec<Jwk>> {
+        live(records, now, overlap)
+            .map(|record| Ok(record.public()?.1))
+            .collect()
+    }
+}
+
+/// The keys unretired, or retired less than `overlap` ago, newest first.
+fn live(
+    records: &[SigningKeyRecord],
+    now: DateTime<Utc>,
+    overlap: chrono::Duration,
+) -> impl Iterator<Item = &SigningKeyRecord> {
+    let mut by_age: Vec<&SigningKeyRecord> = records
+        .iter()
+        .filter(move |r| r.retired_at.is_none_or(|retired| now < retired + overlap))
+        .collect();
+    by_age.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| b.kid.cmp(&a.kid))
+    });
+    by_age.into_iter()
 }
 
 #[cfg(test)]
@@ -224,7 +319,8 @@ mod tests {
         let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
         let other =
             KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
-        let record = SigningKeyRecord::generate(&kek, Utc::now()).expect("key");
+        let record =
+            SigningKeyRecord::generate(&kek, Utc::now(), SigningAlgorithm::EdDSA).expect("key");
         assert_eq!(
             kek.open(&record.kid, &record.sealed_private_key)
                 .expect("opens")
@@ -246,8 +342,13 @@ mod tests {
     fn the_newest_unretired_key_signs_and_retired_keys_verify_during_the_overlap() {
         let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
         let t0 = Utc::now();
-        let mut old = SigningKeyRecord::generate(&kek, t0).expect("key");
-        let new = SigningKeyRecord::generate(&kek, t0 + chrono::Duration::days(30)).expect("key");
+        let mut old = SigningKeyRecord::generate(&kek, t0, SigningAlgorithm::EdDSA).expect("key");
+        let new = SigningKeyRecord::generate(
+            &kek,
+            t0 + chrono::Duration::days(30),
+            SigningAlgorithm::EdDSA,
+        )
+        .expect("key");
         old.retired_at = Some(new.created_at);
         let overlap = chrono::Duration::minutes(16);
         let ring = Keyring::load(&[old.clone(), new.clone()], &kek, new.created_at, overlap)

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::keys::Jwk;
-use crate::domain::{KeyEncryptionKey, Keyring, SigningKeyRecord};
+use crate::domain::{KeyEncryptionKey, Keyring, SigningAlgorithm, SigningKeyRecord};
 use crate::error::Result;
 use crate::ports::KeyStore;
 
@@ -24,8 +24,10 @@ impl AuthService {
             .iter()
             .filter(|r| r.retired_at.is_none())
             .max_by_key(|r| r.created_at);
-        let due =
-            current.is_none_or(|k| now - k.created_at >= chrono(self.settings.rotation_interval));
+        let due = current.is_none_or(|k| {
+            now - k.created_at >= chrono(self.settings.rotation_interval)
+                || k.algorithm() != self.settings.signing_algorithm
+        });
         if due {
             return self.rotate_keys().await.map(|_| ());
         }
@@ -35,7 +37,13 @@ impl AuthService {
     /// Makes a new key the signer; the previous ones keep verifying through the overlap.
     /// Returns the new kid.
     pub async fn rotate_keys(&self) -> Result<String> {
-        let kid = rotate(&*self.keys, &self.kek, self.clock.now()).await?;
+        let kid = rotate(
+            &*self.keys,
+            &self.kek,
+            self.clock.now(),
+            self.settings.signing_algorithm,
+        )
+        .await?;
         let records = self.keys.keys().await?;
         self.install(&records)?;
         Ok(kid)
@@ -50,7 +58,28 @@ impl AuthService {
         Ok(())
     }
 
-    /// The public keys for `/.well-known/jwks.json`, newest first.
+    /// The issuer its tokens name (`tokens.issuer`).
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
+    /// The public keys for `/.well-known/jwks.json`, newest first, from the store: a key
+    /// another replica made a moment ago is published at once by every replica (their own
+    /// keyrings catch up at their next reload). From this replica's keyring when the store
+    /// cannot be read.
+    pub async fn published_jwks(&self) -> Vec<Jwk> {
+        let read = match self.keys.keys().await {
+            Ok(records) => Keyring::published(&records, self.clock.now(), self.overlap())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        read.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading the signing keys failed; publishing the loaded ones");
+            self.jwks()
+        })
+    }
+
+    /// The public keys this replica has loaded, newest first.
     pub fn jwks(&self) -> Vec<Jwk> {
         self.keyring
             .read()
@@ -69,6 +98,7 @@ pub async fn rotate(
     keys: &dyn KeyStore,
     kek: &KeyEncryptionKey,
     now: DateTime<Utc>,
+    algorithm: SigningAlgorithm,
 ) -> Result<String> {
     let records = keys.keys().await?;
     Keyring::load(&records, kek, now, chrono::Duration::zero()).map_err(|e| {
@@ -76,9 +106,9 @@ pub async fn rotate(
             e.context("the key-encryption key does not open the current signing key"),
         )
     })?;
-    let record = SigningKeyRecord::generate(kek, now)?;
+    let record = SigningKeyRecord::generate(kek, now, algorithm)?;
     keys.insert_key(&record).await?;
     keys.retire_keys_except(&record.kid, now).await?;
-    tracing::info!(kid = %record.kid, "signing key rotated");
+    tracing::info!(kid = %record.kid, ?algorithm, "signing key rotated");
     Ok(record.kid)
 }

@@ -165,7 +165,12 @@ async fn unknown_keys_are_rejected_and_key_urls_in_headers_are_ignored() {
     let h = Harness::new().await;
     // The attacker's own key, advertised in every header field that could carry a key.
     let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
-    let record = SigningKeyRecord::generate(&kek, chrono::Utc::now()).expect("key");
+    let record = SigningKeyRecord::generate(
+        &kek,
+        chrono::Utc::now(),
+        crate::domain::keys::SigningAlgorithm::EdDSA,
+    )
+    .expect("key");
     let ring = Keyring::load(
         std::slice::from_ref(&record),
         &kek,

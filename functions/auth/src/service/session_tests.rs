@@ -282,3 +282,32 @@ async fn keys_rotate_by_themselves_when_due() {
     h.service.refresh_keys().await.expect("reload");
     assert_ne!(h.service.jwks()[0].kid, first);
 }
+
+#[tokio::test]
+async fn the_published_key_set_holds_a_key_another_replica_just_made() {
+    use crate::ports::{Clock as _, KeyStore as _};
+    let h = Harness::new().await;
+    let own = h.service.jwks();
+    h.clock.advance(Duration::seconds(1));
+    // Another replica's new key (sealed with its key-encryption key: only the public half
+    // matters here), stored before this replica reloads.
+    let kek = crate::domain::KeyEncryptionKey::from_base64(
+        &crate::domain::KeyEncryptionKey::generate_base64(),
+    )
+    .expect("kek");
+    let theirs = crate::domain::SigningKeyRecord::generate(
+        &kek,
+        h.clock.now(),
+        crate::domain::SigningAlgorithm::RS256,
+    )
+    .expect("a key");
+    h.memory.insert_key(&theirs).await.expect("stored");
+    assert_eq!(h.service.jwks(), own, "not loaded here yet");
+    let published = h.service.published_jwks().await;
+    assert_eq!(published.len(), 2);
+    assert_eq!(
+        (published[0].kid.as_str(), published[0].kty.as_str()),
+        (theirs.kid.as_str(), "RSA")
+    );
+    assert_eq!(published[1], own[0]);
+}

@@ -4,7 +4,7 @@
 use jsonwebtoken::{Algorithm, Header};
 
 use crate::domain::claims::ACCESS;
-use crate::domain::{AccessClaims, Family};
+use crate::domain::{AccessClaims, Family, SigningAlgorithm};
 use crate::error::{AuthError, Result};
 
 use super::{AuthService, chrono};
@@ -42,7 +42,10 @@ impl AuthService {
             .signer
             .as_ref()
             .ok_or_else(|| AuthError::Internal(anyhow::anyhow!("no signing key")))?;
-        let mut header = Header::new(Algorithm::EdDSA);
+        let mut header = Header::new(match signer.algorithm {
+            SigningAlgorithm::EdDSA => Algorithm::EdDSA,
+            SigningAlgorithm::RS256 => Algorithm::RS256,
+        });
         header.kid = Some(signer.kid.clone());
         header.typ = Some("at+jwt".to_owned());
         jsonwebtoken::encode(&header, claims, &signer.key)

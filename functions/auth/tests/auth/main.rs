@@ -5,5 +5,6 @@ mod api;
 mod attempts;
 mod binary;
 mod redis;
+mod rs256;
 mod store;
 mod support;

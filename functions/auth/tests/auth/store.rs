@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use auth::domain::{Family, KeyEncryptionKey, SigningKeyRecord};
+use auth::domain::{Family, KeyEncryptionKey, SigningAlgorithm, SigningKeyRecord};
 use auth::ports::{DenyList, KeyStore, LoginAttempts, RefreshUse, SessionStore};
 use auth::store::{MIGRATIONS, SqlAuthStore};
 use chrono::{DateTime, Duration, Utc};
@@ -356,8 +356,9 @@ async fn denied_tokens_stay_denied_until_they_expire(f: &Fixture) {
 on_both_backends!(keys_round_trip_and_retire);
 async fn keys_round_trip_and_retire(f: &Fixture) {
     let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
-    let first = SigningKeyRecord::generate(&kek, at(0)).expect("key");
-    let second = SigningKeyRecord::generate(&kek, at(10)).expect("key");
+    // An Ed25519 key, then an RSA one (keys.algorithm switched): both kinds round-trip.
+    let first = SigningKeyRecord::generate(&kek, at(0), SigningAlgorithm::EdDSA).expect("key");
+    let second = SigningKeyRecord::generate(&kek, at(10), SigningAlgorithm::RS256).expect("key");
     f.store.insert_key(&first).await.expect("insert");
     f.store.insert_key(&second).await.expect("insert");
     f.store
@@ -374,6 +375,17 @@ async fn keys_round_trip_and_retire(f: &Fixture) {
         }
     );
     assert_eq!(keys[1], second);
+    assert_eq!(keys[1].algorithm(), SigningAlgorithm::RS256);
+    // Loaded together: the RSA key signs, and both verify through the overlap.
+    let ring = auth::domain::Keyring::load(&keys, &kek, at(11), chrono::Duration::hours(1))
+        .expect("the keyring loads");
+    let signer = ring.signer.expect("a signer");
+    assert_eq!(
+        (signer.kid.as_str(), signer.algorithm),
+        (second.kid.as_str(), SigningAlgorithm::RS256)
+    );
+    let kinds: Vec<&str> = ring.jwks.iter().map(|k| k.alg.as_str()).collect();
+    assert_eq!(kinds, ["RS256", "EdDSA"]);
 }
 
 on_both_backends!(deny_once_lets_exactly_one_concurrent_caller_through);

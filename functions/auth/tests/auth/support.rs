@@ -69,8 +69,23 @@ impl Stack {
         path: &str,
         body: Value,
     ) -> (u16, http::HeaderMap, Value) {
-        let request = http::Request::post(format!("http://{addr}{path}"))
-            .header("content-type", "application/json")
+        self.post_with(addr, path, &[], body).await
+    }
+
+    /// [`Self::post`] with extra headers.
+    pub async fn post_with(
+        &self,
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> (u16, http::HeaderMap, Value) {
+        let mut request = http::Request::post(format!("http://{addr}{path}"))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
             .body(Full::new(Bytes::from(body.to_string())))
             .expect("request");
         let response = self.http.request(request).await.expect("response");
@@ -89,6 +104,7 @@ impl Stack {
         )
     }
 
+    /// A GET: its status, headers, and body as JSON (or as a string when it is not JSON).
     pub async fn get(&self, addr: SocketAddr, path: &str) -> (u16, http::HeaderMap, Value) {
         let request = http::Request::get(format!("http://{addr}{path}"))
             .body(Full::new(Bytes::new()))
@@ -105,7 +121,8 @@ impl Stack {
         (
             status,
             headers,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())),
         )
     }
 

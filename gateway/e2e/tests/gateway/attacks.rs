@@ -20,7 +20,9 @@ struct Forger {
 impl Forger {
     fn new() -> Self {
         let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
-        let record = SigningKeyRecord::generate(&kek, chrono_now()).expect("key");
+        let record =
+            SigningKeyRecord::generate(&kek, chrono_now(), auth::domain::SigningAlgorithm::EdDSA)
+                .expect("key");
         let ring = Keyring::load(
             std::slice::from_ref(&record),
             &kek,
