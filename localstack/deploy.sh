@@ -27,9 +27,12 @@ for m in identity auth authz audit; do
   awslocal s3 cp "target/lambda/$m-lambda/bootstrap.zip" "s3://$BUCKET/lambda/$m.zip"
 done
 
-# The secret: fresh service keys, each service's database URL, auth's key-encryption key.
+# The secret: service keys, each service's database URL, auth's key-encryption key. A value
+# already in the secret is kept (a new key-encryption key could open none of auth's keys).
 keys=$(cargo run -q -p platformctl -- keys)
-secret=$(KEYS="$keys" DATABASE_HOST="$DATABASE_HOST" DATABASE_NAME="$DATABASE_NAME" python3 - <<'PY'
+existing=$(awslocal secretsmanager get-secret-value --secret-id "$SECRET" \
+  --query SecretString --output text 2>/dev/null || echo '{}')
+secret=$(KEYS="$keys" EXISTING="$existing" DATABASE_HOST="$DATABASE_HOST" DATABASE_NAME="$DATABASE_NAME" python3 - <<'PY'
 import base64, json, os
 values = dict(l.split("=", 1) for l in os.environ["KEYS"].splitlines() if l and not l.startswith("#"))
 for m in ["identity", "auth", "authz", "audit"]:
@@ -38,6 +41,8 @@ for m in ["identity", "auth", "authz", "audit"]:
     )
 values["AUTH_ENCRYPTION_KEY"] = base64.b64encode(os.urandom(32)).decode()
 values["IDENTITY_SMTP_URL"] = "smtp://localhost:1025"
+values["AUDIT_CHECKPOINT_SIGNING_KEY"] = base64.b64encode(os.urandom(32)).decode()
+values.update(json.loads(os.environ["EXISTING"]))
 print(json.dumps(values))
 PY
 )

@@ -14,7 +14,6 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform_clients::balancer::Balancer;
 use platform_kernel::ErrorCode;
@@ -32,7 +31,7 @@ const PATH: &str = "/platform.authz.v1.AuthzService/HasPermission";
 
 pub struct Permits {
     authz: Arc<Balancer>,
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<platform_clients::https::Connector, Full<Bytes>>,
     answers: DashMap<(Arc<str>, &'static str), (bool, Instant), foldhash::fast::RandomState>,
 }
 
@@ -46,7 +45,8 @@ impl Permits {
     pub fn new(authz: Arc<Balancer>) -> Self {
         Self {
             authz,
-            http: Client::builder(TokioExecutor::new()).build_http(),
+            http: Client::builder(TokioExecutor::new())
+                .build(platform_clients::https::connector(None)),
             answers: DashMap::default(),
         }
     }

@@ -95,6 +95,8 @@ pub struct AuthService {
     events: Arc<dyn crate::ports::EventLog>,
     kek: KeyEncryptionKey,
     keyring: RwLock<Keyring>,
+    /// When a token naming an unknown key last made this replica reload (unix ms).
+    last_unknown_key_reload: std::sync::atomic::AtomicI64,
     settings: Settings,
 }
 
@@ -123,6 +125,7 @@ impl AuthService {
             events: ports.events,
             kek,
             keyring: RwLock::new(Keyring::default()),
+            last_unknown_key_reload: std::sync::atomic::AtomicI64::new(0),
             settings,
         };
         service.refresh_keys().await?;

@@ -105,7 +105,7 @@ Parameters:
     Description: >-
       The Secrets Manager secret (a JSON object) holding every secret the functions need, by key:
       <MODULE>_DATABASE_URL, <MODULE>_SERVICE_KEY and <MODULE>_SERVICE_PUBLIC_KEY (platformctl keys),
-      AUTH_ENCRYPTION_KEY, IDENTITY_SMTP_URL. Resolved at deploy time; nothing secret is in this template.
+      AUTH_ENCRYPTION_KEY, AUDIT_CHECKPOINT_SIGNING_KEY, IDENTITY_SMTP_URL. Resolved at deploy time; nothing secret is in this template.
   Audience:
     Type: String
     Default: platform
@@ -278,8 +278,14 @@ fn function(out: &mut String, manifest: &Manifest, all: &[Manifest]) {
             "          AUTH__KEYS__ENCRYPTION_KEY: {}",
             secret("AUTH_ENCRYPTION_KEY")
         );
-        for other in all.iter().filter(|m| m.name != "auth") {
-            let other = other.name.to_uppercase();
+        // platformctl too: an operator's `roles assign|revoke` asks for a service token.
+        let callers = all
+            .iter()
+            .filter(|m| m.name != "auth")
+            .map(|m| m.name.as_str())
+            .chain(["platformctl"]);
+        for other in callers {
+            let other = other.to_uppercase();
             let _ = writeln!(
                 w,
                 "          AUTH__SERVICE_KEYS__{other}: {}",
@@ -293,6 +299,15 @@ fn function(out: &mut String, manifest: &Manifest, all: &[Manifest]) {
             w,
             "          {upper}__SECURITY__SERVICE_KEY: {}",
             secret(&format!("{upper}_SERVICE_KEY"))
+        );
+    }
+    if module == "audit" {
+        // A stable key for the chain's checkpoints (their directory is per instance on
+        // Lambda: see infra/aws/README.md).
+        let _ = writeln!(
+            w,
+            "          AUDIT__CHECKPOINTS__SIGNING_KEY: {}",
+            secret("AUDIT_CHECKPOINT_SIGNING_KEY")
         );
     }
     if module == "identity" {

@@ -6,7 +6,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
@@ -15,7 +14,7 @@ use crate::balancer::{Balancer, Outcome};
 /// `GET <instance><path>` as JSON, within `timeout` (instance pick included).
 pub async fn get_json<T: DeserializeOwned>(
     balancer: &Balancer,
-    http: &Client<HttpConnector, Empty<Bytes>>,
+    http: &Client<crate::https::Connector, Empty<Bytes>>,
     path: &str,
     timeout: Duration,
 ) -> anyhow::Result<T> {
@@ -52,7 +51,7 @@ pub async fn get_json<T: DeserializeOwned>(
 /// user's token rather than credentials of its own).
 pub async fn post_json<T: DeserializeOwned>(
     balancer: &Balancer,
-    http: &Client<HttpConnector, http_body_util::Full<Bytes>>,
+    http: &Client<crate::https::Connector, http_body_util::Full<Bytes>>,
     path: &str,
     authorization: &[u8],
     body: &serde_json::Value,

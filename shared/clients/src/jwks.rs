@@ -11,7 +11,6 @@ use crate::balancer::Balancer;
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::DecodingKey;
 use platform_tokens::Jwks;
@@ -20,7 +19,7 @@ use tokio::time::Instant;
 
 pub struct JwksCache {
     balancer: Arc<Balancer>,
-    http: Client<HttpConnector, Empty<Bytes>>,
+    http: Client<crate::https::Connector, Empty<Bytes>>,
     state: RwLock<(Jwks, BTreeMap<String, DecodingKey>)>,
     last_fetch: Mutex<Option<Instant>>,
     min_refetch: Duration,
@@ -30,7 +29,7 @@ impl JwksCache {
     pub fn new(balancer: Arc<Balancer>, min_refetch: Duration) -> Self {
         Self {
             balancer,
-            http: Client::builder(TokioExecutor::new()).build_http(),
+            http: Client::builder(TokioExecutor::new()).build(crate::https::connector(None)),
             state: RwLock::new((Jwks::default(), BTreeMap::new())),
             last_fetch: Mutex::new(None),
             min_refetch,

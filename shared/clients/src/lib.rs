@@ -7,6 +7,7 @@ pub mod credentials;
 mod error;
 mod factory;
 pub mod fetch;
+pub mod https;
 pub mod jwks;
 pub mod method;
 pub mod permissions;

@@ -14,7 +14,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform_kernel::clock::Clock;
 use platform_tokens::revocation::{PAGE, PATH, RevocationPage, session_key, token_key};
@@ -32,7 +31,7 @@ struct State {
 
 pub struct Revocations {
     balancer: Arc<Balancer>,
-    http: Client<HttpConnector, Empty<Bytes>>,
+    http: Client<crate::https::Connector, Empty<Bytes>>,
     state: RwLock<State>,
     generation: AtomicU64,
     synced: std::sync::Mutex<Option<Instant>>,
@@ -49,7 +48,7 @@ impl Revocations {
     pub fn new(balancer: Arc<Balancer>, interval: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
             balancer,
-            http: Client::builder(TokioExecutor::new()).build_http(),
+            http: Client::builder(TokioExecutor::new()).build(crate::https::connector(None)),
             state: RwLock::new(State::default()),
             generation: AtomicU64::new(0),
             synced: std::sync::Mutex::new(None),

@@ -157,27 +157,17 @@ impl SigningKeyRecord {
             now.format("%Y%m%d"),
             &uuid::Uuid::now_v7().simple().to_string()[20..]
         );
-        let (public_key, private) = match algorithm {
-            SigningAlgorithm::EdDSA => {
-                let seed = random::<32>();
-                let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
-                let public = URL_SAFE_NO_PAD.encode(signing.verifying_key().to_bytes());
-                (public, seed.to_vec())
-            }
+        let private = match algorithm {
+            SigningAlgorithm::EdDSA => random::<32>().to_vec(),
             SigningAlgorithm::RS256 => {
                 use rsa::pkcs1::EncodeRsaPrivateKey as _;
-                use rsa::traits::PublicKeyParts as _;
                 let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
                     .context("generating an RSA key")?;
-                let public = format!(
-                    "{RSA_PREFIX}{}.{}",
-                    URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
-                    URL_SAFE_NO_PAD.encode(key.e().to_bytes_be())
-                );
                 let der = key.to_pkcs1_der().context("encoding an RSA key")?;
-                (public, der.as_bytes().to_vec())
+                der.as_bytes().to_vec()
             }
         };
+        let public_key = public_of(algorithm, &private)?;
         Ok(Self {
             public_key,
             sealed_private_key: kek.seal(&kid, &private)?,
@@ -211,6 +201,17 @@ impl SigningKeyRecord {
         }
     }
 
+    /// The verification key and its JWK, once the stored public key is shown to be the
+    /// sealed private key's: a row written into the store by anyone without the
+    /// key-encryption key (a new one, or an altered public key) is never trusted or published.
+    fn checked_public(&self, kek: &KeyEncryptionKey) -> anyhow::Result<(DecodingKey, Jwk)> {
+        let private = kek.open(&self.kid, &self.sealed_private_key)?;
+        if public_of(self.algorithm(), &private)? != self.public_key {
+            bail!("key {}: its public key is not its private key's", self.kid);
+        }
+        self.public()
+    }
+
     /// The verification key and its JWK.
     fn public(&self) -> anyhow::Result<(DecodingKey, Jwk)> {
         match self.public_key.strip_prefix(RSA_PREFIX) {
@@ -229,6 +230,30 @@ impl SigningKeyRecord {
                     Jwk::rsa(&self.kid, n, e),
                 ))
             }
+        }
+    }
+}
+
+/// The stored form of the public half of `private` (a seed, or PKCS#1 DER).
+fn public_of(algorithm: SigningAlgorithm, private: &[u8]) -> anyhow::Result<String> {
+    match algorithm {
+        SigningAlgorithm::EdDSA => {
+            let seed: [u8; 32] = private
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("a malformed Ed25519 seed"))?;
+            let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+            Ok(URL_SAFE_NO_PAD.encode(signing.verifying_key().to_bytes()))
+        }
+        SigningAlgorithm::RS256 => {
+            use rsa::pkcs1::DecodeRsaPrivateKey as _;
+            use rsa::traits::PublicKeyParts as _;
+            let key = rsa::RsaPrivateKey::from_pkcs1_der(private)
+                .context("a malformed RSA private key")?;
+            Ok(format!(
+                "{RSA_PREFIX}{}.{}",
+                URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
+                URL_SAFE_NO_PAD.encode(key.e().to_bytes_be())
+            ))
         }
     }
 }
@@ -272,9 +297,15 @@ impl Keyring {
             });
         }
         for record in live(records, now, overlap) {
-            let (key, jwk) = record.public()?;
-            ring.verifiers.insert(record.kid.clone(), key);
-            ring.jwks.push(jwk);
+            match record.checked_public(kek) {
+                Ok((key, jwk)) => {
+                    ring.verifiers.insert(record.kid.clone(), key);
+                    ring.jwks.push(jwk);
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "a stored signing key is not trusted")
+                }
+            }
         }
         Ok(ring)
     }
@@ -283,11 +314,18 @@ impl Keyring {
     /// publishes alike, whichever keys it has loaded itself.
     pub fn published(
         records: &[SigningKeyRecord],
+        kek: &KeyEncryptionKey,
         now: DateTime<Utc>,
         overlap: chrono::Duration,
-    ) -> anyhow::Result<Vec<Jwk>> {
+    ) -> Vec<Jwk> {
         live(records, now, overlap)
-            .map(|record| Ok(record.public()?.1))
+            .filter_map(|record| match record.checked_public(kek) {
+                Ok((_, jwk)) => Some(jwk),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "a stored signing key is not published");
+                    None
+                }
+            })
             .collect()
     }
 }

@@ -49,7 +49,7 @@ impl AuthService {
         Ok(kid)
     }
 
-    fn install(&self, records: &[SigningKeyRecord]) -> Result<()> {
+    pub(super) fn install(&self, records: &[SigningKeyRecord]) -> Result<()> {
         let ring = Keyring::load(records, &self.kek, self.clock.now(), self.overlap())?;
         *self
             .keyring
@@ -68,15 +68,15 @@ impl AuthService {
     /// keyrings catch up at their next reload). From this replica's keyring when the store
     /// cannot be read.
     pub async fn published_jwks(&self) -> Vec<Jwk> {
-        let read = match self.keys.keys().await {
-            Ok(records) => Keyring::published(&records, self.clock.now(), self.overlap())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        read.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "reading the signing keys failed; publishing the loaded ones");
-            self.jwks()
-        })
+        match self.keys.keys().await {
+            Ok(records) => {
+                Keyring::published(&records, &self.kek, self.clock.now(), self.overlap())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the signing keys failed; publishing the loaded ones");
+                self.jwks()
+            }
+        }
     }
 
     /// The public keys this replica has loaded, newest first.

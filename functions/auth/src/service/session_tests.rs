@@ -289,25 +289,84 @@ async fn the_published_key_set_holds_a_key_another_replica_just_made() {
     let h = Harness::new().await;
     let own = h.service.jwks();
     h.clock.advance(Duration::seconds(1));
-    // Another replica's new key (sealed with its key-encryption key: only the public half
-    // matters here), stored before this replica reloads.
-    let kek = crate::domain::KeyEncryptionKey::from_base64(
-        &crate::domain::KeyEncryptionKey::generate_base64(),
-    )
-    .expect("kek");
+    // Another replica's new key (sealed with the key-encryption key they share), stored
+    // before this replica reloads.
     let theirs = crate::domain::SigningKeyRecord::generate(
-        &kek,
+        &h.kek,
         h.clock.now(),
         crate::domain::SigningAlgorithm::RS256,
     )
     .expect("a key");
     h.memory.insert_key(&theirs).await.expect("stored");
+    // Rows written by anyone without that key are neither published nor trusted: one sealed
+    // under another key-encryption key, and a real key's row with its public key swapped.
+    let other_kek = crate::domain::KeyEncryptionKey::from_base64(
+        &crate::domain::KeyEncryptionKey::generate_base64(),
+    )
+    .expect("kek");
+    h.clock.advance(Duration::seconds(1));
+    let planted = crate::domain::SigningKeyRecord::generate(
+        &other_kek,
+        h.clock.now(),
+        crate::domain::SigningAlgorithm::EdDSA,
+    )
+    .expect("a key");
+    h.memory.insert_key(&planted).await.expect("stored");
+    let mut swapped = crate::domain::SigningKeyRecord::generate(
+        &h.kek,
+        h.clock.now(),
+        crate::domain::SigningAlgorithm::EdDSA,
+    )
+    .expect("a key");
+    swapped.public_key = planted.public_key.clone();
+    h.memory.insert_key(&swapped).await.expect("stored");
     assert_eq!(h.service.jwks(), own, "not loaded here yet");
     let published = h.service.published_jwks().await;
-    assert_eq!(published.len(), 2);
+    assert_eq!(published.len(), 2, "{published:?}");
     assert_eq!(
         (published[0].kid.as_str(), published[0].kty.as_str()),
         (theirs.kid.as_str(), "RSA")
     );
     assert_eq!(published[1], own[0]);
+}
+
+#[tokio::test]
+async fn a_token_signed_by_a_key_another_replica_just_made_is_accepted_at_once() {
+    use crate::ports::KeyStore as _;
+    let h = Harness::new().await;
+    // Another replica (same store and key-encryption key) rotates; this one has not reloaded.
+    let other = crate::service::AuthService::new(
+        crate::service::Ports {
+            users: h.users.clone(),
+            keys: h.memory.clone(),
+            sessions: h.memory.clone(),
+            deny_list: h.memory.clone(),
+            attempts: h.memory.clone(),
+            clock: h.clock.clone(),
+            service_keys: h.service_keys.clone(),
+            permissions: h.permissions.clone(),
+            revocations: h.memory.clone(),
+            mfa: h.memory.clone(),
+            events: h.memory.clone(),
+        },
+        crate::domain::KeyEncryptionKey::from_base64(&h.kek_base64).expect("kek"),
+        crate::AuthConfig::default().settings(),
+    )
+    .await
+    .expect("a second replica");
+    h.clock.advance(Duration::seconds(2));
+    let kid = other.rotate_keys().await.expect("rotated");
+    assert!(h.memory.keys().await.expect("keys").len() >= 2);
+    let pair = other
+        .login(EMAIL, Harness::PASSWORD, None)
+        .await
+        .expect("login at the other replica");
+    let header = jsonwebtoken::decode_header(&pair.access_token).expect("header");
+    assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
+    h.service
+        .validate(&pair.access_token)
+        .await
+        .expect("this replica reloads and accepts it");
+    // A garbage token is still refused.
+    assert!(h.service.validate("e30.e30.e30").await.is_err());
 }

@@ -464,6 +464,9 @@ pub struct Harness {
     pub service_keys: Arc<TestServiceKeys>,
     pub permissions: Arc<FakePermissions>,
     pub memory: Arc<Memory>,
+    /// The key-encryption key the service was given (another replica's would be the same).
+    pub kek: KeyEncryptionKey,
+    pub kek_base64: String,
 }
 
 impl Harness {
@@ -485,7 +488,8 @@ impl Harness {
             Self::USER,
             start - Duration::days(1),
         );
-        let kek = KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64()).expect("kek");
+        let kek_base64 = KeyEncryptionKey::generate_base64();
+        let kek = KeyEncryptionKey::from_base64(&kek_base64).expect("kek");
         let service_keys = Arc::new(TestServiceKeys::default());
         let permissions = Arc::new(FakePermissions::default());
         let service = AuthService::new(
@@ -514,6 +518,8 @@ impl Harness {
             service_keys,
             permissions,
             memory,
+            kek: KeyEncryptionKey::from_base64(&kek_base64).expect("kek"),
+            kek_base64,
         }
     }
 }

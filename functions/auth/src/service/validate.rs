@@ -1,6 +1,8 @@
 //! Signing and validating access tokens. Validation is `platform_tokens::verify` (shared
 //! with the gateway) against our own keyring, plus the deny list.
 
+use std::sync::atomic::Ordering;
+
 use jsonwebtoken::{Algorithm, Header};
 
 use crate::domain::claims::ACCESS;
@@ -54,7 +56,7 @@ impl AuthService {
 
     /// Verifies signature, `exp`, `nbf`, `iss`, `aud`, the token type, and the deny list.
     pub async fn validate(&self, token: &str) -> Result<ValidatedClaims> {
-        let claims = self.verify_signature_and_claims(token)?;
+        let claims = self.verify_reloading(token, false).await?;
         if self.revoked(&claims.jti, &claims.sid).await? {
             return Err(AuthError::InvalidToken("token has been revoked".into()));
         }
@@ -68,11 +70,37 @@ impl AuthService {
     /// Auth's check of its own callers: a user's access token or a service token, against
     /// its own keyring.
     pub async fn verify_caller(&self, token: &str) -> Result<AccessClaims> {
-        let claims = self.verify_with(token, true)?;
+        let claims = self.verify_reloading(token, true).await?;
         if claims.token_use == ACCESS && self.revoked(&claims.jti, &claims.sid).await? {
             return Err(AuthError::InvalidToken("token has been revoked".into()));
         }
         Ok(claims)
+    }
+
+    /// [`Self::verify_with`]; a token naming a key this replica has not loaded (another
+    /// replica made it since this one's last reload) reloads the keyring from the store
+    /// first, at most once a second, so garbage kids cannot make auth read its store per call.
+    async fn verify_reloading(&self, token: &str, services: bool) -> Result<AccessClaims> {
+        match self.verify_with(token, services) {
+            Err(AuthError::InvalidToken(why))
+                if why == platform_tokens::TokenError::UnknownKey(String::new()).to_string() =>
+            {
+                let now = self.clock.now().timestamp_millis();
+                let last = self.last_unknown_key_reload.load(Ordering::Relaxed);
+                if now - last < 1000
+                    || self
+                        .last_unknown_key_reload
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_err()
+                {
+                    return Err(AuthError::InvalidToken(why));
+                }
+                let records = self.keys.keys().await?;
+                self.install(&records)?;
+                self.verify_with(token, services)
+            }
+            other => other,
+        }
     }
 
     /// `services`: service tokens are accepted too.

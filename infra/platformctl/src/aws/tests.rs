@@ -126,7 +126,7 @@ fn nothing_secret_is_inline() {
             }
         }
     }
-    // identity, authz, audit: database and service key; identity: SMTP; auth: database,
-    // encryption key and three public keys.
-    assert_eq!(checked, 2 * 3 + 1 + 5);
+    // identity, authz, audit: database and service key; identity: SMTP; audit: checkpoint
+    // key; auth: database, encryption key and four public keys (platformctl's too).
+    assert_eq!(checked, 2 * 3 + 1 + 1 + 6);
 }

@@ -3,7 +3,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform_kernel::ErrorCode;
 use serde::Deserialize;
@@ -13,7 +12,7 @@ use crate::error::{AttemptError, is_connect_failure};
 use crate::method::Method;
 
 pub(crate) struct ConnectTransport {
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<crate::https::Connector, Full<Bytes>>,
 }
 
 #[derive(Deserialize)]
@@ -25,9 +24,7 @@ struct ErrorBody {
 
 impl ConnectTransport {
     pub fn new(connect_timeout: Duration, max_idle: usize) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_nodelay(true);
+        let connector = crate::https::connector(Some(connect_timeout));
         let http = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(max_idle)
             .pool_idle_timeout(Duration::from_secs(60))

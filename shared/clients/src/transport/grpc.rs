@@ -33,6 +33,12 @@ impl GrpcTransport {
         if let Some(channel) = self.channels().get(base_url) {
             return Ok(channel.clone());
         }
+        if base_url.starts_with("https://") {
+            return Err(AttemptError::not_sent(format!(
+                "{base_url}: gRPC between services is h2c only; for an https instance set \
+                 clients.defaults.protocol: connect"
+            )));
+        }
         let channel = Endpoint::from_shared(base_url.to_owned())
             .map_err(|e| AttemptError::not_sent(format!("instance address {base_url}: {e}")))?
             .connect_timeout(self.connect_timeout)
