@@ -32,26 +32,34 @@ mod tests {
     use hyper_util::rt::TokioExecutor;
     use tokio::io::AsyncReadExt as _;
 
-    /// An `https://` URL is spoken to in TLS: the listener's first bytes are a TLS handshake
-    /// record (0x16), a ClientHello (0x01) naming the host.
-    #[tokio::test]
-    async fn an_https_url_gets_a_tls_client_hello() {
+    /// A GET of `scheme://<host>:<port><path>` from a client on [`super::connector`], and the
+    /// connection it made to a plain listener; the call's result.
+    async fn connection(
+        scheme: &str,
+        host: &str,
+    ) -> (
+        tokio::net::TcpStream,
+        tokio::task::JoinHandle<
+            Result<http::Response<hyper::body::Incoming>, impl std::fmt::Debug>,
+        >,
+    ) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let client: Client<_, Empty<Bytes>> =
             Client::builder(TokioExecutor::new()).build(super::connector(None));
-        let call = tokio::spawn(async move {
-            client
-                .get(
-                    format!("https://localhost:{port}/.well-known/jwks.json")
-                        .parse()
-                        .expect("uri"),
-                )
-                .await
-        });
-        let (mut socket, _) = listener.accept().await.expect("a connection");
+        let uri = format!("{scheme}://{host}:{port}/x").parse().expect("uri");
+        let call = tokio::spawn(async move { client.get(uri).await });
+        let (socket, _) = listener.accept().await.expect("a connection");
+        (socket, call)
+    }
+
+    /// An `https://` URL is spoken to in TLS: the listener's first bytes are a TLS handshake
+    /// record (0x16), a ClientHello (0x01) naming the host.
+    #[tokio::test]
+    async fn an_https_url_gets_a_tls_client_hello() {
+        let (mut socket, call) = connection("https", "localhost").await;
         let mut hello = vec![0u8; 512];
         let n = socket.read(&mut hello).await.expect("read");
         assert!(n > 5, "{n} bytes");
@@ -67,18 +75,7 @@ mod tests {
     /// `http://` stays plain.
     #[tokio::test]
     async fn an_http_url_stays_plain() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let client: Client<_, Empty<Bytes>> =
-            Client::builder(TokioExecutor::new()).build(super::connector(None));
-        tokio::spawn(async move {
-            let _ = client
-                .get(format!("http://127.0.0.1:{port}/x").parse().expect("uri"))
-                .await;
-        });
-        let (mut socket, _) = listener.accept().await.expect("a connection");
+        let (mut socket, _call) = connection("http", "127.0.0.1").await;
         let mut head = vec![0u8; 16];
         socket.read_exact(&mut head).await.expect("read");
         assert!(head.starts_with(b"GET /x HTTP/1.1"), "{head:?}");
