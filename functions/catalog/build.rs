@@ -24,6 +24,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     connectrpc_axum_build::compile_dir(&protos)
         .with_tonic()
         .with_tonic_client()
+        // Schema evolution: a JSON field this build does not know is ignored, as is an enum
+        // value it does not know (the field keeps its default), as protobuf's JSON mapping
+        // allows and connect-go / protobuf-go's DiscardUnknown do, so a client built from a
+        // newer contract works during a rolling upgrade. Binary unknown fields are skipped by
+        // prost already.
+        .with_pbjson_config(|b| {
+            b.ignore_unknown_fields();
+            b.ignore_unknown_enum_variants();
+        })
         .compile()?;
     Ok(())
 }

@@ -435,3 +435,55 @@ async fn every_response_carries_a_request_id_and_keeps_the_callers() {
         .await;
     assert_eq!(headers["x-request-id"], "abc-123");
 }
+
+/// A client built from a newer contract (a field this server does not know, in JSON and in
+/// binary) is served during a rolling upgrade, as connect-go's DiscardUnknown would.
+#[tokio::test]
+async fn a_message_from_a_newer_contract_is_accepted_in_json_and_binary() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .connect_json(
+            "CreateUser",
+            json!({
+                "email": "newer@example.com",
+                "password": PASSWORD,
+                "referralCode": "spring",
+                "preferences": {"newsletter": true, "topics": ["a", "b"]}
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["email"], "newer@example.com");
+    // What this contract does know is still checked.
+    let (status, body) = app
+        .connect_json("CreateUser", json!({"email": 5, "password": PASSWORD}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_argument")),
+        "{body}"
+    );
+
+    // Binary: the known fields, then field 99 (a string) that this contract lacks.
+    let mut bytes = pb::CreateUserRequest {
+        email: "newer-binary@example.com".into(),
+        password: PASSWORD.into(),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    bytes.extend_from_slice(&[0x9a, 0x06, 0x03, b'n', b'e', b'w']);
+    let (status, _, answer) = app
+        .request(
+            "POST",
+            &format!("{SVC}/CreateUser"),
+            &[("content-type", "application/proto")],
+            bytes,
+        )
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let created = pb::CreateUserResponse::decode(answer.as_ref()).expect("a response");
+    assert_eq!(
+        created.user.expect("user").email,
+        "newer-binary@example.com"
+    );
+}
