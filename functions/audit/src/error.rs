@@ -46,6 +46,8 @@ impl ServiceError for AuditError {
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
+
+    platform_kernel::field_violations_from_invalid_argument!();
 }
 
 pub type Result<T, E = AuditError> = std::result::Result<T, E>;

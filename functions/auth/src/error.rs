@@ -73,6 +73,8 @@ impl ServiceError for AuthError {
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
+
+    platform_kernel::field_violations_from_invalid_argument!();
 }
 
 pub type Result<T, E = AuthError> = std::result::Result<T, E>;

@@ -46,6 +46,8 @@ impl ServiceError for AuthzError {
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
+
+    platform_kernel::field_violations_from_invalid_argument!();
 }
 
 pub type Result<T, E = AuthzError> = std::result::Result<T, E>;

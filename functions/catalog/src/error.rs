@@ -43,6 +43,8 @@ impl ServiceError for CatalogError {
         }
     }
 
+    platform_kernel::field_violations_from_invalid_argument!();
+
     /// A dependency not answering yet: try again in a second.
     fn retry_after(&self) -> Option<std::time::Duration> {
         matches!(self, Self::Unavailable(_)).then_some(std::time::Duration::from_secs(1))

@@ -58,6 +58,8 @@ impl ServiceError for IdentityError {
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
+
+    platform_kernel::field_violations_from_invalid_argument!();
 }
 
 pub type Result<T, E = IdentityError> = std::result::Result<T, E>;

@@ -150,7 +150,50 @@ pub trait ServiceError: std::error::Error {
     fn retry_after(&self) -> Option<std::time::Duration> {
         None
     }
+
+    /// The request's fields that are wrong, and why: sent as a `google.rpc.BadRequest`
+    /// detail (Connect `details`, gRPC `grpc-status-details-bin`) so a client can show them
+    /// next to the field. The message stays readable on its own.
+    fn field_violations(&self) -> Vec<FieldViolation> {
+        Vec::new()
+    }
 }
+
+/// One wrong field of a request (`google.rpc.BadRequest.FieldViolation`): its path in the
+/// request (the proto field name) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// [`ServiceError::field_violations`] for an error enum whose
+/// `InvalidArgument { field, reason }` variant names the field: one violation from it.
+#[macro_export]
+macro_rules! field_violations_from_invalid_argument {
+    () => {
+        fn field_violations(&self) -> Vec<$crate::error::FieldViolation> {
+            match self {
+                Self::InvalidArgument { field, reason } => {
+                    vec![$crate::error::FieldViolation::new(*field, reason.clone())]
+                }
+                _ => Vec::new(),
+            }
+        }
+    };
+}
+
+/// The detail's type name (Connect sends it bare; gRPC with `type.googleapis.com/`).
+pub const BAD_REQUEST: &str = "google.rpc.BadRequest";
 
 /// Turns a service error into the Connect error the adapters return. Internal errors are
 /// logged with their whole chain here, once; the client sees only the safe message.
@@ -163,7 +206,22 @@ pub fn into_connect_error<E: ServiceError>(err: E) -> ConnectError {
     ) {
         tracing::error!(error = %ErrorChain(&err), "request failed");
     }
-    let error = ConnectError::new(code.to_connect_code(), err.public_message());
+    let mut error = ConnectError::new(code.to_connect_code(), err.public_message());
+    let violations = err.field_violations();
+    if !violations.is_empty() {
+        use platform_proto::google::rpc::{BadRequest, bad_request};
+        let detail = BadRequest {
+            field_violations: violations
+                .into_iter()
+                .map(|v| bad_request::FieldViolation {
+                    field: v.field,
+                    description: v.description,
+                    reason: String::new(),
+                })
+                .collect(),
+        };
+        error = error.add_detail(BAD_REQUEST, prost::Message::encode_to_vec(&detail));
+    }
     match err.retry_after() {
         // Whole seconds, rounded up, at least one (RFC 9110 §10.2.3).
         Some(wait) => error.with_meta(

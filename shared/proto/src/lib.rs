@@ -37,4 +37,11 @@ pub mod grpc {
     }
 }
 
+/// Vendored from googleapis: the error detail of invalid arguments.
+pub mod google {
+    pub mod rpc {
+        include!(concat!(env!("OUT_DIR"), "/google.rpc.rs"));
+    }
+}
+
 pub use platform::{audit, auth, authz, events, identity};

@@ -487,3 +487,43 @@ async fn a_message_from_a_newer_contract_is_accepted_in_json_and_binary() {
         "newer-binary@example.com"
     );
 }
+
+/// An invalid email over Connect JSON: `details` holds a `google.rpc.BadRequest` (type and
+/// base64 value, as the Connect protocol writes details) naming the field.
+#[tokio::test]
+async fn an_invalid_email_names_the_field_in_connect_error_details() {
+    use base64::Engine as _;
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .connect_json(
+            "CreateUser",
+            json!({"email": "not-an-email", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_argument")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("email: ")),
+        "{body}"
+    );
+    let detail = &body["details"][0];
+    assert_eq!(detail["type"], "google.rpc.BadRequest", "{body}");
+    let value = detail["value"].as_str().expect("base64");
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(value.trim_end_matches('='))
+        .expect("base64");
+    let bad =
+        platform_proto::google::rpc::BadRequest::decode(bytes.as_slice()).expect("a BadRequest");
+    assert_eq!(bad.field_violations[0].field, "email");
+    // A refusal that is not about a field carries none.
+    let (status, body) = app
+        .connect_json("GetUser", json!({"id": uuid::Uuid::now_v7().to_string()}))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.get("details").is_none(), "{body}");
+}

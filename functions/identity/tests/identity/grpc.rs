@@ -193,3 +193,57 @@ async fn create_and_get_over_grpc_web() {
     });
     assert_eq!(code, "5", "not_found");
 }
+
+/// `google.rpc.Status`, as `grpc-status-details-bin` carries it (written here, not shared with
+/// the server).
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<RpcAny>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcAny {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// An invalid email over gRPC carries a `google.rpc.BadRequest` naming the field, in
+/// `grpc-status-details-bin`, beside a readable message.
+#[tokio::test]
+async fn an_invalid_email_names_the_field_in_grpc_status_details() {
+    let app = TestApp::spawn().await;
+    let mut grpc = client(&app).await;
+    let status = grpc
+        .create_user(pb::CreateUserRequest {
+            email: "not-an-email".into(),
+            password: PASSWORD.into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("email: "),
+        "{}",
+        status.message()
+    );
+    let details = RpcStatus::decode(status.details()).expect("a google.rpc.Status");
+    assert_eq!(details.code, Code::InvalidArgument as i32);
+    assert_eq!(details.details.len(), 1, "{details:?}");
+    assert_eq!(
+        details.details[0].type_url,
+        "type.googleapis.com/google.rpc.BadRequest"
+    );
+    let bad = platform_proto::google::rpc::BadRequest::decode(details.details[0].value.as_slice())
+        .expect("a BadRequest");
+    assert_eq!(bad.field_violations.len(), 1);
+    assert_eq!(bad.field_violations[0].field, "email");
+    assert!(!bad.field_violations[0].description.is_empty());
+}
