@@ -159,8 +159,10 @@ pub struct ServerConfig {
     pub header_read_timeout_secs: u64,
     /// A keep-alive connection with no request under way is closed after this long.
     pub idle_timeout_secs: u64,
-    /// Largest accepted request message.
+    /// Largest accepted request message (once decompressed).
     pub max_request_bytes: usize,
+    /// Connect answers at least this large are gzipped for a caller that accepts gzip.
+    pub compress_min_bytes: usize,
     /// Proxies whose `X-Forwarded-For` is believed (the gateway, a load balancer).
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Plain HTTP/1.1 requests are served by the platform's own fast path
@@ -233,6 +235,7 @@ impl Default for ServerConfig {
             header_read_timeout_secs: 30,
             idle_timeout_secs: 75,
             max_request_bytes: 4 * 1024 * 1024,
+            compress_min_bytes: 1024,
             trusted_proxies: Vec::new(),
             http1_fast_path: true,
             max_head_bytes: 64 * 1024,

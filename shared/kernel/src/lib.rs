@@ -2,6 +2,7 @@
 
 pub mod caller;
 pub mod clock;
+pub mod compression;
 pub mod config;
 pub mod deadline;
 pub mod error;

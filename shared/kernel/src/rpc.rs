@@ -77,10 +77,14 @@ where
         .add_grpc_service(GrpcWeb::new(rpc.grpc))
         .add_grpc_service(GrpcWeb::new(health_grpc))
         .build();
+    let (max, min) = (server.max_request_bytes, server.compress_min_bytes);
     let router = Router::new()
         .merge(health::routes(readiness))
         .merge(rpc.extra)
         .fallback_service(protocols)
+        .layer(axum::middleware::from_fn(move |req, next| {
+            crate::compression::connect(max, min, req, next)
+        }))
         .layer(axum::middleware::from_fn(unknown_method))
         .layer(axum::middleware::from_fn(move |req, next| {
             crate::caller::authenticate(rpc.verifier.clone(), req, next)

@@ -4,6 +4,7 @@
 
 mod access;
 mod binary;
+mod compression;
 mod connect;
 mod flows;
 mod grpc;
