@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn buf() -> PathBuf {
+/// The buf CLI: `BUF`, or `buf` on the PATH.
+pub fn bin() -> PathBuf {
     if let Some(path) = std::env::var_os("BUF") {
         return PathBuf::from(path);
     }
@@ -29,7 +30,7 @@ pub struct BufCurl {
 /// Runs `buf curl --protocol <protocol> <extra...> -d <body> <url>` (blocking).
 pub fn buf_curl(url: &str, protocol: &str, extra: &[&str], body: &str) -> BufCurl {
     let proto = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let out = Command::new(buf())
+    let out = Command::new(bin())
         .arg("curl")
         .arg("--schema")
         .arg(proto)
