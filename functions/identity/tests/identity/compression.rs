@@ -211,3 +211,55 @@ async fn the_binary_refuses_a_bomb_with_its_memory_bounded() {
         "peak grew from {before} KiB to {after} KiB"
     );
 }
+
+/// curl, as a user would call it: `Content-Encoding: gzip` on the request, `--compressed` for
+/// the answer (a page of users comes back gzipped; curl inflates it).
+#[tokio::test(flavor = "multi_thread")]
+async fn curl_sends_gzip_and_reads_a_gzip_answer() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = dir.path().join("body.json.gz");
+    std::fs::write(
+        &body,
+        gz(json!({"email": "curl@example.com", "password": PASSWORD})
+            .to_string()
+            .as_bytes()),
+    )
+    .expect("write");
+    for n in 0..15 {
+        app.create_user(&format!("curl{n}@example.com")).await;
+    }
+    let curl = |method: &str, data: &std::path::Path, gzip: bool| {
+        let headers = dir.path().join(format!("{method}.headers"));
+        let mut command = std::process::Command::new("curl");
+        command
+            .args(["-sS", "--compressed", "-X", "POST", "-D"])
+            .arg(&headers)
+            .args(["-H", "content-type: application/json"])
+            .args(["-H", &format!("authorization: {}", app.admin)])
+            .arg("--data-binary")
+            .arg(format!("@{}", data.display()))
+            .arg(app.url(&format!("{SVC}/{method}")));
+        if gzip {
+            command.args(["-H", "content-encoding: gzip"]);
+        }
+        let out = command.output().expect("curl (apt install curl)");
+        assert!(out.status.success(), "{out:?}");
+        let headers = std::fs::read_to_string(&headers)
+            .expect("headers")
+            .to_ascii_lowercase();
+        let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        (headers, answer)
+    };
+    let (headers, created) = tokio::task::block_in_place(|| curl("CreateUser", &body, true));
+    assert!(headers.starts_with("http/1.1 200"), "{headers}");
+    assert_eq!(created["user"]["email"], "curl@example.com");
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "{}").expect("write");
+    let (headers, page) = tokio::task::block_in_place(|| curl("ListUsers", &empty, false));
+    assert!(headers.contains("content-encoding: gzip"), "{headers}");
+    assert!(
+        page["users"].as_array().is_some_and(|u| u.len() >= 16),
+        "{page}"
+    );
+}
