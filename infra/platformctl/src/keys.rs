@@ -35,12 +35,10 @@ fn env_file(args: &[String]) -> anyhow::Result<String> {
         if name == "auth" {
             bail!("auth signs its own service token and takes no service key");
         }
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
-            bail!("`{name}` is not a service name (lowercase letters and digits)");
+        if !platform_modules::module_name(name) {
+            bail!(
+                "`{name}` is not a service name (lowercase letters and digits, starting with a letter)"
+            );
         }
         let seed = ServiceKey::generate_base64();
         let key = ServiceKey::from_base64(&seed).map_err(|e| anyhow::anyhow!("{e}"))?;

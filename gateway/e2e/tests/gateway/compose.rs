@@ -19,7 +19,7 @@ use platform_testkit::postgres::TestDatabase;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-use crate::support::PrivateRedis;
+use crate::support::{PrivateRedis, binary};
 
 const SERVICES: [(&str, &str); 5] = [
     ("identity", "identity-service"),
@@ -31,22 +31,6 @@ const SERVICES: [(&str, &str); 5] = [
 
 fn repository() -> PathBuf {
     PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../..")
-}
-
-/// The workspace's binaries: beside this test's own directory (`target/<profile>/deps`).
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .join(name);
-    assert!(
-        path.is_file(),
-        "{} missing: run the workspace tests",
-        path.display()
-    );
-    path
 }
 
 /// A compose service's `environment`, as written.

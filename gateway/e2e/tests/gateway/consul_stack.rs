@@ -11,25 +11,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use platform_testkit::consul::ConsulTestServer;
+
+use crate::support::binary;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
-
-/// The workspace's binaries: beside this test's own directory (`target/<profile>/deps`).
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} missing: run the workspace tests",
-        path.display()
-    );
-    path
-}
 
 const CORE: [&str; 4] = ["identity", "auth", "authz", "audit"];
 

@@ -361,3 +361,19 @@ pub async fn post_json(
         .to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
+
+/// The workspace's binaries: beside this test's own directory (`target/<profile>/deps`).
+pub fn binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} missing: run the workspace tests",
+        path.display()
+    );
+    path
+}
