@@ -17,22 +17,32 @@ use http::{Method, Request, StatusCode};
 
 /// Request headers a browser may send (lower case, as `Access-Control-Request-Headers` has
 /// them).
-pub const ALLOWED_HEADERS: [&str; 8] = [
+pub const ALLOWED_HEADERS: [&str; 13] = [
     "content-type",
+    "content-encoding",
     "authorization",
     "connect-protocol-version",
     "connect-timeout-ms",
+    "connect-content-encoding",
+    "connect-accept-encoding",
     "grpc-timeout",
+    "grpc-encoding",
+    "grpc-accept-encoding",
     "x-grpc-web",
     "x-user-agent",
     "x-request-id",
 ];
 
 /// Response headers a browser may read.
-pub const EXPOSED_HEADERS: [&str; 5] = [
+pub const EXPOSED_HEADERS: [&str; 10] = [
     "grpc-status",
     "grpc-message",
     "grpc-status-details-bin",
+    "grpc-encoding",
+    "grpc-accept-encoding",
+    "content-encoding",
+    "connect-content-encoding",
+    "connect-accept-encoding",
     "x-request-id",
     "retry-after",
 ];

@@ -16,6 +16,8 @@ use http_body_util::BodyExt as _;
 
 use crate::ErrorCode;
 
+pub mod grpc;
+
 /// What a caller may send and ask for.
 pub const SUPPORTED: &str = "gzip, identity";
 

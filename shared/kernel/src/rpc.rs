@@ -13,6 +13,7 @@ use tonic::server::NamedService;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::ErrorCode;
+use crate::compression::grpc::GrpcGzip;
 use crate::config::ServerConfig;
 use crate::grpc_web::GrpcWeb;
 use crate::health::{self, Readiness};
@@ -56,28 +57,26 @@ pub use connectrpc_axum::prelude::{ConnectRequest, ConnectResponse};
 /// The router every binary (standalone, Lambda) and every test serves.
 pub fn router<G>(rpc: ServiceRpc<G>, readiness: Arc<dyn Readiness>, server: &ServerConfig) -> Router
 where
-    G: tower::Service<Request<tonic::body::Body>, Error = Infallible>
-        + NamedService
+    G: tower::Service<
+            Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + NamedService
         + Clone
         + Send
         + Sync
         + 'static,
-    G::Response: IntoResponse,
     G::Future: Send + 'static,
-    GrpcWeb<G>:
-        tower::Service<Request<tonic::body::Body>, Error = Infallible> + Clone + Send + Sync,
-    <GrpcWeb<G> as tower::Service<Request<tonic::body::Body>>>::Response: IntoResponse,
-    <GrpcWeb<G> as tower::Service<Request<tonic::body::Body>>>::Future: Send + 'static,
 {
     let (health_connect, health_grpc) = health::grpc_health(readiness.clone(), rpc.name);
+    let (max, min) = (server.max_request_bytes, server.compress_min_bytes);
     let protocols = MakeServiceBuilder::new()
-        .receive_max_bytes(server.max_request_bytes)
+        .receive_max_bytes(max)
         .add_router(rpc.connect)
         .add_router(health_connect)
-        .add_grpc_service(GrpcWeb::new(rpc.grpc))
-        .add_grpc_service(GrpcWeb::new(health_grpc))
+        .add_grpc_service(GrpcWeb::new(GrpcGzip::new(rpc.grpc, max, min)))
+        .add_grpc_service(GrpcWeb::new(GrpcGzip::new(health_grpc, max, min)))
         .build();
-    let (max, min) = (server.max_request_bytes, server.compress_min_bytes);
     let router = Router::new()
         .merge(health::routes(readiness))
         .merge(rpc.extra)

@@ -4,7 +4,7 @@
 //! a corrupt body is `invalid_argument`; a small body that inflates past the size limit is
 //! `resource_exhausted`, and the shipped binary's memory stays bounded while refusing it.
 
-use std::io::{Read as _, Write as _};
+use platform_testkit::gzip::{gunzip, gz};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -12,20 +12,6 @@ use serde_json::{Value, json};
 use crate::support::{PASSWORD, TestApp};
 
 const SVC: &str = "/platform.identity.v1.IdentityService";
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    e.write_all(bytes).expect("gzip");
-    e.finish().expect("gzip")
-}
-
-fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .expect("gunzip");
-    out
-}
 
 /// About 100 KiB on the wire that inflates to 100 MiB: far past the 4 MiB limit.
 fn bomb() -> Vec<u8> {
@@ -200,15 +186,30 @@ async fn the_binary_refuses_a_bomb_with_its_memory_bounded() {
         assert_eq!(send(bomb.clone()).await, 429);
     }
     let after = peak_kib(child.id());
+    // The same over gRPC-Web (HTTP/1.1): one compressed message; the refusal is in the headers.
+    let message = crate::grpc_compression::bomb_message();
+    for _ in 0..5 {
+        let request = http::Request::post(format!("http://127.0.0.1:{port}{SVC}/CreateUser"))
+            .header("content-type", "application/grpc-web+proto")
+            .header("grpc-encoding", "gzip")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                message.clone(),
+            )))
+            .expect("request");
+        let answer = client.request(request).await.expect("an answer");
+        assert_eq!(answer.headers()["grpc-status"], "8", "resource_exhausted");
+    }
+    let after_grpc = peak_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();
     eprintln!(
-        "identity-service peak RSS: {before} KiB before five 100 MiB bombs, {after} KiB after"
+        "identity-service peak RSS: {before} KiB before five 100 MiB bombs over Connect, \
+         {after} KiB after, {after_grpc} KiB after five more over gRPC-Web"
     );
     // Inflating one would take 100 MiB; the limit holds it to 4 MiB (and the compressed body).
     assert!(
-        after.saturating_sub(before) < 32 * 1024,
-        "peak grew from {before} KiB to {after} KiB"
+        after_grpc.saturating_sub(before) < 32 * 1024,
+        "peak grew from {before} KiB to {after} KiB (Connect) and {after_grpc} KiB (gRPC-Web)"
     );
 }
 

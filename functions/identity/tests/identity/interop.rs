@@ -65,57 +65,28 @@ async fn buf_curl_works_over_connect_grpc_and_grpc_web() {
     }
 }
 
-/// `@connectrpc/connect-node` (scripts/interop/connect-node.cjs, from the contracts'
-/// descriptor set): it sends every request gzipped and accepts gzip answers (a page of users
-/// came back gzipped), and reads the invalid email's `google.rpc.BadRequest` with
-/// `findDetails`. `scripts/test` installs it and sets `NODE_PATH`.
+/// `@connectrpc/connect-node` (scripts/interop/connect-node.cjs) over Connect, gRPC and
+/// gRPC-Web: it sends every request gzipped and accepts gzip answers (a page of users came
+/// back gzipped), and reads the invalid email's `google.rpc.BadRequest` with `findDetails`.
 #[tokio::test(flavor = "multi_thread")]
 async fn connect_node_speaks_gzip_both_ways_and_reads_the_bad_request_detail() {
-    let node_path = std::env::var("NODE_PATH").expect(
-        "NODE_PATH unset: run the tests with scripts/test (it installs @connectrpc/connect-node)",
-    );
-    let root =
-        std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo")).join("../..");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let set = dir.path().join("platform.binpb");
-    let built = std::process::Command::new(platform_testkit::buf::bin())
-        .arg("build")
-        .arg(root.join("proto"))
-        .arg("-o")
-        .arg(&set)
-        .output()
-        .expect("buf build");
-    assert!(built.status.success(), "{built:?}");
     let app = TestApp::spawn().await;
     let (base, admin) = (app.url(""), app.admin.clone());
-    let out = tokio::task::block_in_place(|| {
-        std::process::Command::new("node")
-            .arg(root.join("scripts/interop/connect-node.cjs"))
-            .args([base.as_str(), set.to_str().expect("path"), admin.as_str()])
-            .env("NODE_PATH", node_path)
-            .output()
-            .expect("node")
-    });
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let steps: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
-    assert_eq!(steps[0]["email"], "node@example.com", "{stdout}");
-    assert!(
-        steps[1]["users"].as_u64().is_some_and(|n| n >= 16),
-        "{stdout}"
-    );
-    assert_eq!(
-        steps[1]["encoding"], "gzip",
-        "a page of users comes back gzipped: {stdout}"
-    );
-    // connect-es numbers codes as gRPC does: 3 is invalid_argument.
-    assert_eq!(steps[2]["code"], 3, "{stdout}");
-    assert_eq!(steps[2]["fields"], serde_json::json!(["email"]), "{stdout}");
+    for protocol in ["connect", "grpc", "grpcweb"] {
+        let steps = tokio::task::block_in_place(|| {
+            platform_testkit::interop::connect_node(&base, protocol, &admin)
+        });
+        platform_testkit::interop::assert_steps(&steps, &format!("node-{protocol}@example.com"), 3);
+    }
+}
+
+/// Python `grpcio` (scripts/interop/grpcio.py) with a gzip channel: every request is sent
+/// gzipped, the page of users is answered gzipped, and the BadRequest detail is read with
+/// grpcio-status.
+#[tokio::test(flavor = "multi_thread")]
+async fn grpcio_speaks_gzip_and_reads_the_bad_request_detail() {
+    let app = TestApp::spawn().await;
+    let (target, admin) = (app.url("").replace("http://", ""), app.admin.clone());
+    let steps = tokio::task::block_in_place(|| platform_testkit::interop::grpcio(&target, &admin));
+    platform_testkit::interop::assert_steps(&steps, "grpcio@example.com", "INVALID_ARGUMENT");
 }

@@ -8,6 +8,7 @@ mod compression;
 mod connect;
 mod flows;
 mod grpc;
+mod grpc_compression;
 mod interop;
 mod lambda;
 mod store;

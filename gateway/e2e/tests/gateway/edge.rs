@@ -42,6 +42,11 @@ async fn cors_preflight_from_an_allowed_origin_allows_the_connect_headers() {
         "authorization",
         "grpc-timeout",
         "x-grpc-web",
+        "grpc-encoding",
+        "grpc-accept-encoding",
+        "connect-content-encoding",
+        "connect-accept-encoding",
+        "content-encoding",
     ] {
         assert!(allowed.contains(h), "{h} in {allowed}");
     }
@@ -60,10 +65,14 @@ async fn cors_preflight_from_an_allowed_origin_allows_the_connect_headers() {
         .to_str()
         .expect("expose")
         .to_ascii_lowercase();
-    assert!(
-        exposed.contains("grpc-status") && exposed.contains("grpc-message"),
-        "{exposed}"
-    );
+    for h in [
+        "grpc-status",
+        "grpc-message",
+        "grpc-encoding",
+        "content-encoding",
+    ] {
+        assert!(exposed.contains(h), "{h} in {exposed}");
+    }
 
     let (_, headers, _) = stack
         .call(

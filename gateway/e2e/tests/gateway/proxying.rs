@@ -305,21 +305,16 @@ async fn the_jwks_document_is_served_at_the_gateway() {
 /// caller intact, headers and all.
 #[tokio::test]
 async fn gzip_bodies_pass_through_the_gateway_both_ways() {
-    use std::io::{Read as _, Write as _};
+    use platform_testkit::gzip::{gunzip, gz};
     let stack = Stack::start_full(
         |configs| configs.identity.base.server.compress_min_bytes = 0,
         |_| {},
         std::sync::Arc::new(platform_kernel::clock::SystemClock),
     )
     .await;
-    let mut packer = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    packer
-        .write_all(
-            json!({"email": "gz@example.com", "password": PASSWORD})
-                .to_string()
-                .as_bytes(),
-        )
-        .expect("gzip");
+    let body = gz(json!({"email": "gz@example.com", "password": PASSWORD})
+        .to_string()
+        .as_bytes());
     let (status, headers, body) = stack
         .call(
             "POST",
@@ -329,15 +324,68 @@ async fn gzip_bodies_pass_through_the_gateway_both_ways() {
                 ("content-encoding", "gzip"),
                 ("accept-encoding", "gzip"),
             ],
-            packer.finish().expect("gzip"),
+            body,
         )
         .await;
     assert_eq!(status, 200, "{body:?}");
     assert_eq!(headers["content-encoding"], "gzip");
-    let mut json = String::new();
-    flate2::read::GzDecoder::new(body.as_ref())
-        .read_to_string(&mut json)
-        .expect("a gzip answer");
+    let json = String::from_utf8(gunzip(&body)).expect("a gzip answer");
     let created: Value = serde_json::from_str(&json).expect("JSON");
     assert_eq!(created["user"]["email"], "gz@example.com");
+}
+
+/// Clients nobody here wrote, through the gateway, with gzip both ways: connect-node over
+/// Connect and gRPC-Web (the gateway's HTTP/1.1 upstream client) and over gRPC (HTTP/2), and
+/// Python grpcio over gRPC. Each sends its requests gzipped, gets a page of users back
+/// gzipped, and reads the invalid email's BadRequest detail.
+#[tokio::test(flavor = "multi_thread")]
+async fn independent_clients_speak_gzip_through_the_gateway() {
+    // Each client signs up 17 users in a burst: more than the sign-up limit allows one IP.
+    let stack = Stack::start(|c| c.own.rate_limit.routes.clear()).await;
+    let admin = stack.services.admin("root@example.com").await.bearer();
+    let base = format!("http://{}", stack.gateway);
+    for protocol in ["connect", "grpc", "grpcweb"] {
+        let steps = tokio::task::block_in_place(|| {
+            platform_testkit::interop::connect_node(&base, protocol, &admin)
+        });
+        platform_testkit::interop::assert_steps(&steps, &format!("node-{protocol}@example.com"), 3);
+    }
+    let target = stack.gateway.to_string();
+    let steps = tokio::task::block_in_place(|| platform_testkit::interop::grpcio(&target, &admin));
+    platform_testkit::interop::assert_steps(&steps, "grpcio@example.com", "INVALID_ARGUMENT");
+
+    // curl, as users call it: a gzip file as the body, `--compressed` for the answer.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gzip = |json: Value| platform_testkit::gzip::gz(json.to_string().as_bytes());
+    let curl = |method: &str, body: Vec<u8>| {
+        let (file, headers) = (dir.path().join(method), dir.path().join("headers"));
+        std::fs::write(&file, body).expect("write");
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--compressed", "-D"])
+            .arg(&headers)
+            .args(["-H", "content-type: application/json"])
+            .args(["-H", "content-encoding: gzip"])
+            .args(["-H", &format!("authorization: {admin}")])
+            .arg("--data-binary")
+            .arg(format!("@{}", file.display()))
+            .arg(format!(
+                "{base}/platform.identity.v1.IdentityService/{method}"
+            ))
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "{out:?}");
+        let headers = std::fs::read_to_string(&headers).expect("headers");
+        let answer: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        (headers.to_ascii_lowercase(), answer)
+    };
+    let body = gzip(json!({"email": "curl@example.com", "password": PASSWORD}));
+    let (headers, created) = tokio::task::block_in_place(|| curl("CreateUser", body));
+    assert!(headers.starts_with("http/1.1 200"), "{headers}");
+    assert_eq!(created["user"]["email"], "curl@example.com");
+    let (headers, page) = tokio::task::block_in_place(|| curl("ListUsers", gzip(json!({}))));
+    assert!(headers.contains("content-encoding: gzip"), "{headers}");
+    assert!(
+        page["users"].as_array().is_some_and(|u| u.len() >= 16),
+        "{page}"
+    );
 }

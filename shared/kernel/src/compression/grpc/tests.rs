@@ -1,0 +1,128 @@
+use bytes::{BufMut as _, Bytes, BytesMut};
+use http_body::Frame;
+use http_body_util::BodyExt as _;
+use platform_testkit::gzip::{gunzip, gz};
+
+use super::*;
+
+fn frame(flag: u8, message: &[u8]) -> Vec<u8> {
+    let mut out = vec![flag];
+    out.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
+/// Splits a body into (flag, message) pairs.
+fn messages(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !body.is_empty() {
+        let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+        out.push((body[0], body[5..5 + len].to_vec()));
+        body = &body[5 + len..];
+    }
+    out
+}
+
+#[test]
+fn compressed_messages_are_inflated_and_plain_ones_kept() {
+    let mut body = frame(1, &gz(b"hello"));
+    body.extend(frame(0, b"plain"));
+    let out = inflate_messages(Bytes::from(body), 1024).expect("inflated");
+    assert_eq!(
+        messages(&out),
+        vec![(0, b"hello".to_vec()), (0, b"plain".to_vec())]
+    );
+}
+
+#[test]
+fn a_bomb_stops_at_the_limit() {
+    let body = frame(1, &gz(&vec![0u8; 64 * 1024 * 1024]));
+    assert!(body.len() < 100 * 1024);
+    assert_eq!(
+        inflate_messages(Bytes::from(body), 4 * 1024 * 1024),
+        Err(Inflate::TooLarge)
+    );
+    // A plain message over the limit is refused too.
+    let plain = frame(0, &[7u8; 2048]);
+    assert_eq!(
+        inflate_messages(Bytes::from(plain), 1024),
+        Err(Inflate::TooLarge)
+    );
+}
+
+#[test]
+fn corrupt_or_cut_short_is_refused() {
+    for body in [
+        frame(1, b"not gzip"),
+        frame(0, b"hello")[..7].to_vec(),
+        vec![0, 0],
+    ] {
+        assert_eq!(
+            inflate_messages(Bytes::from(body.clone()), 1024),
+            Err(Inflate::Corrupt),
+            "{body:?}"
+        );
+    }
+}
+
+#[test]
+fn the_accept_list_is_read() {
+    assert!(lists_gzip(b"gzip"));
+    assert!(lists_gzip(b"identity, deflate,GZIP"));
+    assert!(!lists_gzip(b"identity,deflate"));
+    assert!(!lists_gzip(b"gzipx"));
+}
+
+/// A body that yields the given frames, one per poll.
+struct Chunks(std::collections::VecDeque<Frame<Bytes>>);
+
+impl http_body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        Poll::Ready(self.0.pop_front().map(Ok))
+    }
+}
+
+fn chunks(frames: Vec<Frame<Bytes>>) -> Body {
+    Body::new(Chunks(frames.into()))
+}
+
+#[tokio::test]
+async fn large_messages_are_gzipped_across_split_frames_and_trailers_kept() {
+    let big = vec![b'a'; 4096];
+    let mut wire = frame(0, &big);
+    wire.extend(frame(0, b"small"));
+    // Split mid-prefix and mid-message.
+    let (a, rest) = wire.split_at(3);
+    let (b, c) = rest.split_at(2000);
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    let body = chunks(vec![
+        Frame::data(Bytes::copy_from_slice(a)),
+        Frame::data(Bytes::copy_from_slice(b)),
+        Frame::data(Bytes::copy_from_slice(c)),
+        Frame::trailers(trailers),
+    ]);
+    let collected = Compressing::new(body, 1024).collect().await.expect("body");
+    assert_eq!(collected.trailers().expect("trailers")["grpc-status"], "0");
+    let out = messages(&collected.to_bytes());
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].0, 1, "the large message is compressed");
+    assert!(out[0].1.len() < 200);
+    assert_eq!(gunzip(&out[0].1), big);
+    assert_eq!(out[1], (0, b"small".to_vec()), "the small one is not");
+}
+
+#[tokio::test]
+async fn a_message_cut_short_passes_as_it_came() {
+    let mut wire = BytesMut::new();
+    wire.put_slice(&frame(0, &[1u8; 10])[..8]);
+    let body = chunks(vec![Frame::data(wire.clone().freeze())]);
+    let collected = Compressing::new(body, 0).collect().await.expect("body");
+    assert_eq!(collected.to_bytes(), wire.freeze());
+}
