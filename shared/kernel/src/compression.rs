@@ -34,7 +34,7 @@ pub enum Inflate {
 pub fn inflate(gzip: &[u8], limit: usize) -> Result<Vec<u8>, Inflate> {
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(gzip)
-        .take(limit as u64 + 1)
+        .take((limit as u64).saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|_| Inflate::Corrupt)?;
     if out.len() > limit {

@@ -3,9 +3,11 @@
 //! and text) arrives here already turned into gRPC and is handled once.
 //!
 //! - A request with `grpc-encoding: gzip` has its compressed messages inflated before tonic
-//!   decodes them, each counted against `server.max_request_bytes` *while* inflating (a small
-//!   message that would inflate past it is `resource_exhausted` before the memory is spent);
-//!   tonic's own decompression would inflate the whole message first.
+//!   decodes them, all of a call's messages together counted against
+//!   `server.max_request_bytes` *while* inflating (a small body that would inflate past it is
+//!   `resource_exhausted` before the memory is spent); tonic's own decompression would
+//!   inflate each whole message first, each against its own 4 MiB. The same limit holds for
+//!   uncompressed requests.
 //! - Any other encoding is `unimplemented`, naming the supported ones and answering
 //!   `grpc-accept-encoding`, as the gRPC compression spec says.
 //! - For a caller whose `grpc-accept-encoding` lists gzip, every answer message of at least
@@ -102,79 +104,107 @@ pub fn lists_gzip(list: &[u8]) -> bool {
         .any(|e| e.trim_ascii().eq_ignore_ascii_case(b"gzip"))
 }
 
-/// The request with its messages inflated, or the refusal.
+/// The request with its messages inflated, or the refusal. Every request body is read here
+/// (the platform's RPCs are unary: tonic would read it whole as well), so
+/// `server.max_request_bytes` holds for all the messages of a call together, compressed or
+/// not, and whatever tonic's own limit.
 async fn decode(request: Request<Body>, max: usize) -> Result<Request<Body>, Response<Body>> {
-    let Some(encoding) = request.headers().get(ENCODING) else {
-        return Ok(request);
+    let gzip = match request.headers().get(ENCODING) {
+        None => false,
+        Some(v) => match String::from_utf8_lossy(v.as_bytes())
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "identity" => false,
+            "gzip" => true,
+            other => {
+                let mut refused = refusal(
+                    Code::Unimplemented,
+                    format!(
+                        "unsupported grpc-encoding \"{other}\": supported encodings are {SUPPORTED}"
+                    ),
+                );
+                refused
+                    .headers_mut()
+                    .insert(ACCEPT, HeaderValue::from_static(SUPPORTED));
+                return Err(refused);
+            }
+        },
     };
-    let encoding = String::from_utf8_lossy(encoding.as_bytes())
-        .trim()
-        .to_ascii_lowercase();
     let (mut parts, body) = request.into_parts();
     parts.headers.remove(ENCODING);
-    match encoding.as_str() {
-        "identity" => Ok(Request::from_parts(parts, body)),
-        "gzip" => {
-            // The compressed body is held to the limit (plus its message prefixes) as well.
-            let body = http_body_util::Limited::new(body, max + 4 * PREFIX)
-                .collect()
-                .await
-                .map_err(|_| too_large(max))?
-                .to_bytes();
-            let messages = inflate_messages(body, max).map_err(|e| match e {
-                Inflate::TooLarge => too_large(max),
-                Inflate::Corrupt => refusal(
-                    Code::InvalidArgument,
-                    "a request message is not valid gzip, or its gRPC framing is cut short"
-                        .to_owned(),
-                ),
-            })?;
-            Ok(Request::from_parts(
-                parts,
-                Body::new(http_body_util::Full::new(messages)),
-            ))
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    // The body as sent: the limit, plus gzip's overhead on incompressible messages.
+    let slack = max / 1000 + 1024;
+    let body = match http_body_util::Limited::new(body, max.saturating_add(slack))
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large(max)),
+        Err(_) => {
+            return Err(refusal(
+                Code::InvalidArgument,
+                "the request body could not be read".to_owned(),
+            ));
         }
-        other => {
-            let mut refused = refusal(
-                Code::Unimplemented,
-                format!(
-                    "unsupported grpc-encoding \"{other}\": supported encodings are {SUPPORTED}"
-                ),
-            );
-            refused
-                .headers_mut()
-                .insert(ACCEPT, HeaderValue::from_static(SUPPORTED));
-            Err(refused)
-        }
-    }
+    };
+    let messages = inflate_messages(body, max, gzip).map_err(|e| match e {
+        Inflate::TooLarge => too_large(max),
+        Inflate::Corrupt => refusal(
+            Code::InvalidArgument,
+            "a request message is not valid gzip, is flagged compressed without grpc-encoding: \
+             gzip, or its gRPC framing is cut short"
+                .to_owned(),
+        ),
+    })?;
+    Ok(Request::from_parts(
+        parts,
+        Body::new(http_body_util::Full::new(messages)),
+    ))
 }
 
-/// Rewrites a body of length-prefixed messages with every compressed one inflated (each to at
-/// most `max` bytes) and its flag cleared.
-pub fn inflate_messages(mut body: Bytes, max: usize) -> Result<Bytes, Inflate> {
-    let mut out = BytesMut::with_capacity(body.len());
-    while !body.is_empty() {
-        if body.len() < PREFIX {
+/// Checks a body of length-prefixed messages against `max` bytes in all (once inflated) and
+/// rewrites it with every compressed message inflated and its flag cleared; a body with
+/// nothing compressed is returned as it came. A compressed message is allowed only under
+/// `gzip`, and each is inflated only as far as the bytes left of `max`.
+pub fn inflate_messages(body: Bytes, max: usize, gzip: bool) -> Result<Bytes, Inflate> {
+    let mut rest = body.clone();
+    // Built only once a compressed message turns up.
+    let mut out: Option<BytesMut> = None;
+    let (mut total, mut offset) = (0usize, 0usize);
+    while !rest.is_empty() {
+        if rest.len() < PREFIX {
             return Err(Inflate::Corrupt);
         }
-        let flag = body.get_u8();
-        let len = body.get_u32() as usize;
-        if body.len() < len {
+        let flag = rest.get_u8();
+        let len = rest.get_u32() as usize;
+        if rest.len() < len {
             return Err(Inflate::Corrupt);
         }
-        let message = body.split_to(len);
-        let plain = if flag & 1 == 1 {
-            Bytes::from(inflate(&message, max)?)
-        } else if len > max {
-            return Err(Inflate::TooLarge);
-        } else {
-            message
+        let message = rest.split_to(len);
+        let plain = match flag {
+            0 => message,
+            1 if gzip => {
+                let plain = Bytes::from(inflate(&message, max - total)?);
+                out.get_or_insert_with(|| BytesMut::from(&body[..offset]));
+                plain
+            }
+            _ => return Err(Inflate::Corrupt),
         };
-        out.put_u8(0);
-        out.put_u32(plain.len() as u32);
-        out.put_slice(&plain);
+        total = total.saturating_add(plain.len());
+        if total > max {
+            return Err(Inflate::TooLarge);
+        }
+        if let Some(out) = &mut out {
+            out.put_u8(0);
+            out.put_u32(u32::try_from(plain.len()).map_err(|_| Inflate::TooLarge)?);
+            out.put_slice(&plain);
+        }
+        offset += PREFIX + len;
     }
-    Ok(out.freeze())
+    Ok(out.map_or(body, BytesMut::freeze))
 }
 
 /// The answer with its large messages gzipped, unless it carries no messages (a trailers-only
@@ -228,13 +258,17 @@ impl<B> Compressing<B> {
                 break;
             }
             let frame = self.partial.split_to(PREFIX + len);
-            if frame[0] == 0 && len >= self.min && len > 0 {
-                let packed = gzip(&frame[PREFIX..]);
-                out.put_u8(1);
-                out.put_u32(packed.len() as u32);
-                out.put_slice(&packed);
-            } else {
-                out.put_slice(&frame);
+            let packed = (frame[0] == 0 && len >= self.min && len > 0)
+                .then(|| gzip(&frame[PREFIX..]))
+                // Sent as it is when gzip would not make it smaller.
+                .filter(|packed| packed.len() < len);
+            match packed {
+                Some(packed) => {
+                    out.put_u8(1);
+                    out.put_u32(packed.len() as u32);
+                    out.put_slice(&packed);
+                }
+                None => out.put_slice(&frame),
             }
         }
         (!out.is_empty()).then(|| out.freeze())

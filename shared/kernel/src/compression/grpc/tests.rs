@@ -25,13 +25,22 @@ fn messages(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
 
 #[test]
 fn compressed_messages_are_inflated_and_plain_ones_kept() {
-    let mut body = frame(1, &gz(b"hello"));
+    let mut body = frame(0, b"first");
+    body.extend(frame(1, &gz(b"hello")));
     body.extend(frame(0, b"plain"));
-    let out = inflate_messages(Bytes::from(body), 1024).expect("inflated");
+    let out = inflate_messages(Bytes::from(body), 1024, true).expect("inflated");
     assert_eq!(
         messages(&out),
-        vec![(0, b"hello".to_vec()), (0, b"plain".to_vec())]
+        vec![
+            (0, b"first".to_vec()),
+            (0, b"hello".to_vec()),
+            (0, b"plain".to_vec())
+        ]
     );
+    // Nothing compressed: the body as it came.
+    let plain = Bytes::from(frame(0, b"plain"));
+    let out = inflate_messages(plain.clone(), 1024, false).expect("plain");
+    assert_eq!(out.as_ptr(), plain.as_ptr(), "not copied");
 }
 
 #[test]
@@ -39,28 +48,52 @@ fn a_bomb_stops_at_the_limit() {
     let body = frame(1, &gz(&vec![0u8; 64 * 1024 * 1024]));
     assert!(body.len() < 100 * 1024);
     assert_eq!(
-        inflate_messages(Bytes::from(body), 4 * 1024 * 1024),
+        inflate_messages(Bytes::from(body), 4 * 1024 * 1024, true),
         Err(Inflate::TooLarge)
     );
-    // A plain message over the limit is refused too.
-    let plain = frame(0, &[7u8; 2048]);
+    // A plain message over the limit is refused too, with or without gzip.
+    for gzip in [false, true] {
+        let plain = frame(0, &[7u8; 2048]);
+        assert_eq!(
+            inflate_messages(Bytes::from(plain), 1024, gzip),
+            Err(Inflate::TooLarge)
+        );
+    }
+}
+
+#[test]
+fn the_limit_holds_for_all_the_messages_of_a_call_together() {
+    // Many small bombs, each under the limit: together far past it.
+    let one = frame(1, &gz(&vec![0u8; 1024 * 1024]));
+    let body: Vec<u8> = std::iter::repeat_n(one, 64).flatten().collect();
+    assert!(body.len() < 128 * 1024, "{}", body.len());
     assert_eq!(
-        inflate_messages(Bytes::from(plain), 1024),
+        inflate_messages(Bytes::from(body), 4 * 1024 * 1024, true),
+        Err(Inflate::TooLarge)
+    );
+    let mut body = frame(0, &[1u8; 600]);
+    body.extend(frame(0, &[2u8; 600]));
+    assert_eq!(
+        inflate_messages(Bytes::from(body), 1024, false),
         Err(Inflate::TooLarge)
     );
 }
 
 #[test]
-fn corrupt_or_cut_short_is_refused() {
-    for body in [
-        frame(1, b"not gzip"),
-        frame(0, b"hello")[..7].to_vec(),
-        vec![0, 0],
+fn corrupt_cut_short_or_wrongly_flagged_is_refused() {
+    for (body, gzip) in [
+        (frame(1, b"not gzip"), true),
+        (frame(0, b"hello")[..7].to_vec(), true),
+        (vec![0, 0], true),
+        // Compressed without grpc-encoding: gzip; a flag that means nothing.
+        (frame(1, &gz(b"hello")), false),
+        (frame(2, b"hello"), true),
+        (frame(0x80, b"hello"), true),
     ] {
         assert_eq!(
-            inflate_messages(Bytes::from(body.clone()), 1024),
+            inflate_messages(Bytes::from(body.clone()), 1024, gzip),
             Err(Inflate::Corrupt),
-            "{body:?}"
+            "{body:?} gzip {gzip}"
         );
     }
 }
@@ -116,6 +149,23 @@ async fn large_messages_are_gzipped_across_split_frames_and_trailers_kept() {
     assert!(out[0].1.len() < 200);
     assert_eq!(gunzip(&out[0].1), big);
     assert_eq!(out[1], (0, b"small".to_vec()), "the small one is not");
+}
+
+#[tokio::test]
+async fn a_message_gzip_would_not_shrink_is_sent_as_it_is() {
+    // Incompressible bytes (a xorshift sequence): gzip would only add its overhead.
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let body = chunks(vec![Frame::data(Bytes::from(frame(0, &noise)))]);
+    let collected = Compressing::new(body, 1024).collect().await.expect("body");
+    assert_eq!(messages(&collected.to_bytes()), vec![(0, noise)]);
 }
 
 #[tokio::test]
