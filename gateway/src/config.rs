@@ -113,6 +113,13 @@ impl Default for RateLimitConfig {
                     "/platform.identity.v1.IdentityService/RequestPasswordReset".to_owned(),
                     login,
                 ),
+                (
+                    "/platform.identity.v1.IdentityService/ResendVerification".to_owned(),
+                    login,
+                ),
+                // The mail pages that send mail, like the methods they call.
+                ("/reset-password/request".to_owned(), login),
+                ("/verify-email/resend".to_owned(), login),
             ]),
             ipv6_prefix: 64,
         }

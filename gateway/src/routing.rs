@@ -43,7 +43,7 @@ impl RouteTable {
         let intern = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         let mut table = HashMap::default();
         for manifest in &manifests {
-            for route in manifest.routes() {
+            for route in manifest.routes().into_iter().chain(manifest.page_routes()) {
                 let access = match route.access {
                     Access::Signup if allow_self_signup => Access::Public,
                     Access::Signup => Access::Authenticated,
@@ -57,7 +57,7 @@ impl RouteTable {
                     idempotent: route.idempotent,
                 };
                 if table.insert(path, entry).is_some() {
-                    anyhow::bail!("two modules declare the method {path}");
+                    anyhow::bail!("two modules declare the method or page {path}");
                 }
             }
         }

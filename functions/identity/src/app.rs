@@ -80,7 +80,7 @@ pub async fn build(config: &Config) -> anyhow::Result<App> {
             name: &[SERVICE_NAME],
             connect,
             grpc,
-            extra: Router::new(),
+            extra: crate::pages::routes(service.clone()),
             verifier: Arc::new(verifier),
         },
         // Ready once its database and the modules its manifest depends on answer.

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod mail;
+pub mod pages;
 pub mod peers;
 pub mod ports;
 pub mod service;

@@ -89,6 +89,8 @@ pub use platform_kernel::clock::Clock;
 pub enum Job {
     /// Mail a reset link to this address, if it is a user's.
     PasswordReset { email: crate::domain::Email },
+    /// Mail a new verification link to this address, if it is an unverified user's.
+    Verification { email: crate::domain::Email },
 }
 
 pub trait Jobs: Send + Sync + 'static {

@@ -119,6 +119,20 @@ impl IdentityService {
         )
     }
 
+    /// How long a mailed link works, in minutes: a reset link's, or a verification link's.
+    pub fn link_minutes(&self, reset: bool) -> i64 {
+        if reset {
+            self.settings.reset_ttl.num_minutes()
+        } else {
+            self.settings.verification_ttl.num_minutes()
+        }
+    }
+
+    /// Where the links in mails point (`mail.public_url`).
+    pub fn public_url(&self) -> &str {
+        &self.settings.public_url
+    }
+
     fn link(&self, path: &str, token: &str) -> String {
         format!(
             "{}/{path}?token={token}",

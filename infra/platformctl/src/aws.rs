@@ -372,6 +372,23 @@ fn function(out: &mut String, manifest: &Manifest, all: &[Manifest]) {
             false,
         );
     }
+    // The module's pages (the links in its mails), public, for GET and POST.
+    for page in &manifest.pages {
+        let name: String = page.split(['/', '-', '_', '.']).map(pascal).collect();
+        for method in ["GET", "POST"] {
+            route(
+                w,
+                &format!(
+                    "{id}Page{name}{}PublicRoute",
+                    pascal(&method.to_lowercase())
+                ),
+                "Public",
+                &id,
+                &format!("{method} {page}"),
+                false,
+            );
+        }
+    }
     if module == "auth" {
         // The issuer's discovery document and key set, public (the authorizer reads them);
         // the revocation feed only for the functions.

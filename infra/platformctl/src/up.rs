@@ -159,6 +159,15 @@ async fn start_all(
                 "[127.0.0.1]",
             );
         }
+        // The links in identity's mails open its pages through the gateway, at its (offset)
+        // port, unless the operator chose another public URL.
+        if service.name == "identity" && std::env::var_os("IDENTITY__MAIL__PUBLIC_URL").is_none() {
+            let gateway = crate::stack::GATEWAY_PORT.saturating_add(options.port_offset);
+            command.env(
+                "IDENTITY__MAIL__PUBLIC_URL",
+                format!("http://localhost:{gateway}"),
+            );
+        }
         // Each service finds the others at their (offset) ports.
         for other in services {
             let var = format!(

@@ -136,6 +136,21 @@ async fn up_starts_the_stack_prints_where_it_is_and_stops_on_sigterm() {
         assert!(response.starts_with("HTTP/1.1 200"), "{method}: {response}");
     }
 
+    // The link in the welcome mail opens identity's page through the gateway.
+    let mail = platform_testkit::mail::messages_to(&data.path().join("mail"), "ctl@example.com");
+    let link = platform_testkit::mail::link(&mail[0], "/verify-email").expect("a link");
+    let prefix = format!("http://localhost:{gateway_port}");
+    let path = link
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{link}"));
+    let response = http(
+        gateway_port,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("Confirm my email"), "{response}");
+
     // The operator makes that user an administrator from the shell.
     let login = http(
         gateway_port,

@@ -75,6 +75,20 @@ impl Manifest {
             })
             .collect()
     }
+
+    /// Every page as the gateway routes it: public, never retried.
+    pub fn page_routes(&self) -> Vec<Route> {
+        self.pages
+            .iter()
+            .map(|path| Route {
+                path: path.clone(),
+                module: self.name.clone(),
+                access: Access::Public,
+                permission: None,
+                idempotent: false,
+            })
+            .collect()
+    }
 }
 
 /// Feature modules' manifests (`paths`), each checked, and checked together with the built-in

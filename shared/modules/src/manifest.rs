@@ -25,6 +25,10 @@ pub struct Manifest {
     pub permissions: Vec<PermissionDecl>,
     #[serde(default)]
     pub rpcs: Vec<Rpc>,
+    /// Plain web pages the module serves beside its RPCs (the links in its mails): exact
+    /// paths the gateway routes to it as public, for GET and POST.
+    #[serde(default)]
+    pub pages: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -101,6 +105,35 @@ pub fn reserved_name(name: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// What is wrong with a page path, if anything: it must be `/` and lowercase segments of
+/// letters, digits, `-`, `_` and `.` (so it never looks like a method path, which has a
+/// PascalCase service), and not one of the gateway's own paths.
+fn page_problem(path: &str) -> Option<&'static str> {
+    const GATEWAY: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/.well-known"];
+    let Some(rest) = path.strip_prefix('/') else {
+        return Some("must start with '/'");
+    };
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('.')
+            && s.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+            })
+    };
+    if !rest.split('/').all(segment_ok) {
+        return Some(
+            "must be lowercase segments of letters, digits, '-', '_' and '.' (none empty or starting with '.')",
+        );
+    }
+    if GATEWAY
+        .iter()
+        .any(|g| path == *g || path.starts_with(&format!("{g}/")))
+    {
+        return Some("is one of the gateway's own paths");
+    }
+    None
 }
 
 fn pascal(s: &str) -> bool {
@@ -261,6 +294,15 @@ impl Manifest {
                         format!("`{permission}` is not among this module's permissions"),
                     );
                 }
+            }
+        }
+        let mut pages = HashSet::new();
+        for (i, page) in self.pages.iter().enumerate() {
+            if let Some(problem) = page_problem(page) {
+                return bad(format!("pages[{i}]"), format!("`{page}` {problem}"));
+            }
+            if !pages.insert(page.as_str()) {
+                return bad(format!("pages[{i}]"), format!("`{page}` is listed twice"));
             }
         }
         let mut constants = HashSet::from(["ALL".to_owned()]);

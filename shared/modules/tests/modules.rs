@@ -21,6 +21,8 @@ permissions:
 rpcs:
   - {name: GetInvoice, access: authenticated, permission: billing.invoices.read, idempotent: true}
   - {name: Health, access: public}
+pages:
+  - /invoices/view
 "#;
 
 fn error_of(text: &str) -> String {
@@ -39,6 +41,16 @@ fn a_good_manifest_gives_its_routes() {
         Some("billing.invoices.read")
     );
     assert_eq!(routes[1].access, Access::Public);
+    let pages = m.page_routes();
+    assert_eq!(pages[0].path, "/invoices/view");
+    assert_eq!(
+        (
+            pages[0].access,
+            pages[0].idempotent,
+            pages[0].module.as_str()
+        ),
+        (Access::Public, false, "billing")
+    );
 }
 
 #[test]
@@ -129,6 +141,31 @@ fn each_mistake_is_named_with_the_file_and_the_field() {
             "{name: Health, acess: public}",
             "unknown field `acess`",
         ),
+        (
+            "- /invoices/view",
+            "- invoices/view",
+            "pages[0]: `invoices/view` must start with '/'",
+        ),
+        (
+            "- /invoices/view",
+            "- /acme.billing.v1.BillingService/GetInvoice",
+            "pages[0]: `/acme.billing.v1.BillingService/GetInvoice` must be lowercase segments",
+        ),
+        (
+            "- /invoices/view",
+            "- /invoices/../admin",
+            "must be lowercase segments",
+        ),
+        (
+            "- /invoices/view",
+            "- /healthz",
+            "pages[0]: `/healthz` is one of the gateway's own paths",
+        ),
+        (
+            "- /invoices/view",
+            "- /invoices/view\n  - /invoices/view",
+            "pages[1]: `/invoices/view` is listed twice",
+        ),
     ];
     for (from, to, expected) in cases {
         assert!(GOOD.contains(from), "{from}");
@@ -153,6 +190,7 @@ fn module(name: &str, version: &str, dependencies: &[(&str, &str)]) -> Manifest 
             .collect(),
         permissions: vec![],
         rpcs: vec![],
+        pages: vec![],
     }
 }
 

@@ -50,3 +50,26 @@ pub fn link_token(message: &str) -> Option<String> {
             .collect(),
     )
 }
+
+/// The first link in `message` to `path` (`/verify-email`, say), whole, as a person would
+/// copy it from the mail.
+pub fn link(message: &str, path: &str) -> Option<String> {
+    message
+        .split_whitespace()
+        .find(|word| word.starts_with("http") && word.contains(&format!("{path}?")))
+        .map(str::to_owned)
+}
+
+/// Asserts the security headers every page behind the mails' links carries (`what` names the
+/// page in a failure).
+pub fn assert_page_headers(headers: &http::HeaderMap, what: &str) {
+    let csp = headers["content-security-policy"]
+        .to_str()
+        .unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    assert!(csp.contains("script-src 'self'"), "{what}: {csp}");
+    assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
+    assert_eq!(headers["x-frame-options"], "DENY", "{what}");
+    assert_eq!(headers["referrer-policy"], "no-referrer", "{what}");
+    assert_eq!(headers["cache-control"], "no-store", "{what}");
+}

@@ -31,6 +31,16 @@ impl Served {
         };
         #[allow(clippy::expect_used)] // test support: a test cannot go on without a port
         let listener = server::bind(&config).await.expect("binding 127.0.0.1:0");
+        Self::start_on(service, listener, &config)
+    }
+
+    /// Serves `service` on `listener`, bound beforehand (when its address must be known
+    /// before the service is built: a link to it in a mail, say).
+    pub fn start_on<S: HttpService>(
+        service: S,
+        listener: tokio::net::TcpListener,
+        config: &ServerConfig,
+    ) -> Self {
         #[allow(clippy::expect_used)]
         let addr = listener.local_addr().expect("local address");
         let (stop_tx, mut stop_rx) = watch::channel(false);

@@ -24,6 +24,11 @@ pub fn rpc(
         .delete_user(unary!(svc, delete_user, pb::DeleteUserRequest))
         .list_users(unary!(svc, list_users, pb::ListUsersRequest))
         .verify_email(unary!(svc, verify_email, pb::VerifyEmailRequest))
+        .resend_verification(unary!(
+            svc,
+            resend_verification,
+            pb::ResendVerificationRequest
+        ))
         .request_password_reset(unary!(
             svc,
             request_password_reset,
@@ -144,6 +149,14 @@ async fn verify_email(
     Ok(pb::VerifyEmailResponse {
         user: Some(user.into()),
     })
+}
+
+async fn resend_verification(
+    s: &IdentityService,
+    r: pb::ResendVerificationRequest,
+) -> Result<pb::ResendVerificationResponse> {
+    s.resend_verification(&r.email).await?;
+    Ok(pb::ResendVerificationResponse {})
 }
 
 async fn request_password_reset(

@@ -252,7 +252,7 @@ impl crate::ports::Jobs for RecordingJobs {
 }
 
 pub struct Harness {
-    pub service: IdentityService,
+    pub service: Arc<IdentityService>,
     pub jobs: Arc<RecordingJobs>,
     pub permissions: Arc<FakePermissions>,
     pub sessions: Arc<RecordingSessions>,
@@ -335,7 +335,7 @@ impl Harness {
             },
         );
         Self {
-            service,
+            service: Arc::new(service),
             jobs,
             permissions,
             sessions,
@@ -359,6 +359,17 @@ impl Harness {
             .await
             .expect("requested");
         self.run_jobs().await;
+    }
+
+    /// The user as stored now.
+    pub async fn store_user(&self, email: &str) -> User {
+        crate::ports::UserStore::find_by_email(
+            self.store.as_ref(),
+            &Email::parse(email).expect("email"),
+        )
+        .await
+        .expect("store")
+        .expect("a user")
     }
 
     pub async fn user(&self, email: &str) -> User {

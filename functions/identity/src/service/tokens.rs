@@ -1,4 +1,5 @@
-//! VerifyEmail, RequestPasswordReset, ResetPassword, and the emails that carry the tokens.
+//! VerifyEmail, ResendVerification, RequestPasswordReset, ResetPassword, and the emails that
+//! carry the tokens.
 
 use crate::domain::{Email, Password, TokenKind, TokenSecret, User};
 use crate::error::{IdentityError, Result};
@@ -55,12 +56,21 @@ impl IdentityService {
         self.jobs.submit(Job::PasswordReset { email })
     }
 
+    /// Like [`IdentityService::request_password_reset`]: answers alike for every address and
+    /// only queues [`Job::Verification`]; a new link is mailed to an active user whose address
+    /// is not verified yet (earlier links keep working until they expire).
+    pub async fn resend_verification(&self, email: &str) -> Result<()> {
+        let email = Email::parse(email)?;
+        self.jobs.submit(Job::Verification { email })
+    }
+
     /// Does a queued job, within [`JOB_TIMEOUT`] (a stuck mail server does not hold the
     /// queue). Failures are logged: nobody waits for the answer.
     pub async fn run(&self, job: Job) {
         let work = async {
             match job {
                 Job::PasswordReset { email } => self.mail_password_reset(&email).await,
+                Job::Verification { email } => self.mail_verification(&email).await,
             }
         };
         match tokio::time::timeout(JOB_TIMEOUT, work).await {
@@ -68,6 +78,18 @@ impl IdentityService {
             Ok(Err(e)) => tracing::error!(error = %e, "a queued job failed"),
             Err(_) => {
                 tracing::error!(timeout = ?JOB_TIMEOUT, "a queued job took too long and was dropped")
+            }
+        }
+    }
+
+    async fn mail_verification(&self, email: &Email) -> Result<()> {
+        match self.store.find_by_email(email).await? {
+            Some(user) if !user.email_verified && !user.disabled => {
+                self.send_verification(&user).await
+            }
+            _ => {
+                tracing::info!("a verification mail was asked for an unknown or verified email");
+                Ok(())
             }
         }
     }
@@ -276,6 +298,42 @@ mod tests {
                 .event_kinds()
                 .iter()
                 .any(|k| k == "user.password_reset")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_verification_link_goes_only_to_an_unverified_user_and_works() {
+        let h = Harness::new();
+        h.user("ada@example.com").await;
+        h.verified_user("bob@example.com").await;
+        let sent = h.mailer.count();
+        for email in ["ada@example.com", "bob@example.com", "nobody@example.com"] {
+            h.service
+                .resend_verification(email)
+                .await
+                .expect("the same answer");
+        }
+        assert_eq!(
+            h.mailer.count(),
+            sent,
+            "nothing is looked up on the request path"
+        );
+        h.run_jobs().await;
+        assert_eq!(
+            h.mailer.count(),
+            sent + 1,
+            "only the unverified user is mailed"
+        );
+        let token = h
+            .mailer
+            .last_token_to("ada@example.com")
+            .expect("a new link");
+        let user = h.service.verify_email(&token).await.expect("it verifies");
+        assert!(user.email_verified);
+        let err = h.service.resend_verification("not an address").await;
+        assert!(
+            matches!(err, Err(IdentityError::InvalidArgument { .. })),
+            "{err:?}"
         );
     }
 

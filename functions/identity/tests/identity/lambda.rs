@@ -115,3 +115,33 @@ async fn errors_and_health_work_through_api_gateway_events() {
     let (status, body) = invoke(&app, "GET", "/healthz", "text/plain", "").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
 }
+
+/// The pages behind the mails' links answer on Lambda too (the public API routes them to
+/// identity's function).
+#[tokio::test]
+async fn the_mail_pages_answer_through_api_gateway_events() {
+    let app = TestApp::spawn().await;
+    let mut event: Value = serde_json::from_str(&api_gateway_v2_event(
+        "GET",
+        "/verify-email",
+        "text/html",
+        "",
+        "",
+    ))
+    .expect("event");
+    event["rawQueryString"] = json!("token=abc");
+    let request = lambda_http::request::from_str(&event.to_string()).expect("fixture parses");
+    let service = platform_kernel::server::lambda_service(app.router.clone());
+    let response = service.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    let page = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.contains("Confirm my email"), "{page}");
+    assert!(page.contains("value=\"abc\""), "{page}");
+}

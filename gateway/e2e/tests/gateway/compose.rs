@@ -323,6 +323,21 @@ async fn every_service_starts_with_the_compose_environment_and_the_stack_works()
     .await;
     assert_eq!(status, 200, "{body}\n{}", tail(dir.path(), "auth"));
     let token = body["accessToken"].as_str().expect("a token").to_owned();
+    // The links in the mails name the gateway as published, and it serves identity's pages.
+    assert_eq!(
+        environment(&compose, "identity")["IDENTITY__MAIL__PUBLIC_URL"],
+        "http://localhost:8080"
+    );
+    assert!(
+        compose["services"]["gateway"]["ports"]
+            .as_sequence()
+            .is_some_and(|p| p.iter().any(|p| p.as_str() == Some("8080:8080"))),
+        "the gateway is published on 8080"
+    );
+    assert_eq!(
+        get(&format!("http://127.0.0.1:{gateway}/verify-email?token=t")).await,
+        Some(200)
+    );
     // At identity's own port (the gateway would refuse it first), a plain user is refused an
     // administrator's RPC: permission_denied is authz's answer to identity's check, which
     // identity could ask only with a service token from auth, for an assertion signed with the

@@ -6,6 +6,7 @@ mod compose;
 mod consul_stack;
 mod edge;
 mod feature_module;
+mod mail_pages;
 mod membership;
 mod mfa;
 mod new_rpcs;

@@ -90,6 +90,15 @@ pub async fn start_gateway_with_clock(
     config: &Config,
     clock: Arc<dyn platform_kernel::clock::Clock>,
 ) -> SocketAddr {
+    start_gateway_on(config, clock, None).await
+}
+
+/// A gateway on `listener` (bound beforehand) or on a free port.
+pub async fn start_gateway_on(
+    config: &Config,
+    clock: Arc<dyn platform_kernel::clock::Clock>,
+    listener: Option<tokio::net::TcpListener>,
+) -> SocketAddr {
     let gw = gateway::build_with_clock(config, clock)
         .await
         .expect("gateway");
@@ -101,7 +110,10 @@ pub async fn start_gateway_with_clock(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    serve(gw.service).await
+    match listener {
+        Some(listener) => Served::start_on(gw.service, listener, &config.base.server).detach(),
+        None => serve(gw.service).await,
+    }
 }
 
 impl Stack {
@@ -131,7 +143,7 @@ impl Stack {
         tweak: impl FnOnce(&mut Config),
         clock: Arc<dyn platform_kernel::clock::Clock>,
     ) -> Self {
-        Self::start_inner(|_| {}, tweak, clock, true).await
+        Self::start_inner(|_| {}, tweak, clock, true, None).await
     }
 
     /// With the services configured by `services_tweak` as well.
@@ -140,7 +152,18 @@ impl Stack {
         tweak: impl FnOnce(&mut Config),
         clock: Arc<dyn platform_kernel::clock::Clock>,
     ) -> Self {
-        Self::start_inner(services_tweak, tweak, clock, false).await
+        Self::start_inner(services_tweak, tweak, clock, false, None).await
+    }
+
+    /// With the gateway on `listener`, bound beforehand (the services' configuration can
+    /// then name the gateway's address: the links in identity's mails).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        services_tweak: impl FnOnce(&mut platform_teststack::Configs),
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let clock = Arc::new(platform_kernel::clock::SystemClock);
+        Self::start_inner(services_tweak, tweak, clock, false, Some(listener)).await
     }
 
     async fn start_inner(
@@ -148,6 +171,7 @@ impl Stack {
         tweak: impl FnOnce(&mut Config),
         clock: Arc<dyn platform_kernel::clock::Clock>,
         authz_echo: bool,
+        listener: Option<tokio::net::TcpListener>,
     ) -> Self {
         platform_kernel::telemetry::init_for_tests();
         let services = platform_teststack::TestStack::start_with(services_tweak).await;
@@ -161,7 +185,7 @@ impl Stack {
         instances.insert("authz".into(), vec![format!("http://{authz}")]);
         instances.insert("audit".into(), vec![format!("http://{echo}")]);
         tweak(&mut config);
-        let gateway = start_gateway_with_clock(&config, clock).await;
+        let gateway = start_gateway_on(&config, clock, listener).await;
         Self {
             gateway,
             config,

@@ -73,6 +73,11 @@ fn each_rpc_is_routed_as_its_manifest_says_and_internal_ones_never_publicly() {
             }
             expected.insert(("ServiceApi".to_owned(), key), false);
         }
+        for page in &manifest.pages {
+            for method in ["GET", "POST"] {
+                expected.insert(("PublicApi".to_owned(), format!("{method} {page}")), false);
+            }
+        }
     }
     for path in [
         "/.well-known/openid-configuration",

@@ -10,6 +10,7 @@ super::service_client! {
         fn delete_user(DeleteUserRequest) -> DeleteUserResponse = DELETE_USER;
         fn list_users(ListUsersRequest) -> ListUsersResponse = LIST_USERS;
         fn verify_email(VerifyEmailRequest) -> VerifyEmailResponse = VERIFY_EMAIL;
+        fn resend_verification(ResendVerificationRequest) -> ResendVerificationResponse = RESEND_VERIFICATION;
         fn request_password_reset(RequestPasswordResetRequest) -> RequestPasswordResetResponse = REQUEST_PASSWORD_RESET;
         fn reset_password(ResetPasswordRequest) -> ResetPasswordResponse = RESET_PASSWORD;
         /// Internal: for the auth service only.
