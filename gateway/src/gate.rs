@@ -51,8 +51,10 @@ pub struct Call {
 pub async fn gate(gate: &Gate, mut req: Request<Body>) -> Response {
     let head = HeaderScan::read_and_strip(req.headers_mut());
     let path = req.uri().path();
+    let method = req.method().clone();
     let admitted = async {
         let route = routing::route(&gate.routes, path, head.wire)?;
+        routing::check_page_method(&route, &method, head.wire)?;
         let mut call = Call::new(head, route);
         body_limit::check_declared(gate.max_body, call.head.declared, call.head.wire)?;
         authentication::recognise(&gate.auth, &mut call);

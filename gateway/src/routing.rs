@@ -21,6 +21,8 @@ pub struct Route {
     /// What a user caller must hold (somewhere) before the call goes on, per the manifest.
     pub permission: Option<&'static str>,
     pub idempotent: bool,
+    /// A plain web page of the module's (its manifest's `pages`), not a method.
+    pub page: bool,
 }
 
 pub struct RouteTable(HashMap<&'static str, Route, foldhash::fast::RandomState>);
@@ -43,7 +45,9 @@ impl RouteTable {
         let intern = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         let mut table = HashMap::default();
         for manifest in &manifests {
-            for route in manifest.routes().into_iter().chain(manifest.page_routes()) {
+            let pages = manifest.page_routes().into_iter().map(|r| (r, true));
+            let methods = manifest.routes().into_iter().map(|r| (r, false));
+            for (route, page) in methods.chain(pages) {
                 let access = match route.access {
                     Access::Signup if allow_self_signup => Access::Public,
                     Access::Signup => Access::Authenticated,
@@ -55,6 +59,7 @@ impl RouteTable {
                     access,
                     permission: route.permission.map(intern),
                     idempotent: route.idempotent,
+                    page,
                 };
                 if table.insert(path, entry).is_some() {
                     anyhow::bail!("two modules declare the method or page {path}");
@@ -71,6 +76,30 @@ impl RouteTable {
             .copied()
             .filter(|r| r.access != Access::Internal)
     }
+}
+
+/// A page answers GET, HEAD and POST only (what its manifest promises); anything else is
+/// refused here, 405, before it reaches the module.
+pub fn check_page_method(route: &Route, method: &http::Method, wire: Wire) -> Result<(), Response> {
+    if !route.page
+        || matches!(
+            *method,
+            http::Method::GET | http::Method::HEAD | http::Method::POST
+        )
+    {
+        return Ok(());
+    }
+    let mut response = error(
+        wire,
+        ErrorCode::Unimplemented,
+        &format!("a page answers GET and POST, not {method}"),
+    );
+    *response.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+    response.headers_mut().insert(
+        http::header::ALLOW,
+        http::HeaderValue::from_static("GET, HEAD, POST"),
+    );
+    Err(response)
 }
 
 /// The routing step.
@@ -92,6 +121,31 @@ pub fn route(table: &RouteTable, path: &str, wire: Wire) -> Result<Route, Respon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_are_public_and_answer_get_and_post_only() {
+        let table = RouteTable::new(true).expect("table");
+        let page = table.route("/verify-email").expect("identity's page");
+        assert_eq!(
+            (page.service, page.access, page.page, page.idempotent),
+            ("identity", Access::Public, true, false)
+        );
+        for method in [http::Method::GET, http::Method::HEAD, http::Method::POST] {
+            assert!(
+                check_page_method(&page, &method, Wire::Connect).is_ok(),
+                "{method}"
+            );
+        }
+        let refused =
+            check_page_method(&page, &http::Method::DELETE, Wire::Connect).expect_err("DELETE");
+        assert_eq!(refused.status(), http::StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(refused.headers()[http::header::ALLOW], "GET, HEAD, POST");
+        let login = table
+            .route("/platform.auth.v1.AuthService/Login")
+            .expect("login");
+        assert!(!login.page);
+        assert!(check_page_method(&login, &http::Method::PUT, Wire::Connect).is_ok());
+    }
 
     #[test]
     fn public_authenticated_and_internal_methods() {

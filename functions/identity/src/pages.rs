@@ -70,15 +70,20 @@ pub fn routes(service: Arc<IdentityService>) -> Router {
         .with_state(pages)
 }
 
-/// `scheme://host[:port]` of a URL (what a browser sends as `Origin`).
+/// `scheme://host[:port]` of a URL, as a browser serializes its `Origin`: lower case, no
+/// user info, no default port.
 fn origin_of(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    format!(
-        "{}://{}",
-        scheme.to_ascii_lowercase(),
-        host.to_ascii_lowercase()
-    )
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let host = host.strip_suffix(default_port).unwrap_or(&host);
+    format!("{scheme}://{host}")
 }
 
 #[derive(Deserialize, Default)]
@@ -151,6 +156,11 @@ async fn reset_password(State(p): State<Arc<Pages>>, headers: HeaderMap, body: B
         .await
     {
         Ok(()) => html(StatusCode::OK, views::password_changed()),
+        // The password is set; only ending the other sessions failed (auth did not answer).
+        Err(IdentityError::Unavailable(message)) if message.starts_with("the change was made") => {
+            tracing::error!(%message, "a reset through the page left sessions running");
+            html(StatusCode::OK, views::password_changed_sessions_left())
+        }
         Err(IdentityError::InvalidArgument {
             field: "new_password",
             reason,
@@ -242,12 +252,16 @@ impl Pages {
     }
 }
 
-/// A page that is not the form's own problem: `unavailable` (the queue is full, or auth did
-/// not answer) says what happened; anything else is logged and answered plainly.
+/// A page that is not the form's own problem, logged and answered plainly (no internal
+/// detail reaches an anonymous visitor).
 fn failure(e: &IdentityError) -> Response {
     match e {
         IdentityError::Unavailable(message) => {
-            html(StatusCode::SERVICE_UNAVAILABLE, views::failed(message))
+            tracing::warn!(%message, "a mail page could not be served");
+            html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                views::failed("The service is busy; try again in a moment."),
+            )
         }
         other => {
             tracing::error!(error = %other, "a mail page failed");

@@ -49,6 +49,8 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> Result<Option<(UserId, Option<Email>)>>;
     /// Marks every unused token of `kind` for the user as used.
     async fn retire_tokens(&self, user: UserId, kind: TokenKind, now: DateTime<Utc>) -> Result<()>;
+    /// When the user's newest token of `kind` was issued, if any ever was.
+    async fn last_token_at(&self, user: UserId, kind: TokenKind) -> Result<Option<DateTime<Utc>>>;
 }
 
 /// A message to one recipient.

@@ -372,10 +372,11 @@ fn function(out: &mut String, manifest: &Manifest, all: &[Manifest]) {
             false,
         );
     }
-    // The module's pages (the links in its mails), public, for GET and POST.
+    // The module's pages (the links in its mails), public, for GET and POST; their files
+    // (a name with an extension: the stylesheet, the script) for GET only.
     for page in &manifest.pages {
         let name: String = page.split(['/', '-', '_', '.']).map(pascal).collect();
-        for method in ["GET", "POST"] {
+        for method in page_methods(page) {
             route(
                 w,
                 &format!(
@@ -418,6 +419,19 @@ fn function(out: &mut String, manifest: &Manifest, all: &[Manifest]) {
                 false,
             );
         }
+    }
+}
+
+/// The methods a page is routed for: GET and POST, or GET for a file (`pages.css`).
+pub fn page_methods(page: &str) -> &'static [&'static str] {
+    if page
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains('.'))
+    {
+        &["GET"]
+    } else {
+        &["GET", "POST"]
     }
 }
 

@@ -134,10 +134,17 @@ async fn the_public_origin_is_accepted_without_fetch_metadata() {
     )
     .await;
     assert_eq!(status, 200, "{origin}: {page}");
-    assert_eq!(
-        super::origin_of("HTTPS://App.Example.com:8443/base?x=1"),
-        "https://app.example.com:8443"
-    );
+    for (url, origin) in [
+        (
+            "HTTPS://App.Example.com:8443/base?x=1",
+            "https://app.example.com:8443",
+        ),
+        ("https://app.example.com:443/", "https://app.example.com"),
+        ("http://user:pw@localhost:80", "http://localhost"),
+        ("http://localhost:8080", "http://localhost:8080"),
+    ] {
+        assert_eq!(super::origin_of(url), origin, "{url}");
+    }
 }
 
 #[tokio::test]
@@ -259,4 +266,26 @@ async fn assets_unknown_tokens_and_markup_in_tokens_are_answered_safely() {
     let (status, _, page) = call(&h, "POST", "/verify-email", &[], &post("unknown")).await;
     assert_eq!(status, 400);
     assert!(page.contains("This link no longer works"), "{page}");
+}
+
+#[tokio::test]
+async fn a_reset_whose_sessions_could_not_be_ended_says_so_without_internals() {
+    let h = Harness::new();
+    h.user("ada@example.com").await;
+    h.request_reset("ada@example.com").await;
+    let token = h.mailer.last_token_to("ada@example.com").expect("token");
+    h.sessions.set_down(true);
+    let (status, page) = reset(
+        &h,
+        &token,
+        "a brand new passphrase",
+        "a brand new passphrase",
+    )
+    .await;
+    assert_eq!(status, 200, "the password is set: {page}");
+    assert!(
+        page.contains("could not sign out your other devices"),
+        "{page}"
+    );
+    assert!(!page.contains("10.0.0.7"), "no internal detail: {page}");
 }

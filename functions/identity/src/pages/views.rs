@@ -132,6 +132,24 @@ pub fn password_changed() -> String {
     )
 }
 
+/// The password is set, but the other sessions could not be ended just now.
+pub fn password_changed_sessions_left() -> String {
+    page(
+        "Your password was changed",
+        &format!(
+            "{}{}",
+            para(
+                "Your new password is set, but we could not sign out your other devices just \
+                 now: sessions begun before the change may still be open."
+            ),
+            para(
+                "Sign in with the new password and end your other sessions, or ask your \
+                 administrator to; if you did not ask for this, do it at once."
+            )
+        ),
+    )
+}
+
 pub fn reset_link_invalid() -> String {
     page(
         "This link no longer works",

@@ -123,6 +123,14 @@ impl UserStore for MemoryStore {
         }))
     }
 
+    async fn last_token_at(&self, user: UserId, kind: TokenKind) -> Result<Option<DateTime<Utc>>> {
+        Ok(lock(&self.tokens)
+            .iter()
+            .filter(|(t, _)| t.user_id == user && t.kind == kind)
+            .map(|(t, _)| t.created_at)
+            .max())
+    }
+
     async fn retire_tokens(&self, user: UserId, kind: TokenKind, now: DateTime<Utc>) -> Result<()> {
         for (t, used) in lock(&self.tokens).iter_mut() {
             if t.user_id == user && t.kind == kind && used.is_none() {
@@ -218,18 +226,32 @@ impl Permissions for FakePermissions {
 
 /// The users whose sessions were ended, and the session kept.
 #[derive(Default)]
-pub struct RecordingSessions(Mutex<Vec<(UserId, Option<String>)>>);
+pub struct RecordingSessions {
+    ended: Mutex<Vec<(UserId, Option<String>)>>,
+    /// Auth does not answer.
+    down: std::sync::atomic::AtomicBool,
+}
 
 impl RecordingSessions {
     pub fn ended(&self) -> Vec<(UserId, Option<String>)> {
-        lock(&self.0).clone()
+        lock(&self.ended).clone()
+    }
+
+    /// Makes every revocation fail (auth down) or succeed again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
 #[async_trait::async_trait]
 impl Sessions for RecordingSessions {
     async fn revoke(&self, user: UserId, keep: Option<&str>) -> Result<()> {
-        lock(&self.0).push((user, keep.map(str::to_owned)));
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::error::IdentityError::Internal(anyhow::anyhow!(
+                "auth at http://10.0.0.7:8082 did not answer"
+            )));
+        }
+        lock(&self.ended).push((user, keep.map(str::to_owned)));
         Ok(())
     }
 }

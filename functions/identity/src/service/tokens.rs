@@ -7,6 +7,9 @@ use crate::ports::{Job, OutgoingMail, StoredToken};
 
 use super::IdentityService;
 
+/// How soon after the last verification link a new one may be mailed.
+pub const RESEND_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
 /// The longest a queued job may take.
 pub const JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -85,6 +88,20 @@ impl IdentityService {
     async fn mail_verification(&self, email: &Email) -> Result<()> {
         match self.store.find_by_email(email).await? {
             Some(user) if !user.email_verified && !user.disabled => {
+                // At most one link a minute to an address (asking again floods nobody's
+                // mailbox), and only the newest works.
+                let now = self.clock.now();
+                let last = self
+                    .store
+                    .last_token_at(user.id, TokenKind::EmailVerification)
+                    .await?;
+                if last.is_some_and(|at| now - at < RESEND_AFTER) {
+                    tracing::info!("a new verification link was asked for within a minute");
+                    return Ok(());
+                }
+                self.store
+                    .retire_tokens(user.id, TokenKind::EmailVerification, now)
+                    .await?;
                 self.send_verification(&user).await
             }
             _ => {
@@ -306,7 +323,16 @@ mod tests {
         let h = Harness::new();
         h.user("ada@example.com").await;
         h.verified_user("bob@example.com").await;
+        let welcome = h.mailer.last_token_to("ada@example.com").expect("welcome");
         let sent = h.mailer.count();
+        // Within a minute of the welcome mail: nothing more.
+        h.service
+            .resend_verification("ada@example.com")
+            .await
+            .expect("asked");
+        h.run_jobs().await;
+        assert_eq!(h.mailer.count(), sent, "at most one link a minute");
+        h.clock.advance(Duration::minutes(2));
         for email in ["ada@example.com", "bob@example.com", "nobody@example.com"] {
             h.service
                 .resend_verification(email)
@@ -328,6 +354,13 @@ mod tests {
             .mailer
             .last_token_to("ada@example.com")
             .expect("a new link");
+        assert!(
+            matches!(
+                h.service.verify_email(&welcome).await,
+                Err(IdentityError::InvalidToken)
+            ),
+            "only the newest link works"
+        );
         let user = h.service.verify_email(&token).await.expect("it verifies");
         assert!(user.email_verified);
         let err = h.service.resend_verification("not an address").await;

@@ -272,6 +272,19 @@ impl UserStore for SqlUserStore {
         .transpose()
     }
 
+    async fn last_token_at(&self, user: UserId, kind: TokenKind) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query(
+            "SELECT created_at FROM tokens WHERE user_id = $1 AND kind = $2 \
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(user.to_string())
+        .bind(kind.as_str())
+        .fetch_optional(&self.db.pool)
+        .await
+        .with_context(|| format!("reading the newest {} token of user {user}", kind.as_str()))?;
+        row.map(|r| instant(column(&r, "created_at")?)).transpose()
+    }
+
     async fn retire_tokens(&self, user: UserId, kind: TokenKind, now: DateTime<Utc>) -> Result<()> {
         sqlx::query(
             "UPDATE tokens SET used_at = $1 WHERE user_id = $2 AND kind = $3 AND used_at IS NULL",

@@ -355,6 +355,30 @@ async fn tokens_are_single_use_and_expire_body(f: &Fixture) {
             .expect("other kind"),
         Some((u.id, Some(u.email.clone())))
     );
+
+    // The newest issue time of a kind, used or not (ResendVerification waits a minute).
+    let later = StoredToken {
+        created_at: at(90),
+        ..token("d", TokenKind::PasswordReset)
+    };
+    f.store.insert_token(&later).await.expect("d");
+    let last = |kind| f.store.last_token_at(u.id, kind);
+    assert_eq!(
+        last(TokenKind::PasswordReset).await.expect("last"),
+        Some(at(90))
+    );
+    assert_eq!(
+        last(TokenKind::EmailVerification).await.expect("last"),
+        Some(at(0))
+    );
+    let stranger = user("bob@example.com");
+    assert_eq!(
+        f.store
+            .last_token_at(stranger.id, TokenKind::PasswordReset)
+            .await
+            .expect("none"),
+        None
+    );
 }
 
 on_both_backends!(

@@ -209,6 +209,9 @@ async fn a_scanners_get_uses_nothing_and_every_page_is_served_safely_and_limited
         assert_eq!(status, 200, "{page}");
         platform_testkit::mail::assert_page_headers(&headers, page);
     }
+    let (status, headers, _) = stack.call("DELETE", "/verify-email", &[], "").await;
+    assert_eq!(status, 405, "a page answers GET and POST only");
+    assert_eq!(headers["allow"], "GET, HEAD, POST");
     let token = platform_testkit::mail::link_token(&verify).expect("token");
     let form = format!("token={token}");
     let post = |origin: &'static str| {

@@ -74,7 +74,12 @@ fn each_rpc_is_routed_as_its_manifest_says_and_internal_ones_never_publicly() {
             expected.insert(("ServiceApi".to_owned(), key), false);
         }
         for page in &manifest.pages {
-            for method in ["GET", "POST"] {
+            let methods: &[&str] = if page.ends_with(".css") || page.ends_with(".js") {
+                &["GET"]
+            } else {
+                &["GET", "POST"]
+            };
+            for method in methods {
                 expected.insert(("PublicApi".to_owned(), format!("{method} {page}")), false);
             }
         }
