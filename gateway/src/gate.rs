@@ -52,8 +52,10 @@ pub async fn gate(gate: &Gate, mut req: Request<Body>) -> Response {
     let head = HeaderScan::read_and_strip(req.headers_mut());
     let path = req.uri().path();
     let method = req.method().clone();
+    let mut page = false;
     let admitted = async {
         let route = routing::route(&gate.routes, path, head.wire)?;
+        page = route.page;
         routing::check_page_method(&route, &method, head.wire)?;
         let mut call = Call::new(head, route);
         body_limit::check_declared(gate.max_body, call.head.declared, call.head.wire)?;
@@ -64,9 +66,15 @@ pub async fn gate(gate: &Gate, mut req: Request<Body>) -> Response {
         permits::permit(&gate.permits, &call).await?;
         Ok::<_, Response>(call)
     };
-    match admitted.await {
+    let response = match admitted.await {
         Ok(call) => gate.upstreams.forward(&call, req).await,
         Err(refusal) => refusal,
+    };
+    // A person's browser on a page gets a page, whatever the refusal.
+    if page {
+        crate::page_errors::for_page(response)
+    } else {
+        response
     }
 }
 

@@ -12,6 +12,7 @@ pub mod cors;
 mod forwarding;
 mod gate;
 mod header_scan;
+mod page_errors;
 mod permits;
 pub mod protocol;
 pub mod rate_limit;

@@ -4,8 +4,9 @@
 //! rule. The gateway routes them as public paths (the manifest's `pages`) under the same rate
 //! limits as those RPCs.
 //!
-//! - A GET never uses a token: mail scanners and link previews follow links. The token goes
-//!   into the form, and the page's script takes it out of the address bar.
+//! - A GET never uses a token: mail scanners and link previews follow links. It only looks
+//!   the token up, so a used or expired link says so at once; the token goes into the form,
+//!   and the page's script takes it out of the address bar.
 //! - A POST from another site's page is refused: `Sec-Fetch-Site` must be `same-origin` when
 //!   the browser sends it, and `Origin`, when it names one, must be `mail.public_url`'s
 //!   (the token in the body is the secret either way).
@@ -26,6 +27,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
+use crate::domain::TokenKind;
 use crate::error::IdentityError;
 use crate::service::IdentityService;
 
@@ -101,8 +103,8 @@ struct Form {
     confirm: String,
 }
 
-async fn confirm_email(Query(q): Query<TokenQuery>) -> Response {
-    if q.token.is_empty() {
+async fn confirm_email(State(p): State<Arc<Pages>>, Query(q): Query<TokenQuery>) -> Response {
+    if !p.link_works(&q.token, TokenKind::EmailVerification).await {
         return html(StatusCode::BAD_REQUEST, views::verify_link_invalid());
     }
     html(StatusCode::OK, views::confirm_email(&q.token))
@@ -122,8 +124,8 @@ async fn verify_email(State(p): State<Arc<Pages>>, headers: HeaderMap, body: Byt
     }
 }
 
-async fn choose_password(Query(q): Query<TokenQuery>) -> Response {
-    if q.token.is_empty() {
+async fn choose_password(State(p): State<Arc<Pages>>, Query(q): Query<TokenQuery>) -> Response {
+    if !p.link_works(&q.token, TokenKind::PasswordReset).await {
         return html(StatusCode::BAD_REQUEST, views::reset_link_invalid());
     }
     html(
@@ -221,6 +223,18 @@ async fn ask_for_link(p: &Pages, headers: &HeaderMap, body: &[u8], reset: bool) 
 }
 
 impl Pages {
+    /// Whether the link still works (looked up, not used). If the store cannot say, the
+    /// page is shown and the POST will tell.
+    async fn link_works(&self, token: &str, kind: TokenKind) -> bool {
+        self.service
+            .link_works(token, kind)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "checking a mailed link failed");
+                true
+            })
+    }
+
     /// The posted form, once the request is known not to come from another site's page.
     #[allow(clippy::result_large_err)]
     fn form(&self, headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {

@@ -49,6 +49,9 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> Result<Option<(UserId, Option<Email>)>>;
     /// Marks every unused token of `kind` for the user as used.
     async fn retire_tokens(&self, user: UserId, kind: TokenKind, now: DateTime<Utc>) -> Result<()>;
+    /// Whether the token would be consumed at `now` (exists, is of `kind`, unused, not
+    /// expired), without consuming it.
+    async fn token_is_live(&self, hash: &str, kind: TokenKind, now: DateTime<Utc>) -> Result<bool>;
     /// When the user's newest token of `kind` was issued, if any ever was.
     async fn last_token_at(&self, user: UserId, kind: TokenKind) -> Result<Option<DateTime<Utc>>>;
 }

@@ -123,6 +123,12 @@ impl UserStore for MemoryStore {
         }))
     }
 
+    async fn token_is_live(&self, hash: &str, kind: TokenKind, now: DateTime<Utc>) -> Result<bool> {
+        Ok(lock(&self.tokens).iter().any(|(t, used)| {
+            t.hash == hash && t.kind == kind && used.is_none() && t.expires_at > now
+        }))
+    }
+
     async fn last_token_at(&self, user: UserId, kind: TokenKind) -> Result<Option<DateTime<Utc>>> {
         Ok(lock(&self.tokens)
             .iter()

@@ -50,6 +50,18 @@ impl IdentityService {
         Ok(user)
     }
 
+    /// Whether a mailed link's token would still work, without using it: the pages' GET
+    /// says at once that a link is used or expired (a mail scanner's GET uses nothing).
+    pub async fn link_works(&self, token: &str, kind: TokenKind) -> Result<bool> {
+        if token.trim().is_empty() {
+            return Ok(false);
+        }
+        let secret = TokenSecret::from_user(token);
+        self.store
+            .token_is_live(&secret.hash(), kind, self.clock.now())
+            .await
+    }
+
     /// Answers the same, in the same time, whether or not the email belongs to a user, so it
     /// cannot be used to find out who has an account: the request only queues the work
     /// ([`Job::PasswordReset`], done by [`IdentityService::run`]). A malformed email is still

@@ -272,6 +272,20 @@ impl UserStore for SqlUserStore {
         .transpose()
     }
 
+    async fn token_is_live(&self, hash: &str, kind: TokenKind, now: DateTime<Utc>) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT hash FROM tokens \
+             WHERE hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(hash)
+        .bind(kind.as_str())
+        .bind(micros(now))
+        .fetch_optional(&self.db.pool)
+        .await
+        .with_context(|| format!("looking up a {} token", kind.as_str()))?;
+        Ok(row.is_some())
+    }
+
     async fn last_token_at(&self, user: UserId, kind: TokenKind) -> Result<Option<DateTime<Utc>>> {
         let row = sqlx::query(
             "SELECT created_at FROM tokens WHERE user_id = $1 AND kind = $2 \

@@ -121,6 +121,11 @@ async fn errors_and_health_work_through_api_gateway_events() {
 #[tokio::test]
 async fn the_mail_pages_answer_through_api_gateway_events() {
     let app = TestApp::spawn().await;
+    app.create_user("pages@example.com").await;
+    let mail = platform_testkit::mail::wait_for_message(&app.mail_dir(), "pages@example.com", 0)
+        .await
+        .expect("the welcome mail");
+    let token = platform_testkit::mail::link_token(&mail).expect("token");
     let mut event: Value = serde_json::from_str(&api_gateway_v2_event(
         "GET",
         "/verify-email",
@@ -129,7 +134,7 @@ async fn the_mail_pages_answer_through_api_gateway_events() {
         "",
     ))
     .expect("event");
-    event["rawQueryString"] = json!("token=abc");
+    event["rawQueryString"] = json!(format!("token={token}"));
     let request = lambda_http::request::from_str(&event.to_string()).expect("fixture parses");
     let service = platform_kernel::server::lambda_service(app.router.clone());
     let response = service.oneshot(request).await.expect("infallible");
@@ -143,5 +148,5 @@ async fn the_mail_pages_answer_through_api_gateway_events() {
         .to_bytes();
     let page = String::from_utf8_lossy(&page);
     assert!(page.contains("Confirm my email"), "{page}");
-    assert!(page.contains("value=\"abc\""), "{page}");
+    assert!(page.contains(&format!("value=\"{token}\"")), "{page}");
 }

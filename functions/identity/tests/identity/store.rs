@@ -313,6 +313,33 @@ async fn tokens_are_single_use_and_expire_body(f: &Fixture) {
         .await
         .expect("c");
     let consume = |hash: &'static str, kind, now| f.store.consume_token(hash, kind, now);
+    // Looking a token up (the pages' GET) uses nothing.
+    let live = |hash: &'static str, kind, now| f.store.token_is_live(hash, kind, now);
+    assert!(
+        live("a", TokenKind::PasswordReset, at(1))
+            .await
+            .expect("live")
+    );
+    assert!(
+        live("a", TokenKind::PasswordReset, at(1))
+            .await
+            .expect("still")
+    );
+    assert!(
+        !live("a", TokenKind::EmailVerification, at(1))
+            .await
+            .expect("kind")
+    );
+    assert!(
+        !live("a", TokenKind::PasswordReset, at(3600))
+            .await
+            .expect("expired")
+    );
+    assert!(
+        !live("zz", TokenKind::PasswordReset, at(1))
+            .await
+            .expect("unknown")
+    );
 
     assert_eq!(
         consume("a", TokenKind::EmailVerification, at(1))
@@ -337,6 +364,11 @@ async fn tokens_are_single_use_and_expire_body(f: &Fixture) {
             .await
             .expect("used"),
         None
+    );
+    assert!(
+        !live("a", TokenKind::PasswordReset, at(2))
+            .await
+            .expect("used")
     );
 
     f.store

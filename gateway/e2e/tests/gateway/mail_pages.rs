@@ -201,7 +201,6 @@ async fn a_scanners_get_uses_nothing_and_every_page_is_served_safely_and_limited
     for page in [
         "/verify-email/resend",
         "/reset-password/request",
-        "/reset-password?token=x",
         "/identity/pages.css",
         "/identity/pages.js",
     ] {
@@ -209,6 +208,10 @@ async fn a_scanners_get_uses_nothing_and_every_page_is_served_safely_and_limited
         assert_eq!(status, 200, "{page}");
         platform_testkit::mail::assert_page_headers(&headers, page);
     }
+    let (status, headers, page) = stack.call("GET", "/reset-password?token=x", &[], "").await;
+    assert_eq!(status, 400, "an unknown link says so on opening");
+    platform_testkit::mail::assert_page_headers(&headers, "invalid reset link");
+    assert!(String::from_utf8_lossy(&page).contains("This link no longer works"));
     let (status, headers, _) = stack.call("DELETE", "/verify-email", &[], "").await;
     assert_eq!(status, 405, "a page answers GET and POST only");
     assert_eq!(headers["allow"], "GET, HEAD, POST");
@@ -244,18 +247,25 @@ async fn a_scanners_get_uses_nothing_and_every_page_is_served_safely_and_limited
     assert!(String::from_utf8_lossy(&page).contains("This link no longer works"));
 
     // The page that sends mail is limited like RequestPasswordReset: 10 at once per address.
-    let mut statuses = Vec::new();
+    let mut answers = Vec::new();
     for _ in 0..12 {
-        let (status, _, _) = stack
-            .call(
-                "POST",
-                "/reset-password/request",
-                &[("content-type", "application/x-www-form-urlencoded")],
-                format!("email={email}"),
-            )
-            .await;
-        statuses.push(status);
+        answers.push(
+            stack
+                .call(
+                    "POST",
+                    "/reset-password/request",
+                    &[("content-type", "application/x-www-form-urlencoded")],
+                    format!("email={email}"),
+                )
+                .await,
+        );
     }
+    let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
     assert_eq!(statuses[0], 200, "{statuses:?}");
-    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let (status, headers, page) = answers.last().expect("answers");
+    assert_eq!(*status, 429, "{statuses:?}");
+    // The gateway's refusal, as a page for the person who sees it.
+    platform_testkit::mail::assert_page_headers(headers, "the gateway's 429");
+    assert!(String::from_utf8_lossy(page).contains("Too many requests"));
+    assert!(headers.contains_key("retry-after"));
 }
