@@ -44,6 +44,11 @@ fn post(token: &str) -> String {
     serde_urlencoded::to_string([("token", token)]).expect("form")
 }
 
+/// A mailed link opened: (status, headers, page).
+async fn open(h: &Harness, path: &str, token: &str) -> (u16, http::HeaderMap, String) {
+    call(h, "GET", &format!("{path}?token={token}"), &[], "").await
+}
+
 /// The reset form posted: (status, page).
 async fn reset(h: &Harness, token: &str, new_password: &str, confirm: &str) -> (u16, String) {
     let form = serde_urlencoded::to_string([
@@ -154,14 +159,7 @@ async fn the_reset_form_shows_each_error_next_to_its_field_then_ends_every_sessi
     h.request_reset("ada@example.com").await;
     let token = h.mailer.last_token_to("ada@example.com").expect("token");
 
-    let (status, headers, page) = call(
-        &h,
-        "GET",
-        &format!("/reset-password?token={token}"),
-        &[],
-        "",
-    )
-    .await;
+    let (status, headers, page) = open(&h, "/reset-password", &token).await;
     assert_eq!(status, 200);
     platform_testkit::mail::assert_page_headers(&headers, "reset form");
     assert!(page.contains("<label for=\"new_password\">"), "{page}");
@@ -297,24 +295,10 @@ async fn a_used_or_expired_link_says_so_when_opened_and_a_look_uses_nothing() {
     let verify = h.mailer.last_token().expect("token");
     h.request_reset("ada@example.com").await;
     let reset_token = h.mailer.last_token_to("ada@example.com").expect("token");
-    let (status, _, _) = call(
-        &h,
-        "GET",
-        &format!("/reset-password?token={reset_token}"),
-        &[],
-        "",
-    )
-    .await;
+    let (status, _, _) = open(&h, "/reset-password", &reset_token).await;
     assert_eq!(status, 200, "live");
     h.clock.advance(Duration::minutes(61));
-    let (status, _, page) = call(
-        &h,
-        "GET",
-        &format!("/reset-password?token={reset_token}"),
-        &[],
-        "",
-    )
-    .await;
+    let (status, _, page) = open(&h, "/reset-password", &reset_token).await;
     assert_eq!(status, 400, "expired: {page}");
     assert!(
         page.contains("action=\"/reset-password/request\""),
