@@ -128,6 +128,11 @@ impl IdentityService {
             tracing::info!("password reset requested for an unknown email");
             return Ok(());
         };
+        // A disabled account cannot sign in with any password: a link would only mislead.
+        if user.disabled {
+            tracing::info!(user = %user.id, "password reset requested for a disabled user");
+            return Ok(());
+        }
         let token = self.issue(&user, TokenKind::PasswordReset).await?;
         self.store
             .record(&[self.event("user.password_reset_requested", user.id)])
@@ -380,6 +385,26 @@ mod tests {
             matches!(err, Err(IdentityError::InvalidArgument { .. })),
             "{err:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_disabled_user_gets_no_reset_link() {
+        let h = Harness::new();
+        let user = h.user("ada@example.com").await;
+        h.service
+            .update_user(
+                &Harness::admin(),
+                &user.id.to_string(),
+                crate::service::users::UpdateUserInput {
+                    disabled: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("disabled");
+        let sent = h.mailer.count();
+        h.request_reset("ada@example.com").await;
+        assert_eq!(h.mailer.count(), sent, "nothing sent, and the same answer");
     }
 
     #[tokio::test]
