@@ -106,17 +106,7 @@ mod tests {
     async fn disabled_and_deleted_users_cannot_sign_in() {
         let h = Harness::new();
         let user = h.user("ada@example.com").await;
-        h.service
-            .update_user(
-                &Harness::admin(),
-                &user.id.to_string(),
-                crate::service::users::UpdateUserInput {
-                    disabled: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("disabled");
+        h.disable(&user).await;
         let err = h
             .service
             .verify_password(

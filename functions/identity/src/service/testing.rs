@@ -389,6 +389,21 @@ impl Harness {
         self.run_jobs().await;
     }
 
+    /// The user disabled by an administrator.
+    pub async fn disable(&self, user: &User) {
+        self.service
+            .update_user(
+                &Self::admin(),
+                &user.id.to_string(),
+                crate::service::users::UpdateUserInput {
+                    disabled: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("disabled");
+    }
+
     /// The user as stored now.
     pub async fn store_user(&self, email: &str) -> User {
         crate::ports::UserStore::find_by_email(

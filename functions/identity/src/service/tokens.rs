@@ -391,17 +391,7 @@ mod tests {
     async fn a_disabled_user_gets_no_reset_link() {
         let h = Harness::new();
         let user = h.user("ada@example.com").await;
-        h.service
-            .update_user(
-                &Harness::admin(),
-                &user.id.to_string(),
-                crate::service::users::UpdateUserInput {
-                    disabled: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("disabled");
+        h.disable(&user).await;
         let sent = h.mailer.count();
         h.request_reset("ada@example.com").await;
         assert_eq!(h.mailer.count(), sent, "nothing sent, and the same answer");
