@@ -1,6 +1,7 @@
 //! Who may call the RPCs the authorization work added (ChangePassword, CheckPermissions,
 //! ListRoleHolders, RevokeSessions, IssueServiceToken), the second factor's (EnrollTotp,
-//! ConfirmTotp, ResetMfa, VerifyMfa) and the audit log's (Record, Query, VerifyChain):
+//! ConfirmTotp, ResetMfa, VerifyMfa), the audit log's (Record, Query, VerifyChain) and the
+//! mail pages' (ResendVerification, public: it answers anyone alike and is limited):
 //! everyone else is refused, at the
 //! gateway and at the service's own port, with no credential and with a forged identity
 //! header; and a signed-in user without the right gets permission_denied at the port.
@@ -245,4 +246,72 @@ async fn a_plain_user_is_refused_what_the_added_rpcs_keep_for_others() {
         )
         .await;
     assert_eq!(status, 200);
+}
+
+/// ResendVerification (#27) is public, like RequestPasswordReset: the mailed link is the
+/// proof, so there is no caller to refuse. What holds instead, at the gateway and at
+/// identity's port, with no credential and with a forged identity header: the answer is the
+/// same for an unverified user, a verified one and an unknown address (nothing to learn), a
+/// forged `x-user-id` or bearer changes nothing, a malformed address is `invalid_argument`,
+/// and past its burst the gateway refuses it (429).
+#[tokio::test]
+async fn resend_verification_answers_anyone_alike_and_is_limited() {
+    let stack = Stack::start(|_| {}).await;
+    let services = &stack.services;
+    let victim = services.user("victim@example.com").await;
+    let admin = services.admin("root@example.com").await;
+    let path = "/platform.identity.v1.IdentityService/ResendVerification";
+    let forged_bearer = format!("Bearer forged.{}.token", victim.id);
+    let mut answers = Vec::new();
+    for email in [
+        "victim@example.com",
+        "root@example.com",
+        "nobody@example.com",
+    ] {
+        let body = json!({"email": email});
+        for headers in [
+            vec![("content-type", "application/json")],
+            vec![
+                ("content-type", "application/json"),
+                ("x-user-id", admin.id.as_str()),
+            ],
+        ] {
+            let (status, _, answer) = stack.call("POST", path, &headers, body.to_string()).await;
+            answers.push((status, String::from_utf8_lossy(&answer).into_owned()));
+            let (status, answer) = services
+                .call_with(services.identity, path, &headers[1..], body.clone())
+                .await;
+            answers.push((status, answer.to_string()));
+        }
+        let (status, answer) = services
+            .call(services.identity, path, Some(&forged_bearer), body.clone())
+            .await;
+        answers.push((status, answer.to_string()));
+    }
+    assert!(
+        answers.iter().all(|a| a == &(200, "{}".to_owned())),
+        "the same answer for every address and caller: {answers:?}"
+    );
+    let (status, answer) = services
+        .call(services.identity, path, None, json!({"email": "nope"}))
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("invalid_argument")),
+        "{answer}"
+    );
+    // The gateway's route limit (1/s, burst 10 per address): six calls above, then 429.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let (status, _, _) = stack
+            .call(
+                "POST",
+                path,
+                &[("content-type", "application/json")],
+                json!({"email": "victim@example.com"}).to_string(),
+            )
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
 }
