@@ -42,19 +42,12 @@ pub fn for_page(response: Response) -> Response {
     );
     let headers = &mut parts.headers;
     headers.remove(header::CONTENT_LENGTH);
-    for (name, value) in [
-        ("content-type", "text/html; charset=utf-8"),
-        (
-            "content-security-policy",
-            // The modules' pages' own policy (identity's), so one page reads like the next.
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-        ("x-frame-options", "DENY"),
-        ("referrer-policy", "no-referrer"),
-        ("cache-control", "no-store"),
-        ("x-content-type-options", "nosniff"),
-    ] {
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // The modules' pages' own headers, so one page reads like the next.
+    for (name, value) in platform_kernel::headers::PAGE_SECURITY {
         headers.insert(name, HeaderValue::from_static(value));
     }
     Response::from_parts(parts, Body::from(body))

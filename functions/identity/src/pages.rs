@@ -33,11 +33,6 @@ use crate::service::IdentityService;
 
 pub use views::policy;
 
-/// The security headers every page answer carries.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
-     script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; \
-     base-uri 'none'";
-
 struct Pages {
     service: Arc<IdentityService>,
     /// `mail.public_url`'s origin (`scheme://host[:port]`): where the forms are served.
@@ -236,7 +231,7 @@ impl Pages {
     }
 
     /// The posted form, once the request is known not to come from another site's page.
-    #[allow(clippy::result_large_err)]
+    #[allow(clippy::result_large_err)] // the refusal is the page to answer with
     fn form(&self, headers: &HeaderMap, body: &[u8]) -> Result<Form, Response> {
         if !self.same_site(headers) {
             return Err(html(StatusCode::FORBIDDEN, views::cross_site()));
@@ -310,13 +305,7 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 /// The security headers, on every answer of the pages (errors and assets included).
 async fn secure(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    for (name, value) in [
-        ("content-security-policy", CONTENT_SECURITY_POLICY),
-        ("x-frame-options", "DENY"),
-        ("referrer-policy", "no-referrer"),
-        ("cache-control", "no-store"),
-        ("x-content-type-options", "nosniff"),
-    ] {
+    for (name, value) in platform_kernel::headers::PAGE_SECURITY {
         headers.insert(name, HeaderValue::from_static(value));
     }
     response

@@ -4,6 +4,7 @@ pub mod buf;
 pub mod clock;
 pub mod consul;
 pub mod database;
+pub mod grpc_frames;
 pub mod gzip;
 pub mod http1;
 pub mod interop;

@@ -1,7 +1,7 @@
 //! gRPC over h2c with tonic's generated client, and gRPC-Web over HTTP/1.1 with hand-made
 //! frames: clients that share no code with the server's Connect stack.
 
-use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
+use bytes::Bytes;
 use prost::Message as _;
 use tonic::Code;
 
@@ -116,26 +116,21 @@ async fn the_standard_health_check_answers_over_grpc() {
 }
 
 fn grpc_web_frame(message: &impl prost::Message) -> Bytes {
-    let body = message.encode_to_vec();
-    let mut frame = BytesMut::with_capacity(5 + body.len());
-    frame.put_u8(0);
-    frame.put_u32(body.len() as u32);
-    frame.put_slice(&body);
-    frame.freeze()
+    Bytes::from(platform_testkit::grpc_frames::frame(
+        0,
+        &message.encode_to_vec(),
+    ))
 }
 
 /// Splits a gRPC-Web response body into its message and its trailers.
-fn parse_grpc_web(mut body: Bytes) -> (Option<Bytes>, String) {
+fn parse_grpc_web(body: Bytes) -> (Option<Bytes>, String) {
     let mut message = None;
     let mut trailers = String::new();
-    while body.remaining() >= 5 {
-        let flag = body.get_u8();
-        let len = body.get_u32() as usize;
-        let chunk = body.split_to(len);
+    for (flag, chunk) in platform_testkit::grpc_frames::frames(&body) {
         if flag & 0x80 != 0 {
             trailers.push_str(&String::from_utf8_lossy(&chunk));
         } else {
-            message = Some(chunk);
+            message = Some(Bytes::from(chunk));
         }
     }
     (message, trailers)

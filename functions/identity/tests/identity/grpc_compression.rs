@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
+use platform_testkit::grpc_frames::{frame, frames};
 use platform_testkit::gzip::{gunzip, gz};
 use prost::Message as _;
 
@@ -15,14 +16,6 @@ use platform_proto::identity::v1 as pb;
 use crate::support::{PASSWORD, TestApp};
 
 const SVC: &str = "/platform.identity.v1.IdentityService";
-
-/// One length-prefixed message.
-fn frame(flag: u8, message: &[u8]) -> Vec<u8> {
-    let mut out = vec![flag];
-    out.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    out.extend_from_slice(message);
-    out
-}
 
 /// About 100 KiB that inflates to 100 MiB, as one compressed message.
 pub fn bomb_message() -> Vec<u8> {
@@ -57,16 +50,6 @@ impl Answer {
     }
 }
 
-fn split(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut out = Vec::new();
-    while body.len() >= 5 {
-        let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
-        out.push((body[0], body[5..5 + len].to_vec()));
-        body = &body[5 + len..];
-    }
-    out
-}
-
 /// A raw gRPC call over HTTP/2.
 async fn grpc(app: &TestApp, method: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
     let channel = tonic::transport::Endpoint::from_shared(app.url(""))
@@ -95,7 +78,7 @@ async fn grpc(app: &TestApp, method: &str, headers: &[(&str, &str)], body: Vec<u
     let trailers = collected.trailers().cloned().unwrap_or_default();
     Answer {
         headers: parts.headers,
-        messages: split(&collected.to_bytes()),
+        messages: frames(&collected.to_bytes()),
         trailers,
     }
 }
@@ -112,7 +95,7 @@ async fn grpc_web(app: &TestApp, method: &str, headers: &[(&str, &str)], body: V
         .request("POST", &format!("{SVC}/{method}"), &all, body)
         .await;
     assert_eq!(status, 200);
-    let mut messages = split(&answer);
+    let mut messages = frames(&answer);
     let mut trailers = http::HeaderMap::new();
     if let Some(i) = messages.iter().position(|(flag, _)| flag & 0x80 != 0) {
         let (_, block) = messages.remove(i);

@@ -1,27 +1,10 @@
 use bytes::{BufMut as _, Bytes, BytesMut};
 use http_body::Frame;
 use http_body_util::BodyExt as _;
+use platform_testkit::grpc_frames::{frame, frames};
 use platform_testkit::gzip::{gunzip, gz};
 
 use super::*;
-
-fn frame(flag: u8, message: &[u8]) -> Vec<u8> {
-    let mut out = vec![flag];
-    out.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    out.extend_from_slice(message);
-    out
-}
-
-/// Splits a body into (flag, message) pairs.
-fn messages(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut out = Vec::new();
-    while !body.is_empty() {
-        let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
-        out.push((body[0], body[5..5 + len].to_vec()));
-        body = &body[5 + len..];
-    }
-    out
-}
 
 #[test]
 fn compressed_messages_are_inflated_and_plain_ones_kept() {
@@ -30,7 +13,7 @@ fn compressed_messages_are_inflated_and_plain_ones_kept() {
     body.extend(frame(0, b"plain"));
     let out = inflate_messages(Bytes::from(body), 1024, true).expect("inflated");
     assert_eq!(
-        messages(&out),
+        frames(&out),
         vec![
             (0, b"first".to_vec()),
             (0, b"hello".to_vec()),
@@ -143,7 +126,7 @@ async fn large_messages_are_gzipped_across_split_frames_and_trailers_kept() {
     ]);
     let collected = Compressing::new(body, 1024).collect().await.expect("body");
     assert_eq!(collected.trailers().expect("trailers")["grpc-status"], "0");
-    let out = messages(&collected.to_bytes());
+    let out = frames(&collected.to_bytes());
     assert_eq!(out.len(), 2);
     assert_eq!(out[0].0, 1, "the large message is compressed");
     assert!(out[0].1.len() < 200);
@@ -165,7 +148,7 @@ async fn a_message_gzip_would_not_shrink_is_sent_as_it_is() {
         .collect();
     let body = chunks(vec![Frame::data(Bytes::from(frame(0, &noise)))]);
     let collected = Compressing::new(body, 1024).collect().await.expect("body");
-    assert_eq!(messages(&collected.to_bytes()), vec![(0, noise)]);
+    assert_eq!(frames(&collected.to_bytes()), vec![(0, noise)]);
 }
 
 #[tokio::test]
