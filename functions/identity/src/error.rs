@@ -31,6 +31,10 @@ pub enum IdentityError {
     /// A service this one depends on did not answer.
     #[error("{0}")]
     Unavailable(String),
+    /// The change was made, but auth did not end the user's sessions (the caller may retry:
+    /// ending them is idempotent).
+    #[error("the change was made, but ending the user's sessions failed ({0}); retry")]
+    SessionsNotEnded(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -54,7 +58,7 @@ impl ServiceError for IdentityError {
             Self::InvalidCredentials => ErrorCode::Unauthenticated,
             Self::UserDisabled | Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
-            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Unavailable(_) | Self::SessionsNotEnded(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }

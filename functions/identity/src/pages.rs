@@ -67,20 +67,12 @@ pub fn routes(service: Arc<IdentityService>) -> Router {
         .with_state(pages)
 }
 
-/// `scheme://host[:port]` of a URL, as a browser serializes its `Origin`: lower case, no
-/// user info, no default port.
+/// `scheme://host[:port]` of a URL, as a browser serializes its `Origin` (lower case, no
+/// user info, no default port); empty, matching no `Origin`, if it is not a URL.
 fn origin_of(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-    let scheme = scheme.to_ascii_lowercase();
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority
-        .rsplit('@')
-        .next()
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default()
-        .to_ascii_lowercase();
-    let default_port = if scheme == "https" { ":443" } else { ":80" };
-    let host = host.strip_suffix(default_port).unwrap_or(&host);
-    format!("{scheme}://{host}")
 }
 
 #[derive(Deserialize, Default)]
@@ -154,8 +146,8 @@ async fn reset_password(State(p): State<Arc<Pages>>, headers: HeaderMap, body: B
     {
         Ok(()) => html(StatusCode::OK, views::password_changed()),
         // The password is set; only ending the other sessions failed (auth did not answer).
-        Err(IdentityError::Unavailable(message)) if message.starts_with("the change was made") => {
-            tracing::error!(%message, "a reset through the page left sessions running");
+        Err(e @ IdentityError::SessionsNotEnded(_)) => {
+            tracing::error!(error = %e, "a reset through the page left sessions running");
             html(StatusCode::OK, views::password_changed_sessions_left())
         }
         Err(IdentityError::InvalidArgument {

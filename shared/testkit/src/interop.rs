@@ -32,15 +32,22 @@ pub fn descriptor_set() -> &'static Path {
 /// Runs `scripts/interop/connect-node.cjs` over `protocol` (`connect`, `grpc`, `grpcweb`)
 /// against identity at `base`, calling as `bearer`; returns its JSON lines (blocking).
 pub fn connect_node(base: &str, protocol: &str, bearer: &str) -> Vec<Value> {
-    let node_path = std::env::var("NODE_PATH").expect(
-        "NODE_PATH unset: run the tests with scripts/test (it installs @connectrpc/connect-node)",
-    );
+    let set = descriptor_set().to_str().expect("a UTF-8 temp path");
+    node(
+        "scripts/interop/connect-node.cjs",
+        &[base, set, bearer, protocol],
+    )
+}
+
+/// Runs a node script of the repository (`script`, from its root) with `args` and the npm
+/// packages `scripts/test` installed (`NODE_PATH`); returns its JSON lines (blocking).
+pub fn node(script: &str, args: &[&str]) -> Vec<Value> {
+    let node_path = std::env::var("NODE_PATH")
+        .expect("NODE_PATH unset: run the tests with scripts/test (it installs the npm packages)");
     let mut command = Command::new("node");
     command
-        .arg(root().join("scripts/interop/connect-node.cjs"))
-        .arg(base)
-        .arg(descriptor_set())
-        .args([bearer, protocol])
+        .arg(root().join(script))
+        .args(args)
         .env("NODE_PATH", node_path);
     lines(command)
 }

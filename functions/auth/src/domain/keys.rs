@@ -284,8 +284,23 @@ impl Keyring {
         overlap: chrono::Duration,
     ) -> anyhow::Result<Self> {
         let mut ring = Self::default();
-        let current = records
-            .iter()
+        let mut trusted = Vec::new();
+        for record in live(records, now, overlap) {
+            match record.checked_public(kek) {
+                Ok((key, jwk)) => {
+                    ring.verifiers.insert(record.kid.clone(), key);
+                    ring.jwks.push(jwk);
+                    trusted.push(record);
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "a stored signing key is not trusted")
+                }
+            }
+        }
+        // The signer is the newest unretired key among the trusted: a row nobody with the
+        // key-encryption key wrote can neither sign nor stop the keyring from loading.
+        let current = trusted
+            .into_iter()
             .filter(|r| r.retired_at.is_none())
             .max_by_key(|r| (r.created_at, r.kid.clone()));
         if let Some(record) = current {
@@ -295,17 +310,9 @@ impl Keyring {
                 key: record.encoding_key(&private)?,
                 algorithm: record.algorithm(),
             });
-        }
-        for record in live(records, now, overlap) {
-            match record.checked_public(kek) {
-                Ok((key, jwk)) => {
-                    ring.verifiers.insert(record.kid.clone(), key);
-                    ring.jwks.push(jwk);
-                }
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "a stored signing key is not trusted")
-                }
-            }
+        } else if records.iter().any(|r| r.retired_at.is_none()) {
+            // Keys are stored, but `kek` opens none of them: the wrong key-encryption key.
+            bail!("the key-encryption key opens none of the current signing keys");
         }
         Ok(ring)
     }

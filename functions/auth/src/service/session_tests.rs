@@ -328,6 +328,29 @@ async fn the_published_key_set_holds_a_key_another_replica_just_made() {
         (theirs.kid.as_str(), "RSA")
     );
     assert_eq!(published[1], own[0]);
+    // Reloading with those rows newest: the keyring still loads, and signs only with a key
+    // it trusts (theirs, the newest trusted one).
+    let records = h.memory.keys().await.expect("keys");
+    h.service.install(&records).expect("the keyring loads");
+    let signed = h
+        .service
+        .jwks()
+        .iter()
+        .map(|k| k.kid.clone())
+        .collect::<Vec<_>>();
+    assert!(
+        !signed.contains(&planted.kid) && !signed.contains(&swapped.kid),
+        "{signed:?}"
+    );
+    let signer = h
+        .service
+        .keyring
+        .read()
+        .expect("ring")
+        .signer
+        .as_ref()
+        .map(|s| s.kid.clone());
+    assert_eq!(signer.as_deref(), Some(theirs.kid.as_str()));
 }
 
 #[tokio::test]

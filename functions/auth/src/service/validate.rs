@@ -81,10 +81,12 @@ impl AuthService {
     /// replica made it since this one's last reload) reloads the keyring from the store
     /// first, at most once a second, so garbage kids cannot make auth read its store per call.
     async fn verify_reloading(&self, token: &str, services: bool) -> Result<AccessClaims> {
-        match self.verify_with(token, services) {
-            Err(AuthError::InvalidToken(why))
-                if why == platform_tokens::TokenError::UnknownKey(String::new()).to_string() =>
-            {
+        if token.trim().is_empty() {
+            return Err(AuthError::invalid("token", "is required"));
+        }
+        let invalid = |e: platform_tokens::TokenError| AuthError::InvalidToken(e.to_string());
+        match self.verify_against_keyring(token, services) {
+            Err(unknown @ platform_tokens::TokenError::UnknownKey(_)) => {
                 let now = self.clock.now().timestamp_millis();
                 let last = self.last_unknown_key_reload.load(Ordering::Relaxed);
                 if now - last < 1000
@@ -93,13 +95,13 @@ impl AuthService {
                         .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                         .is_err()
                 {
-                    return Err(AuthError::InvalidToken(why));
+                    return Err(invalid(unknown));
                 }
                 let records = self.keys.keys().await?;
                 self.install(&records)?;
                 self.verify_with(token, services)
             }
-            other => other,
+            other => other.map_err(invalid),
         }
     }
 
@@ -108,6 +110,17 @@ impl AuthService {
         if token.trim().is_empty() {
             return Err(AuthError::invalid("token", "is required"));
         }
+        self.verify_against_keyring(token, services)
+            .map_err(|e| AuthError::InvalidToken(e.to_string()))
+    }
+
+    /// The token checked against this replica's keyring, with the tokens crate's own error
+    /// (an unknown key is told apart by its variant).
+    fn verify_against_keyring(
+        &self,
+        token: &str,
+        services: bool,
+    ) -> std::result::Result<AccessClaims, platform_tokens::TokenError> {
         let expect = platform_tokens::Expectations {
             issuer: self.settings.issuer.clone(),
             audience: self.settings.audience.clone(),
@@ -127,6 +140,5 @@ impl AuthService {
         } else {
             platform_tokens::verify(token, key_for, &expect, now)
         }
-        .map_err(|e| AuthError::InvalidToken(e.to_string()))
     }
 }

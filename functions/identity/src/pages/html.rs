@@ -85,31 +85,27 @@ impl Field<'_> {
             described.push(format!("{name}-hint"));
         }
         let mut attributes = String::new();
-        if let Some(error) = self.error {
+        if self.error.is_some() {
             described.push(format!("{name}-error"));
             attributes.push_str(" aria-invalid=\"true\"");
-            let _ = write!(
-                out,
-                "<input id=\"{name}\" name=\"{name}\" type=\"{}\" autocomplete=\"{}\" required{attributes} aria-describedby=\"{}\">\n\
-                 <p class=\"error\" id=\"{name}-error\" role=\"alert\">{}</p>\n</div>\n",
-                escape(self.kind),
-                escape(self.autocomplete),
-                described.join(" "),
-                escape(error)
-            );
-            return out;
         }
-        let describedby = if described.is_empty() {
-            String::new()
-        } else {
-            format!(" aria-describedby=\"{}\"", described.join(" "))
-        };
-        let _ = write!(
+        if !described.is_empty() {
+            let _ = write!(attributes, " aria-describedby=\"{}\"", described.join(" "));
+        }
+        let _ = writeln!(
             out,
-            "<input id=\"{name}\" name=\"{name}\" type=\"{}\" autocomplete=\"{}\" required{describedby}>\n</div>\n",
+            "<input id=\"{name}\" name=\"{name}\" type=\"{}\" autocomplete=\"{}\" required{attributes}>",
             escape(self.kind),
             escape(self.autocomplete),
         );
+        if let Some(error) = self.error {
+            let _ = writeln!(
+                out,
+                "<p class=\"error\" id=\"{name}-error\" role=\"alert\">{}</p>",
+                escape(error)
+            );
+        }
+        out.push_str("</div>\n");
         out
     }
 }

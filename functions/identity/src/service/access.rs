@@ -112,9 +112,7 @@ impl IdentityService {
     pub(crate) async fn end_sessions(&self, id: UserId, keep: Option<&str>) -> Result<()> {
         self.sessions.revoke(id, keep).await.map_err(|e| {
             tracing::error!(error = %e, user = %id, "ending the user's sessions failed");
-            IdentityError::Unavailable(format!(
-                "the change was made, but ending the user's sessions failed ({e}); retry"
-            ))
+            IdentityError::SessionsNotEnded(e.to_string())
         })
     }
 }

@@ -76,26 +76,8 @@ async fn sign_up(stack: &Stack, email: &str) -> String {
 
 /// Runs the browser script; its JSON lines.
 fn browser(args: &[&str]) -> Vec<Value> {
-    let node_path = std::env::var("NODE_PATH")
-        .expect("NODE_PATH unset: run the tests with scripts/test (it installs playwright-core)");
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/browser/mail-pages.cjs");
-    let out = std::process::Command::new("node")
-        .arg(script)
-        .args(args)
-        .env("NODE_PATH", node_path)
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "the browser (Debian's chromium: apt install chromium): {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pages: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
+    // Debian's chromium (apt install chromium) driven by playwright-core.
+    let pages = platform_testkit::interop::node("scripts/browser/mail-pages.cjs", args);
     // Outside the test harness's capture, so a reviewer finds them in the test output.
     for page in &pages {
         let _ = writeln!(

@@ -14,7 +14,6 @@
 //!   `server.compress_min_bytes` is gzipped (flag 1) and smaller ones are sent as they are
 //!   (flag 0), under `grpc-encoding: gzip`; server streams are compressed message by message.
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -228,8 +227,8 @@ pub struct Compressing<B> {
     min: usize,
     /// Bytes of a message not complete yet.
     partial: BytesMut,
-    /// What to send once the data before it is out (the trailers).
-    after: VecDeque<Frame<Bytes>>,
+    /// The trailers, sent once the data before them is out.
+    trailers: Option<Frame<Bytes>>,
     done: bool,
 }
 
@@ -239,7 +238,7 @@ impl<B> Compressing<B> {
             inner,
             min,
             partial: BytesMut::new(),
-            after: VecDeque::new(),
+            trailers: None,
             done: false,
         }
     }
@@ -289,7 +288,7 @@ where
         let this = self.get_mut();
         loop {
             if this.done {
-                return Poll::Ready(this.after.pop_front().map(Ok));
+                return Poll::Ready(this.trailers.take().map(Ok));
             }
             match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
@@ -298,31 +297,25 @@ where
                         if let Some(out) = this.complete() {
                             return Poll::Ready(Some(Ok(Frame::data(out))));
                         }
+                        continue;
                     }
-                    Err(trailers) => {
-                        this.after.push_back(trailers);
-                        this.done = true;
-                        // A message cut short is passed on as it came; the caller will say so.
-                        if !this.partial.is_empty() {
-                            let rest = this.partial.split().freeze();
-                            return Poll::Ready(Some(Ok(Frame::data(rest))));
-                        }
-                    }
+                    Err(trailers) => this.trailers = Some(trailers),
                 },
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-                None => {
-                    this.done = true;
-                    if !this.partial.is_empty() {
-                        let rest = this.partial.split().freeze();
-                        return Poll::Ready(Some(Ok(Frame::data(rest))));
-                    }
-                }
+                None => {}
+            }
+            // The end (trailers, or none): a message cut short is passed on as it came, and
+            // the caller will say so.
+            this.done = true;
+            if !this.partial.is_empty() {
+                let rest = this.partial.split().freeze();
+                return Poll::Ready(Some(Ok(Frame::data(rest))));
             }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done && self.after.is_empty()
+        self.done && self.trailers.is_none()
     }
 }
 
